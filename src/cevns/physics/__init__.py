@@ -1,0 +1,1 @@
+"""Pure physics functions: constants, nuclei, kinematics, form factors, couplings, cross sections."""

@@ -1,0 +1,231 @@
+"""The named physics parameters of one physics point: the public interface of every model.
+
+A *physics point* is a mapping ``name -> value`` where each value is a float or a 1-D array (many
+points at once; arrays broadcast against each other). Names, units, defaults and domains are listed in
+:data:`PARAMETERS` (and in the README). Patterned names:
+
+* ``rn_<Isotope>`` (e.g. ``rn_Cs133``): neutron rms radius of one isotope [fm]; ``rn`` sets all.
+* ``eps_<ab>_<q><V|T>`` with ``a, b`` in ``e, mu, tau`` and ``q`` in ``u, d``: vector / tensor NSI.
+  ``eps_mue_uV`` is the same parameter as ``eps_emu_uV`` (real, symmetric couplings).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from ..errors import ParameterError
+
+LEPTONS = ("e", "mu", "tau")
+QUARKS = ("u", "d")
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """Description of one physics parameter."""
+
+    name: str
+    default: float | None
+    unit: str
+    description: str
+    reference: str
+    lower: float = -math.inf
+    upper: float = math.inf
+    lower_inclusive: bool = True
+    upper_inclusive: bool = True
+
+    def check(self, values: np.ndarray) -> None:
+        """Raise :class:`ParameterError` if any value is NaN/inf or outside the domain."""
+        v = np.asarray(values, dtype=float)
+        if not np.all(np.isfinite(v)):
+            raise ParameterError(f"parameter {self.name!r} must be finite, got {v[~np.isfinite(v)].flat[0]}")
+        lo_bad = v < self.lower if self.lower_inclusive else v <= self.lower
+        hi_bad = v > self.upper if self.upper_inclusive else v >= self.upper
+        bad = lo_bad | hi_bad
+        if np.any(bad):
+            lo = ("[" if self.lower_inclusive else "(") + f"{self.lower:g}"
+            hi = f"{self.upper:g}" + ("]" if self.upper_inclusive else ")")
+            raise ParameterError(
+                f"parameter {self.name!r} = {v[bad].flat[0]:g} is outside its physical domain {lo}, {hi}")
+
+
+def _pair_names():
+    pairs = []
+    for i, a in enumerate(LEPTONS):
+        for b in LEPTONS[i:]:
+            pairs.append((a, b))
+    return pairs
+
+
+def _build_specs() -> dict[str, ParameterSpec]:
+    s: dict[str, ParameterSpec] = {}
+
+    def add(*a, **k):
+        spec = ParameterSpec(*a, **k)
+        s[spec.name] = spec
+
+    add("sin2_theta_w", 0.2312, "-", "weak mixing angle sin^2(theta_W)", "PHYSICS.md 2", 0.0, 1.0, False, False)
+    add("rn", None, "fm", "neutron rms radius of every target isotope (default: the proton rms radius)",
+        "PHYSICS.md 3; Canas et al. 1911.09831", 0.0, math.inf, False)
+    for a, b in _pair_names():
+        for q in QUARKS:
+            add(f"eps_{a}{b}_{q}V", 0.0, "-", f"vector NSI eps_{a}{b}^{q}V", "PHYSICS.md 4; Canas et al. Eq. 2")
+            add(f"eps_{a}{b}_{q}T", 0.0, "-", f"tensor NSI eps_{a}{b}^{q}T", "PHYSICS.md 4; arXiv:1711.09773")
+    add("mu_nu", 0.0, "mu_B", "effective magnetic moment of all flavours", "PHYSICS.md 4; Papoulias Eqs. 7-8", 0.0)
+    for a in LEPTONS:
+        add(f"mu_nu_{a}", None, "mu_B", f"effective magnetic moment of nu_{a} (default: mu_nu)",
+            "PHYSICS.md 4; Papoulias Eqs. 7-8", 0.0)
+    for a in LEPTONS:
+        add(f"r2_nu_{a}", 0.0, "cm^2", f"charge radius <r^2> of nu_{a} (antineutrino: opposite sign)",
+            "PHYSICS.md 4; arXiv:1810.05606")
+    for a in LEPTONS:
+        add(f"u_{a}4_sq", 0.0, "-", f"|U_{a}4|^2, 3+1 sterile mixing", "PHYSICS.md 4; Papoulias Eq. 9", 0.0, 1.0)
+    add("dm41_sq", 1.0, "eV^2", "sterile mass splitting Delta m^2_41", "PHYSICS.md 4; Papoulias Eq. 9", 0.0)
+    add("zprime_mass", 1000.0, "MeV", "light vector mediator mass", "PHYSICS.md 4", 0.0, math.inf, False)
+    add("zprime_coupling", 0.0, "-", "g_nu * g_q of the light vector mediator (universal quarks)", "PHYSICS.md 4")
+    add("scalar_mass", 1000.0, "MeV", "light scalar mediator mass", "PHYSICS.md 4; arXiv:1604.01025",
+        0.0, math.inf, False)
+    add("scalar_coupling", 0.0, "-", "g_nu * g_q of the light scalar mediator (universal quarks)",
+        "PHYSICS.md 4; arXiv:1802.05171")
+    return s
+
+
+#: Every fixed-name parameter. ``rn_<Isotope>`` names are accepted in addition (see :func:`spec_for`).
+PARAMETERS: dict[str, ParameterSpec] = _build_specs()
+
+_RN_ISO = re.compile(r"^rn_([A-Z][a-z]?)(\d{1,3})$")
+_EPS = re.compile(r"^eps_(e|mu|tau)(e|mu|tau)_([ud])([VT])$")
+
+
+def canonical_name(name: str) -> str:
+    """Map an accepted alias to its canonical parameter name (``eps_mue_uV`` -> ``eps_emu_uV``)."""
+    m = _EPS.match(name)
+    if m:
+        a, b, q, kind = m.groups()
+        if LEPTONS.index(a) > LEPTONS.index(b):
+            a, b = b, a
+        return f"eps_{a}{b}_{q}{kind}"
+    return name
+
+
+def spec_for(name: str) -> ParameterSpec:
+    """The :class:`ParameterSpec` of a (possibly patterned) parameter name.
+
+    Raises :class:`ParameterError` with close matches for an unknown name.
+    """
+    cname = canonical_name(name)
+    if cname in PARAMETERS:
+        return PARAMETERS[cname]
+    m = _RN_ISO.match(name)
+    if m:
+        import periodictable
+
+        sym, a = m.group(1), int(m.group(2))
+        el = getattr(periodictable, sym, None)
+        if el is None or not hasattr(el, "isotopes") or a not in el.isotopes:
+            raise ParameterError(f"unknown parameter {name!r}: {sym}{a} is not a known isotope")
+        return ParameterSpec(name, None, "fm", f"neutron rms radius of {sym}{a}", "PHYSICS.md 3",
+                             0.0, math.inf, False)
+    hint = difflib.get_close_matches(name, list(PARAMETERS) + ["rn_Cs133"], n=3)
+    extra = f"; did you mean {', '.join(hint)}?" if hint else ""
+    raise ParameterError(f"unknown parameter {name!r}{extra} (see `cevns parameters`)")
+
+
+def is_parameter(name: str) -> bool:
+    """True if ``name`` is a valid physics parameter name."""
+    try:
+        spec_for(name)
+    except ParameterError:
+        return False
+    return True
+
+
+class PhysicsPoint:
+    """Validated physics parameters for one or many points.
+
+    Values are stored as numpy arrays broadcast to a common 1-D length ``size``; parameters that
+    were not given return their default (a Python float) from :meth:`get`.
+
+    Parameters
+    ----------
+    values : mapping name -> float or array-like
+    defaults : mapping, optional
+        Experiment-level defaults that replace the built-in defaults (e.g. ``sin2_theta_w``).
+    """
+
+    def __init__(self, values: Mapping | None = None, defaults: Mapping | None = None):
+        self._given: dict[str, np.ndarray] = {}
+        self._defaults: dict[str, float] = {}
+        for source, target in ((defaults or {}, self._defaults), (values or {}, self._given)):
+            for name, val in source.items():
+                spec = spec_for(name)
+                try:
+                    arr = np.atleast_1d(np.asarray(val, dtype=float))
+                except (TypeError, ValueError):
+                    raise ParameterError(f"parameter {name!r} must be a number, got {val!r}") from None
+                if arr.ndim != 1:
+                    raise ParameterError(f"parameter {name!r} must be a scalar or a 1-D array")
+                spec.check(arr)
+                key = canonical_name(name)
+                if target is self._defaults:
+                    if arr.size != 1:
+                        raise ParameterError(f"default of {name!r} must be a scalar")
+                    target[key] = float(arr[0])
+                else:
+                    target[key] = arr
+        sizes = {a.size for a in self._given.values() if a.size != 1}
+        if len(sizes) > 1:
+            raise ParameterError(f"parameter arrays have incompatible lengths {sorted(sizes)}")
+        self.size = sizes.pop() if sizes else 1
+        self._check_joint()
+
+    def _check_joint(self):
+        total = sum(np.asarray(self.get(f"u_{a}4_sq")) for a in LEPTONS)
+        if np.any(np.asarray(total) > 1.0 + 1e-12):
+            raise ParameterError("sterile mixing: u_e4_sq + u_mu4_sq + u_tau4_sq must not exceed 1")
+
+    def get(self, name: str, fallback: float | None = None):
+        """Value (array of length ``size`` or scalar) of a parameter, with defaults applied."""
+        key = canonical_name(name)
+        if key in self._given:
+            return self._given[key]
+        if key in self._defaults:
+            return self._defaults[key]
+        if key.startswith("mu_nu_"):
+            return self.get("mu_nu")
+        if key.startswith("rn_"):
+            return self.get("rn", fallback)
+        spec = spec_for(key)
+        return spec.default if spec.default is not None else fallback
+
+    def is_given(self, name: str) -> bool:
+        """Whether ``name`` was given (or has an experiment default)."""
+        key = canonical_name(name)
+        return key in self._given or key in self._defaults
+
+    def varies(self, name: str) -> bool:
+        """Whether ``name`` takes more than one value across the points."""
+        v = self._given.get(canonical_name(name))
+        return v is not None and v.size > 1 and np.ptp(v) > 0
+
+    def nonzero(self, name: str) -> bool:
+        """Whether ``name`` is non-zero at any point."""
+        return bool(np.any(np.asarray(self.get(name) or 0.0) != 0.0))
+
+    def names(self) -> list[str]:
+        """Names that were given explicitly or as experiment defaults."""
+        return sorted(set(self._given) | set(self._defaults))
+
+    def resolved(self) -> dict:
+        """Given and default-overridden values as Python floats/lists (for result files)."""
+        out = {}
+        for k in self.names():
+            v = self.get(k)
+            arr = np.atleast_1d(v)
+            out[k] = float(arr[0]) if arr.size == 1 else arr.tolist()
+        return out
