@@ -25,7 +25,8 @@ Parameters enter as follows:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -85,6 +86,11 @@ class Prediction:
         return {f: self.counts[:, i, :].sum(axis=1) for i, f in enumerate(self.flavors)}
 
 
+@lru_cache(maxsize=256)
+def _leggauss(n: int):
+    return np.polynomial.legendre.leggauss(n)
+
+
 def gauss_legendre_grid(edges: Sequence[float], n_total: int, n_min: int = 6):
     """Composite Gauss-Legendre nodes and weights on consecutive segments ``edges``.
 
@@ -97,7 +103,7 @@ def gauss_legendre_grid(edges: Sequence[float], n_total: int, n_min: int = 6):
         if b <= a:
             continue
         n = max(n_min, int(np.ceil(n_total * (b - a) / total)))
-        x, w = np.polynomial.legendre.leggauss(n)
+        x, w = _leggauss(n)
         xs.append(0.5 * (b - a) * x + 0.5 * (a + b))
         ws.append(0.5 * (b - a) * w)
     return np.concatenate(xs), np.concatenate(ws)
