@@ -215,7 +215,8 @@ class PhysicsPoint:
 
     def nonzero(self, name: str) -> bool:
         """Whether ``name`` is non-zero at any point."""
-        return bool(np.any(np.asarray(self.get(name) or 0.0) != 0.0))
+        v = self.get(name)
+        return v is not None and bool(np.any(np.asarray(v, dtype=float) != 0.0))
 
     def names(self) -> list[str]:
         """Names that were given explicitly or as experiment defaults."""

@@ -1,0 +1,70 @@
+"""Scans on a dask.distributed cluster give the same results as in process (cevns.stats.executors)."""
+
+import json
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from cevns.analysis import load_analysis, run_analysis  # noqa: E402
+from cevns.errors import ConfigError  # noqa: E402
+from cevns.stats.executors import DaskExecutor, InProcessExecutor, cached_likelihood, make_executor, remote_chunk  # noqa: E402
+from cevns.stats.scan import evaluate_chunk, make_grid  # noqa: E402
+
+ANALYSIS = {
+    "name": "dask-test",
+    "title": "dask vs in-process",
+    "experiments": [{"experiment": "coherent-csi-2017", "likelihood": "single_bin_pulls"},
+                    {"experiment": "coherent-csi-2017", "likelihood": "poisson", "data": "asimov",
+                     "asimov_parameters": {"eps_ee_uV": 0.05}, "label": "CsI Asimov"}],
+    "scans": [
+        {"name": "u1d", "parameters": ["eps_ee_uV"], "ranges": [[-0.4, 0.8]], "points": [31],
+         "profile": [{"parameter": "eps_ee_dV", "range": [-0.1, 0.1], "points": 5}]},
+        {"name": "u2d", "parameters": ["eps_ee_uV", "eps_ee_dV"], "ranges": [[-0.4, 0.8], [-0.3, 0.3]],
+         "points": [25, 21], "confidence_levels": [0.68, 0.9]},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+    cl = distributed.Client(cluster)
+    yield cl
+    cl.close()
+    cluster.close()
+
+
+def test_dask_results_identical_to_in_process(tmp_path, client):
+    spec = load_analysis(ANALYSIS)
+    local = run_analysis(spec, tmp_path / "local", executor=InProcessExecutor(), progress=False, chunk_points=64)
+    with DaskExecutor(client=client) as ex:
+        remote = run_analysis(spec, tmp_path / "dask", executor=ex, progress=False, chunk_points=64)
+    assert remote == local
+    for name in ("u1d.csv", "u2d.csv", "results.json"):
+        assert (tmp_path / "dask" / name).read_text() == (tmp_path / "local" / name).read_text()
+    assert not (tmp_path / "dask" / ".partial").exists()
+    assert client.status == "running"  # a given client is not closed by the executor
+
+
+def test_remote_chunk_rebuilds_and_caches_the_likelihood():
+    spec = load_analysis(ANALYSIS)
+    d = json.loads(json.dumps(spec.to_dict()))
+    spec1, lik1 = cached_likelihood(d)
+    spec2, lik2 = cached_likelihood(json.loads(json.dumps(d)))
+    assert lik1 is lik2  # built once per process
+    c, a = remote_chunk(d, "u2d", 5, 40)
+    c_ref, a_ref = evaluate_chunk(lik1, make_grid(spec.scan("u2d")), 5, 40)
+    np.testing.assert_array_equal(c, c_ref)
+    np.testing.assert_array_equal(a, a_ref)
+
+
+def test_executor_options():
+    assert isinstance(make_executor(), InProcessExecutor)
+    with pytest.raises(ConfigError, match="either"):
+        make_executor(dask_scheduler="tcp://127.0.0.1:1", dask_local=2)
+    with pytest.raises(ConfigError, match="exactly one"):
+        DaskExecutor()
+    with pytest.raises(ConfigError, match="at least 1 worker"):
+        DaskExecutor(n_workers=0)
