@@ -172,6 +172,8 @@ class PhysicsPoint:
                     raise ParameterError(f"parameter {name!r} must be a scalar or a 1-D array")
                 spec.check(arr)
                 key = canonical_name(name)
+                if key in target:
+                    raise ParameterError(f"parameter {name!r} given twice (also as {key!r} or an alias of it)")
                 if target is self._defaults:
                     if arr.size != 1:
                         raise ParameterError(f"default of {name!r} must be a scalar")
