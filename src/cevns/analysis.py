@@ -14,7 +14,6 @@ import copy
 import hashlib
 import json
 import math
-import tomllib
 from pathlib import Path
 from typing import Any, Literal, Mapping, Optional, Union
 
@@ -234,16 +233,6 @@ def _check_parameter(problems: _Problems, loc, name: str, values=None) -> bool:
     return True
 
 
-def _parse_toml(path: Path) -> dict:
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: malformed TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-
-
 # ----------------------------------------------------------------------------------------------
 # loading and resolution
 # ----------------------------------------------------------------------------------------------
@@ -279,7 +268,9 @@ def load_analysis(path_or_mapping, base_dir=None) -> AnalysisSpec:
         base = Path(base_dir) if base_dir is not None else Path.cwd()
     else:
         path = Path(path_or_mapping)
-        raw = _parse_toml(path)
+        from .experiments import read_toml
+
+        raw = read_toml(path)
         source = str(path)
         base = Path(base_dir) if base_dir is not None else path.resolve().parent
     try:
