@@ -276,15 +276,17 @@ def _plt():
     return plt
 
 
-def _save(fig, folder: Path, stem: str) -> list[Path]:
+def _finish(fig, folder: Path, stem: str, title: str, caption: str, tight: bool = True) -> "Figure":
+    """Save a composed figure as PNG and PDF, close it, and describe it."""
     from .io import save_figure
 
-    fig.tight_layout()
+    if tight:
+        fig.tight_layout()
     paths = [folder / f"{stem}.png", folder / f"{stem}.pdf"]
     save_figure(fig, paths[0], dpi=150)
     save_figure(fig, paths[1])
     _plt().close(fig)
-    return paths
+    return Figure(stem, title, caption, paths)
 
 
 def _region(ax, out: ScanOutput, color, label=None, filled=True, ls="-", cl=None, lw=1.4):
@@ -326,12 +328,10 @@ def _pk_fig1(scans, folder: Path) -> Figure:
                   title="COHERENT CsI[Na] 2017: SM prediction vs data (2-PE bins, 0-6 us)")
     ax.axvspan(6.0, 30.0, color="0.9", zorder=0, label="analysis window 6-30 PE")
     ax.legend(fontsize=8)
-    f = Figure("fig1_spectrum", "Fig. 1: predicted spectrum vs COHERENT data",
-               "SM CEvNS prediction (sin2 theta_W = 0.2312, Helm form factor R = 1.2 A^(1/3) fm, s = 0.5 fm, "
-               "n_PE = 1.17 T[keVnr], released acceptance) and the released beam-on coincidence minus "
-               "anti-coincidence counts, in 2-PE bins.")
-    f.files = _save(fig, folder, f.stem)
-    return f
+    return _finish(fig, folder, "fig1_spectrum", "Fig. 1: predicted spectrum vs COHERENT data",
+                   "SM CEvNS prediction (sin2 theta_W = 0.2312, Helm form factor R = 1.2 A^(1/3) fm, s = 0.5 fm, "
+                   "n_PE = 1.17 T[keVnr], released acceptance) and the released beam-on coincidence minus "
+                   "anti-coincidence counts, in 2-PE bins.")
 
 
 def _pk_fig2(scans, folder: Path) -> Figure:
@@ -347,10 +347,8 @@ def _pk_fig2(scans, folder: Path) -> Figure:
     ax.set_xlabel(r"$\sin^2\theta_W$")
     ax.legend(fontsize=8)
     ax.set_title("Fig. 2: weak mixing angle from COHERENT CsI 2017", fontsize=9)
-    f = Figure("fig2_weak_mixing", "Fig. 2: Delta-chi2 vs sin2(theta_W)",
-               "Single-bin chi2 with pulls (N_meas = 142, sigma_alpha = 0.28, sigma_beta = 0.25).")
-    f.files = _save(fig, folder, f.stem)
-    return f
+    return _finish(fig, folder, "fig2_weak_mixing", "Fig. 2: Delta-chi2 vs sin2(theta_W)",
+                   "Single-bin chi2 with pulls (N_meas = 142, sigma_alpha = 0.28, sigma_beta = 0.25).")
 
 
 def _pk_fig3(scans, folder: Path) -> Figure:
@@ -365,10 +363,8 @@ def _pk_fig3(scans, folder: Path) -> Figure:
     ax.legend(fontsize=8, loc="upper right")
     ax.set_ylim(0, 8)
     ax.set_title("Fig. 3: vector NSI profiles, COHERENT CsI 2017", fontsize=9)
-    f = Figure("fig3_nsi_profiles", "Fig. 3: Delta-chi2 profiles of the vector NSI couplings",
-               "One non-universal coupling at a time, the others at zero; single-bin chi2 with pulls.")
-    f.files = _save(fig, folder, f.stem)
-    return f
+    return _finish(fig, folder, "fig3_nsi_profiles", "Fig. 3: Delta-chi2 profiles of the vector NSI couplings",
+                   "One non-universal coupling at a time, the others at zero; single-bin chi2 with pulls.")
 
 
 def _pk_fig4(scans, folder: Path) -> Figure:
@@ -387,11 +383,9 @@ def _pk_fig4(scans, folder: Path) -> Figure:
         ax.legend(fontsize=7, loc="upper right")
         ax.set_title(rf"Fig. 4: 90% CL allowed ($\varepsilon_{{{lab}}}^{{uV}}$, $\varepsilon_{{{lab}}}^{{dV}}$)",
                      fontsize=9)
-    f = Figure("fig4_nsi_regions", "Fig. 4: 90% CL allowed regions of the vector NSI couplings",
-               "2 dof (Delta chi2 < 4.61); filled: single-bin chi2 with pulls; dashed: statistics only; "
-               "asterisks: best fits.")
-    f.files = _save(fig, folder, f.stem)
-    return f
+    return _finish(fig, folder, "fig4_nsi_regions", "Fig. 4: 90% CL allowed regions of the vector NSI couplings",
+                   "2 dof (Delta chi2 < 4.61); filled: single-bin chi2 with pulls; dashed: statistics only; "
+                   "asterisks: best fits.")
 
 
 def _pk_fig5(scans, folder: Path) -> Figure:
@@ -409,11 +403,9 @@ def _pk_fig5(scans, folder: Path) -> Figure:
     axs[1].set_xlabel(r"$\langle r^2_\nu\rangle$ [$10^{-32}$ cm$^2$]")
     axs[1].legend(fontsize=8, loc="upper left")
     axs[1].set_title(r"Fig. 5 right: charge radius at $\sin^2\theta_W = 0.2312$", fontsize=9)
-    f = Figure("fig5_em_properties", "Fig. 5: neutrino magnetic moment and charge radius",
-               "Delta-chi2 profiles, COHERENT CsI 2017, single-bin chi2 with pulls; the magnetic moment acts "
-               "on nu_e only, on nu_mu and anti-nu_mu only, or on every flavour.")
-    f.files = _save(fig, folder, f.stem)
-    return f
+    return _finish(fig, folder, "fig5_em_properties", "Fig. 5: neutrino magnetic moment and charge radius",
+                   "Delta-chi2 profiles, COHERENT CsI 2017, single-bin chi2 with pulls; the magnetic moment acts "
+                   "on nu_e only, on nu_mu and anti-nu_mu only, or on every flavour.")
 
 
 def _sterile_panel(ax, outs: Sequence[tuple[ScanOutput, str, str]], flavour: str):
@@ -453,19 +445,11 @@ def _pk_fig6(scans, folder: Path) -> Figure:
                                      (scans[("fig6_sterile_stat", scan)], "C1", "stat. only")], fl)
         ax.set_title(f"Fig. 6: 3+1 sterile, {lab} disappearance", fontsize=9)
     fig.colorbar(pcm, ax=axs, label=r"$\Delta\chi^2$ (pulls, vs best mixing at each $\Delta m^2_{41}$)", shrink=0.9)
-    f = Figure("fig6_sterile", "Fig. 6: 90% CL sterile-neutrino exclusion curves",
-               "Raster exclusion at 90% CL (2 dof threshold 4.61) in (sin2 2theta, Delta m2_41); colour: "
-               "Delta chi2 of the seed likelihood. The 2017 CsI data (one number, 28% normalisation "
-               "uncertainty, a deficit relative to the SM) exclude little: nu_e drives only the delayed third of "
-               "the events.")
-    from .io import save_figure
-
-    paths = [folder / f"{f.stem}.png", folder / f"{f.stem}.pdf"]
-    save_figure(fig, paths[0], dpi=150)
-    save_figure(fig, paths[1])
-    plt.close(fig)
-    f.files = paths
-    return f
+    return _finish(fig, folder, "fig6_sterile", "Fig. 6: 90% CL sterile-neutrino exclusion curves",
+                   "Raster exclusion at 90% CL (2 dof threshold 4.61) in (sin2 2theta, Delta m2_41); colour: "
+                   "Delta chi2 of the seed likelihood. The 2017 CsI data (one number, 28% normalisation "
+                   "uncertainty, a deficit relative to the SM) exclude little: nu_e drives only the delayed third of "
+                   "the events.", tight=False)
 
 
 def _pk_tensor(scans, folder: Path) -> Figure:
@@ -478,10 +462,8 @@ def _pk_tensor(scans, folder: Path) -> Figure:
     ax.set_xlabel(r"$\varepsilon_{\alpha\alpha}^{qT}$ (one non-zero at a time)")
     ax.legend(fontsize=8, loc="upper center")
     ax.set_title("Tensor NSI, COHERENT CsI 2017", fontsize=9)
-    f = Figure("extra_tensor_nsi", "Tensor NSI (discussed in the paper)",
-               "Delta-chi2 profiles of the tensor couplings, one at a time; single-bin chi2 with pulls.")
-    f.files = _save(fig, folder, f.stem)
-    return f
+    return _finish(fig, folder, "extra_tensor_nsi", "Tensor NSI (discussed in the paper)",
+                   "Delta-chi2 profiles of the tensor couplings, one at a time; single-bin chi2 with pulls.")
 
 
 def _pk_mediators(scans, folder: Path) -> Figure:
@@ -504,11 +486,9 @@ def _pk_mediators(scans, folder: Path) -> Figure:
         ax.set_ylabel(r"$g_\nu g_q$")
         ax.legend(fontsize=7, loc="upper left")
         ax.set_title(f"Light {lab} (universal quark couplings), COHERENT CsI 2017", fontsize=9)
-    f = Figure("extra_light_mediators", "Light vector and scalar mediators (discussed in the paper)",
-               "90% CL (2 dof) excluded regions; for the vector mediator the destructive interference leaves an "
-               "allowed band inside the excluded region.")
-    f.files = _save(fig, folder, f.stem)
-    return f
+    return _finish(fig, folder, "extra_light_mediators", "Light vector and scalar mediators (discussed in the paper)",
+                   "90% CL (2 dof) excluded regions; for the vector mediator the destructive interference leaves an "
+                   "allowed band inside the excluded region.")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -526,11 +506,9 @@ def _canas_fig1(scans, folder: Path) -> Figure:
     ax.set_ylabel(r"$\varepsilon_{ee}^{dV}$")
     ax.legend(fontsize=8, loc="upper right")
     ax.set_title("Canas et al. Fig. 1: expected 90% CL regions, 1 year", fontsize=9)
-    f = Figure("fig1_nsi_reactors", "Fig. 1: expected NSI regions from CONNIE, CONUS and their combination",
-               "Asimov (SM) data, one year each, 4% normalisation systematics; the combination shares one 4% "
-               "reactor-flux nuisance. 90% CL, 2 dof.")
-    f.files = _save(fig, folder, f.stem)
-    return f
+    return _finish(fig, folder, "fig1_nsi_reactors", "Fig. 1: expected NSI regions from CONNIE, CONUS and their combination",
+                   "Asimov (SM) data, one year each, 4% normalisation systematics; the combination shares one 4% "
+                   "reactor-flux nuisance. 90% CL, 2 dof.")
 
 
 def _canas_fig2(scans, folder: Path) -> Figure:
@@ -561,12 +539,10 @@ def _canas_fig2(scans, folder: Path) -> Figure:
         ax.axhline(0.0, color="k", lw=0.5, ls=":")
         ax.set_ylabel(r"$\varepsilon_{ee}^{dV}$")
         ax.legend(fontsize=7, loc="upper left")
-    f = Figure("fig2_rn_nsi", "Fig. 2: (R_n, eps_ee^dV) at 1 sigma",
-               "Left: COHERENT CsI 2017 data and a future COHERENT CsI + CONUS combination. Right: the planned "
-               "NaI detector, CONNIE, their combination, and CONNIE measuring -30% / +30% relative to the SM. "
-               "Delta chi2 < 2.30 (2 dof).")
-    f.files = _save(fig, folder, f.stem)
-    return f
+    return _finish(fig, folder, "fig2_rn_nsi", "Fig. 2: (R_n, eps_ee^dV) at 1 sigma",
+                   "Left: COHERENT CsI 2017 data and a future COHERENT CsI + CONUS combination. Right: the planned "
+                   "NaI detector, CONNIE, their combination, and CONNIE measuring -30% / +30% relative to the SM. "
+                   "Delta chi2 < 2.30 (2 dof).")
 
 
 _COMPOSERS: dict[str, list[tuple[str, Callable]]] = {

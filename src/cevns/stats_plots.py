@@ -29,32 +29,31 @@ _LABELS = {
 }
 
 
+_LEPTON_TEX = {"e": "e", "mu": r"\mu", "tau": r"\tau"}
+
+
 def parameter_label(name: str) -> str:
     """A plot label for a physics parameter name (LaTeX where known)."""
     import re
 
+    from .physics.parameters import _EPS
+
     if name in _LABELS:
         return _LABELS[name]
-    m = re.match(r"^eps_(e|mu|tau)(e|mu|tau)_([ud])([VT])$", name)
+    m = _EPS.match(name)
     if m:
         a, b, q, k = m.groups()
-        la = {"e": "e", "mu": r"\mu", "tau": r"\tau"}
-        return rf"$\varepsilon_{{{la[a]}{la[b]}}}^{{{q}{k}}}$"
-    m = re.match(r"^u_(e|mu|tau)4_sq$", name)
-    if m:
-        la = {"e": "e", "mu": r"\mu", "tau": r"\tau"}[m.group(1)]
-        return rf"$|U_{{{la}4}}|^2$"
+        return rf"$\varepsilon_{{{_LEPTON_TEX[a]}{_LEPTON_TEX[b]}}}^{{{q}{k}}}$"
     m = re.match(r"^rn_([A-Z][a-z]?)(\d+)$", name)
     if m:
         return rf"$R_n(^{{{m.group(2)}}}{m.group(1)})$ [fm]"
-    m = re.match(r"^mu_nu_(e|mu|tau)$", name)
-    if m:
-        la = {"e": "e", "mu": r"\mu", "tau": r"\tau"}[m.group(1)]
-        return rf"$\mu_{{\nu_{la}}}$ [$\mu_B$]"
-    m = re.match(r"^r2_nu_(e|mu|tau)$", name)
-    if m:
-        la = {"e": "e", "mu": r"\mu", "tau": r"\tau"}[m.group(1)]
-        return rf"$\langle r^2_{{\nu_{la}}}\rangle$ [cm$^2$]"
+    patterns = ((r"^u_(e|mu|tau)4_sq$", r"$|U_{{{}4}}|^2$"),
+                (r"^mu_nu_(e|mu|tau)$", r"$\mu_{{\nu_{}}}$ [$\mu_B$]"),
+                (r"^r2_nu_(e|mu|tau)$", r"$\langle r^2_{{\nu_{}}}\rangle$ [cm$^2$]"))
+    for pattern, template in patterns:
+        m = re.match(pattern, name)
+        if m:
+            return template.format(_LEPTON_TEX[m.group(1)])
     return name
 
 
