@@ -5,7 +5,7 @@
 1. 2D (eps_ee_uV, eps_ee_dV), COHERENT CsI 2017, single-bin chi2 with pulls, 201x201 and 1000x1000
    (fast quadratic path, RateEngine.total): compute time on one core.
 2. The same chi2 at a few points from plain per-point numerical integration
-   (cevns.reference.total_counts_quad, epsrel = 1e-4): agreement and speed ratio.
+   (cevns.engine.reference.total_counts_quad, epsrel = 1e-4): agreement and speed ratio.
 3. Shape-changing 2D scans on 101x101 (general path): (dm41_sq, u_mu4_sq) and (rn, eps_ee_dV).
 """
 
@@ -73,7 +73,7 @@ def main():
               f"({1e9 * per_point:.0f} ns / point), chi2 range [{c.min():.3g}, {c.max():.3g}]")
 
     if not args.skip_reference:
-        from cevns.reference import total_counts_quad
+        from cevns.engine.reference import total_counts_quad
 
         print("\n2. the same chi2 from per-point numerical integration (reference.total_counts_quad, epsrel=1e-4)")
         exp = lik.experiments[0]

@@ -1,13 +1,13 @@
-"""Numerics of the rate engine (cevns.rates): quadrature rules, convergence, fast vs general path,
+"""Numerics of the rate engine (cevns.engine.rates): quadrature rules, convergence, fast vs general path,
 the independent quad reference, and the COHERENT CsI 2017 numbers."""
 
 import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from cevns import reference
+from cevns.engine import reference
 from cevns.experiments import load_experiment
-from cevns.rates import averaged_sin2, gauss_legendre_grid, tail_integration_weights
+from cevns.engine.rates import averaged_sin2, gauss_legendre_grid, tail_integration_weights
 
 # a point touching every coupling of the fast path (diagonal, flavour-changing, tensor NSI, charge
 # radius, magnetic moment) with arrays of points

@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cevns import reproduce as rp
+from cevns.papers import reproduce as rp
 from cevns.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
 def outdir(tmp_path_factory):
     mp = pytest.MonkeyPatch()
-    import cevns.stats_plots
+    import cevns.plotting.scans
 
-    mp.setattr(cevns.stats_plots, "save_scan_figure", lambda *a, **k: None)
+    mp.setattr(cevns.plotting.scans, "save_scan_figure", lambda *a, **k: None)
     out = tmp_path_factory.mktemp("reproduce")
     try:
         summary = rp.reproduce(out, quick=True)

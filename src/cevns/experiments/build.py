@@ -11,7 +11,7 @@ from ..detectors.quenching import Quenching
 from ..detectors.response import DetectorResponse
 from ..physics import nuclei
 from ..physics.constants import SECONDS_PER_DAY
-from ..rates import RateEngine, Target
+from ..engine import RateEngine, Target
 from ..sources import reactor, spallation, tabulated
 from .schema import ExperimentSpec
 

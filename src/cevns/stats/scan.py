@@ -452,7 +452,7 @@ def run_scan(likelihood, spec, scan, out_dir, executor=None, progress=True, chun
                         progress=progress, chunk_points=chunk_points)
     result, plot = analyse_scan(likelihood, scan, data)
     write_scan_csv(out / f"{scan.name}.csv", data, plot["dchi2"])
-    from ..stats_plots import save_scan_figure
+    from ..plotting.scans import save_scan_figure
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

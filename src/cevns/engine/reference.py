@@ -14,11 +14,11 @@ from typing import Mapping
 import numpy as np
 from scipy import integrate
 
-from .physics import cross_sections as xs
-from .physics import kinematics
-from .physics.couplings import charge_radius_shift, nsi_charges, sm_vector_couplings
-from .physics.parameters import LEPTONS, PhysicsPoint
-from .sources.base import flavor_index, is_antineutrino
+from ..physics import cross_sections as xs
+from ..physics import kinematics
+from ..physics.couplings import charge_radius_shift, nsi_charges, sm_vector_couplings
+from ..physics.parameters import LEPTONS, PhysicsPoint
+from ..sources.base import flavor_index, is_antineutrino
 
 
 def _f(v) -> float:

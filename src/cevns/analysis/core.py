@@ -20,7 +20,7 @@ from typing import Any, Literal, Mapping, Optional, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from .errors import ConfigError, ParameterError
+from ..errors import ConfigError, ParameterError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -34,6 +34,7 @@ __all__ = [
     "load_analysis",
     "run_analysis",
     "scan_axes",
+    "profile_axes",
     "y_transform",
 ]
 
@@ -221,7 +222,7 @@ class _Problems:
 
 
 def _check_parameter(problems: _Problems, loc, name: str, values=None) -> bool:
-    from .physics.parameters import spec_for
+    from ..physics.parameters import spec_for
 
     try:
         spec = spec_for(name)
@@ -268,7 +269,7 @@ def load_analysis(path_or_mapping, base_dir=None) -> AnalysisSpec:
         base = Path(base_dir) if base_dir is not None else Path.cwd()
     else:
         path = Path(path_or_mapping)
-        from .experiments import read_toml
+        from ..experiments import read_toml
 
         raw = read_toml(path)
         source = str(path)
@@ -293,9 +294,9 @@ def _check_fixed(problems: _Problems, fixed: Mapping, loc):
 
 
 def _resolve_experiments(problems: _Problems, spec: AnalysisSpec, base: Path):
-    from .experiments import _builtin_folders, _deep_update, experiment_path, format_validation_error, read_toml
-    from .experiments.schema import ExperimentSpec
-    from .physics.settings import PhysicsSettings
+    from ..experiments import _builtin_folders, _deep_update, experiment_path, format_validation_error, read_toml
+    from ..experiments.schema import ExperimentSpec
+    from ..physics.settings import PhysicsSettings
 
     builtins = _builtin_folders()
     nuisance_sigmas: dict[str, tuple[float, str]] = {}
@@ -493,9 +494,9 @@ def run_analysis(spec_or_path, out_dir, executor=None, progress=True, chunk_poin
     dict
         The content of ``results.json``.
     """
-    from .io import write_json
-    from .stats.likelihood import build_likelihood
-    from .stats.scan import remove_partials, run_scan
+    from ..io import write_json
+    from ..stats.likelihood import build_likelihood
+    from ..stats.scan import remove_partials, run_scan
 
     spec = load_analysis(spec_or_path)
     out = Path(out_dir)
@@ -512,6 +513,6 @@ def run_analysis(spec_or_path, out_dir, executor=None, progress=True, chunk_poin
 
 
 def _json_clean(obj):
-    from .io import _clean
+    from ..io import _clean
 
     return _clean(obj)

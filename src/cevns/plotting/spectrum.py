@@ -7,7 +7,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .io import save_figure
+from ..io import save_figure
 
 
 def _plt():

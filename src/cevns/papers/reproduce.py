@@ -5,10 +5,10 @@ Papers (``PAPERS``):
 
 * ``"papoulias-kosmas"``: D.K. Papoulias, T.S. Kosmas, arXiv:1806.07424 (COHERENT CsI 2017: weak
   mixing angle, vector and tensor NSI, magnetic moment, charge radius, 3+1 sterile, light mediators);
-  analysis files in ``cevns/analyses/papoulias_kosmas/``.
+  analysis files in ``cevns/papers/papoulias_kosmas/``.
 * ``"canas"``: B.C. Canas et al., ICHEP2020 proceeding (full analysis arXiv:1911.09831): CONUS /
   CONNIE NSI projections and the (R_n, eps_ee^dV) plane with CsI 2017, a future COHERENT + CONUS
-  combination, a future NaI detector and CONNIE; analysis files in ``cevns/analyses/canas/``.
+  combination, a future NaI detector and CONNIE; analysis files in ``cevns/papers/canas/``.
 
 Output of :func:`reproduce` in ``out_dir``::
 
@@ -37,7 +37,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = [
     "PAPERS",
@@ -51,7 +51,7 @@ __all__ = [
     "write_index",
 ]
 
-ANALYSES_DIR = Path(__file__).resolve().parent / "analyses"
+ANALYSES_DIR = Path(__file__).resolve().parent
 #: Grid scale of ``quick=True`` (each axis' number of points times this, with the minima below).
 QUICK_SCALE = 0.3
 MIN_POINTS_1D = 41
@@ -246,7 +246,7 @@ def bounds_rows(figure: str, out: ScanOutput) -> list[dict]:
 
 
 def _write_tables(folder: Path, rows: list[dict], title: str) -> tuple[Path, Path]:
-    from .io import write_text
+    from ..io import write_text
 
     buf = _io.StringIO()
     w = csv.DictWriter(buf, fieldnames=_FIELDS, lineterminator="\n")
@@ -278,7 +278,7 @@ def _plt():
 
 def _finish(fig, folder: Path, stem: str, title: str, caption: str, tight: bool = True) -> "Figure":
     """Save a composed figure as PNG and PDF, close it, and describe it."""
-    from .io import save_figure
+    from ..io import save_figure
 
     if tight:
         fig.tight_layout()
@@ -290,7 +290,7 @@ def _finish(fig, folder: Path, stem: str, title: str, caption: str, tight: bool 
 
 
 def _region(ax, out: ScanOutput, color, label=None, filled=True, ls="-", cl=None, lw=1.4):
-    from .stats_plots import plot_region_2d
+    from ..plotting.scans import plot_region_2d
 
     g = out.grid
     return plot_region_2d(ax, g["x"], g["y"], g["dchi2"], out.threshold(cl), label=label, filled=filled,
@@ -298,7 +298,7 @@ def _region(ax, out: ScanOutput, color, label=None, filled=True, ls="-", cl=None
 
 
 def _profile(ax, out: ScanOutput, label, scale=1.0, **kw):
-    from .stats_plots import plot_profile_1d
+    from ..plotting.scans import plot_profile_1d
 
     g = out.grid
     return plot_profile_1d(ax, g["x"] / scale, g["dchi2"], out.result["threshold"], label=label, **kw)
@@ -318,8 +318,8 @@ class Figure:
 # Papoulias & Kosmas
 # ----------------------------------------------------------------------------------------------
 def _pk_fig1(scans, folder: Path) -> Figure:
-    from .experiments import load_experiment
-    from .plotting import plot_spectrum
+    from ..experiments import load_experiment
+    from ..plotting import plot_spectrum
 
     plt = _plt()
     exp = load_experiment("coherent-csi-2017")
@@ -409,7 +409,7 @@ def _pk_fig5(scans, folder: Path) -> Figure:
 
 
 def _sterile_panel(ax, outs: Sequence[tuple[ScanOutput, str, str]], flavour: str):
-    from .analysis import y_transform
+    from ..analysis import y_transform
 
     first = outs[0][0]
     g = first.grid
@@ -608,8 +608,8 @@ def run_paper(paper: str, out_dir, grid_scale: float = 1.0, executor=None, progr
         ``{"paper", "title", "reference", "folder", "results", "figures": [...], "tables": [...],
         "seconds"}`` (``results`` is the paper's results.json content).
     """
-    from .analysis import load_analysis, run_analysis
-    from .io import write_json
+    from ..analysis import load_analysis, run_analysis
+    from ..io import write_json
 
     info = _paper(paper)
     t0 = time.perf_counter()
@@ -722,7 +722,7 @@ def write_index(out_dir, summary: Mapping[str, dict], seconds: float | None = No
     """Write ``out_dir/index.html``: every composed figure (PNG shown, PDF linked) and bounds table of
     each paper in ``summary`` (output of :func:`run_paper`), then a link to every PNG, PDF, CSV,
     Markdown and JSON file under ``out_dir``."""
-    from .io import write_text
+    from ..io import write_text
 
     root = Path(out_dir)
     e = html.escape

@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import CevnsError, ParameterError
+from ..errors import CevnsError, ParameterError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="CEvNS cross sections, event rates, fits and paper reproductions.")
@@ -27,8 +27,8 @@ def fail(msg: str, code: int = 2):
 
 def parse_sets(items: Optional[List[str]]) -> tuple[dict, dict]:
     """Split ``--set NAME=VALUE`` items into (physics parameters, physics settings)."""
-    from .physics.parameters import spec_for
-    from .physics.settings import SETTING_NAMES
+    from ..physics.parameters import spec_for
+    from ..physics.settings import SETTING_NAMES
 
     params, settings = {}, {}
     for item in items or []:
@@ -57,7 +57,7 @@ def _number_or_str(v: str):
 @app.command("experiments")
 def experiments_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON")):
     """List the built-in experiments."""
-    from .experiments import list_experiments
+    from ..experiments import list_experiments
 
     rows = list_experiments()
     if as_json:
@@ -71,8 +71,8 @@ def experiments_cmd(as_json: bool = typer.Option(False, "--json", help="print JS
 @app.command("parameters")
 def parameters_cmd():
     """List the physics parameters (names, units, defaults) and the physics settings."""
-    from .physics.parameters import PARAMETERS
-    from .physics.settings import PhysicsSettings
+    from ..physics.parameters import PARAMETERS
+    from ..physics.settings import PhysicsSettings
 
     for p in PARAMETERS.values():
         d = "-" if p.default is None else f"{p.default:g}"
@@ -84,7 +84,7 @@ def parameters_cmd():
 
 
 def _load(experiment: str, sets: Optional[List[str]]):
-    from .experiments import load_experiment
+    from ..experiments import load_experiment
 
     params, settings = parse_sets(sets)
     exp = load_experiment(experiment, settings=settings)
@@ -152,7 +152,7 @@ def plot_spectrum_cmd(
     high: Optional[float] = typer.Option(None, help="upper edge of the plotted range"),
 ):
     """Draw the predicted spectrum against the released data (the seed's Fig. 1)."""
-    from .plotting import plot_spectrum
+    from ..plotting import plot_spectrum
 
     exp, params = _load(experiment, set_)
     plot_spectrum(exp, params, out, low=low, high=high)
@@ -163,7 +163,7 @@ def _register_optional():
     """Attach the commands that live in their own modules (scan, reproduce)."""
     import importlib
 
-    for mod, name in (("cevns.commands.scan", "scan"), ("cevns.commands.reproduce", "reproduce")):
+    for mod, name in (("cevns.cli.scan", "scan"), ("cevns.cli.reproduce", "reproduce")):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as exc:

@@ -31,18 +31,18 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .physics import form_factors, kinematics, nuclei
-from .physics.constants import ALPHA, G_F_MEV2, HBARC2_MEV2_CM2, M_E_MEV, OSC_PHASE
-from .physics.couplings import (
+from ..physics import form_factors, kinematics, nuclei
+from ..physics.constants import ALPHA, G_F_MEV2, HBARC2_MEV2_CM2, M_E_MEV, OSC_PHASE
+from ..physics.couplings import (
     SCALAR_PER_NEUTRON,
     SCALAR_PER_PROTON,
     charge_radius_coefficient_cm2_inv,
     nsi_charges,
     sm_vector_couplings,
 )
-from .physics.parameters import LEPTONS, PhysicsPoint
-from .physics.settings import PhysicsSettings
-from .sources.base import FluxComponent, flavor_index, is_antineutrino
+from ..physics.parameters import LEPTONS, PhysicsPoint
+from ..physics.settings import PhysicsSettings
+from ..sources.base import FluxComponent, flavor_index, is_antineutrino
 
 _GF2 = G_F_MEV2**2
 _MAG = np.pi * ALPHA**2 / M_E_MEV**2

@@ -15,7 +15,7 @@ def reproduce_cmd(
     no_progress: bool = typer.Option(False, "--no-progress", help="do not print a line per finished analysis"),
 ):
     """Reproduce the seed papers: every figure (PNG + PDF), results.json, bounds tables and index.html."""
-    from ..reproduce import PAPERS, reproduce
+    from ..papers.reproduce import PAPERS, reproduce
 
     papers = None
     if paper is not None:

@@ -36,7 +36,7 @@ def parameter_label(name: str) -> str:
     """A plot label for a physics parameter name (LaTeX where known)."""
     import re
 
-    from .physics.parameters import _EPS
+    from ..physics.parameters import _EPS
 
     if name in _LABELS:
         return _LABELS[name]
@@ -183,7 +183,7 @@ def _plt():
 
 def save_scan_figure(scan, result: dict, plot: dict, base: str | Path, title: str | None = None) -> None:
     """The standard figure of one scan: ``base.png`` and ``base.pdf`` (written atomically)."""
-    from .io import save_figure
+    from ..io import save_figure
 
     plt = _plt()
     base = Path(base)
@@ -202,7 +202,7 @@ def save_scan_figure(scan, result: dict, plot: dict, base: str | Path, title: st
         yplot = plot.get("y_plot", plot["y"])
         ylabel = labels[1] if labels[1] != scan.parameters[1] else parameter_label(scan.parameters[1])
         if scan.y_transform is not None:
-            from .analysis import Y_TRANSFORMS
+            from ..analysis import Y_TRANSFORMS
 
             ylabel = Y_TRANSFORMS[scan.y_transform][1]
         for n, (key, t) in enumerate(plot["thresholds"].items()):
@@ -217,7 +217,7 @@ def save_scan_figure(scan, result: dict, plot: dict, base: str | Path, title: st
                                ls=_LINESTYLES[n % 4], filled=(n == 0))
         bx, by = result["best_fit"]
         if not scan.exclusion:
-            from .analysis import y_transform
+            from ..analysis import y_transform
 
             ax.plot([bx], [float(y_transform(scan.y_transform, by))], "k+", ms=8, label="best fit")
         ax.set_ylabel(ylabel)

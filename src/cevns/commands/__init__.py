@@ -1,1 +1,0 @@
-"""Subcommands of the cevns CLI that live in their own modules (each has ``register(app)``)."""

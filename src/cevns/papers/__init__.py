@@ -1,0 +1,1 @@
+"""Reproductions of published papers and data sets: analysis files plus figure maps, one folder each."""
