@@ -175,3 +175,17 @@ def test_fit_bad_input(model):
         TemplateFit(model, observed={"sr2": np.ones(81)})
     with pytest.raises(CevnsError):
         TemplateFit(model).fit({"flux_7be": 1.0})
+
+
+def test_flavour_dependent_nsi_acts_only_on_its_flavour():
+    """eps_ee changes only the nu_e part of the solar 8B rate; eps_tautau only nu_tau (the flavour mix matters)."""
+    eng = recoil_rate_engine("8B", edges_kev=[0.5, 5.0])
+    sm = eng.predict().by_flavor()
+    ee = eng.predict({"eps_ee_uV": 0.2}).by_flavor()
+    tt = eng.predict({"eps_tautau_uV": 0.2}).by_flavor()
+    assert ee["nu_e"][0] != pytest.approx(sm["nu_e"][0], rel=1e-3)
+    assert ee["nu_mu"][0] == pytest.approx(sm["nu_mu"][0], rel=1e-12)
+    assert tt["nu_tau"][0] != pytest.approx(sm["nu_tau"][0], rel=1e-3)
+    assert tt["nu_e"][0] == pytest.approx(sm["nu_e"][0], rel=1e-12)
+    # equal couplings: the ratio nu_e / (nu_mu + nu_tau) of the SM rate is P_ee / (1 - P_ee) averaged
+    assert 0.3 < sm["nu_e"][0] / (sm["nu_mu"][0] + sm["nu_tau"][0]) < 0.6
