@@ -1,0 +1,67 @@
+"""SNS arrival-time model (cevns.sources.sns_timing): normalisation, means, closed-form convolution."""
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+
+from cevns.errors import CevnsError
+from cevns.sources.sns_timing import TAU_MU_US, TAU_PI_US, BeamPulse, population_of
+
+PULSE = BeamPulse(mean_us=0.70, sigma_us=0.15)
+
+
+@pytest.mark.parametrize("pop", ["pulse", "prompt", "delayed"])
+def test_pdfs_integrate_to_one(pop):
+    total, _ = quad(lambda t: float(PULSE.pdf(pop, t)), -5.0, 80.0, points=[0.7, 1.0, 3.0], limit=400)
+    assert total == pytest.approx(1.0, abs=1e-7)
+    assert PULSE.bin_probabilities(pop, [-5.0, 0.0, 1.0, 6.0, 80.0]).sum() == pytest.approx(1.0, abs=1e-10)
+
+
+@pytest.mark.parametrize("pop, extra", [("prompt", TAU_PI_US), ("delayed", TAU_PI_US + TAU_MU_US)])
+def test_mean_times(pop, extra):
+    mean, _ = quad(lambda t: t * float(PULSE.pdf(pop, t)), -5.0, 80.0, points=[0.7, 1.0, 3.0], limit=400)
+    assert mean == pytest.approx(0.70 + extra, abs=1e-6)
+    assert PULSE.mean_time_us(pop) == pytest.approx(0.70 + extra)
+
+
+def test_delayed_is_numerical_convolution_of_chain_with_pulse():
+    # f_d = G * chain, chain(u) = (exp(-u/tau_mu) - exp(-u/tau_pi)) / (tau_mu - tau_pi), by direct quadrature
+    def chain(u):
+        return (np.exp(-u / TAU_MU_US) - np.exp(-u / TAU_PI_US)) / (TAU_MU_US - TAU_PI_US)
+
+    for t in [0.3, 0.8, 1.5, 4.0]:
+        conv, _ = quad(lambda u: chain(u) * float(PULSE.pdf("pulse", t - u)), 0.0, t + 2.0, limit=400)
+        assert float(PULSE.pdf("delayed", t)) == pytest.approx(conv, rel=1e-6)
+
+
+def test_prompt_is_numerical_convolution_of_exponential_with_pulse():
+    for t in [0.4, 0.7, 1.1]:
+        conv, _ = quad(lambda u: np.exp(-u / TAU_PI_US) / TAU_PI_US * float(PULSE.pdf("pulse", t - u)),
+                       0.0, 2.0, points=[0.05, 0.2], limit=400)
+        assert float(PULSE.pdf("prompt", t)) == pytest.approx(conv, rel=1e-6)
+
+
+def test_efficiency_weighting_and_onset_shift():
+    edges = np.array([0.0, 0.5, 1.0, 2.0, 6.0])
+    p1 = PULSE.bin_probabilities("delayed", edges, efficiency=lambda t: np.ones_like(t))
+    np.testing.assert_allclose(p1, PULSE.bin_probabilities("delayed", edges), rtol=1e-12)
+    eff = lambda t: np.exp(-0.1 * t)  # noqa: E731
+    direct = [quad(lambda t: float(PULSE.pdf("delayed", t)) * np.exp(-0.1 * t), a, b, limit=200)[0]
+              for a, b in zip(edges[:-1], edges[1:])]
+    np.testing.assert_allclose(PULSE.bin_probabilities("delayed", edges, efficiency=eff), direct, rtol=1e-5)
+    shifted = PULSE.shifted(0.1)
+    assert shifted.mean_time_us("prompt") == pytest.approx(PULSE.mean_time_us("prompt") + 0.1)
+    np.testing.assert_allclose(shifted.cdf("prompt", edges + 0.1), PULSE.cdf("prompt", edges), rtol=1e-12)
+
+
+def test_flavor_rows_and_bad_input():
+    rows = PULSE.flavor_bin_probabilities(["nu_mu", "nu_e", "nu_mu_bar"], [0.0, 1.0, 6.0])
+    np.testing.assert_allclose(rows[1], rows[2])
+    assert rows[0, 0] > 0.9 and rows[1, 0] < 0.4
+    assert population_of("nu_mu") == "prompt"
+    with pytest.raises(CevnsError, match="nu_tau"):
+        population_of("nu_tau")
+    with pytest.raises(CevnsError, match="ascending"):
+        PULSE.bin_probabilities("prompt", [1.0, 0.5])
+    with pytest.raises(CevnsError, match="sigma_us"):
+        BeamPulse(0.7, sigma_us=-1.0)
