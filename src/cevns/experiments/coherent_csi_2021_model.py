@@ -140,7 +140,11 @@ class CsI2021Model:
 
     # ------------------------------------------------------------------ likelihood
     def likelihood(self, params: Mapping | None = None, method: str = "linear") -> TemplateLikelihood:
-        """The (PE x t) binned likelihood with CEvNS free (``s_cevns`` scales the SM-like prediction)."""
+        """The (PE x t) binned likelihood with CEvNS free (``s_cevns`` scales the prediction at ``params``).
+
+        The CEvNS nuisances act on the shape only (their normalisation effect is degenerate with the free
+        scale), so ``s_cevns`` x the nominal prediction is the fitted number of CEvNS events.
+        """
         nominal = self.cevns_template(params)[0]
         sys = {}
         for key in ("theta_qf0", "theta_qf1", "theta_eff"):
@@ -148,7 +152,7 @@ class CsI2021Model:
         s_on = self.inputs.source.timing.onset_sigma_us
         sys["theta_onset"] = (self.cevns_template(params, onset_shift_us=s_on)[0],
                               self.cevns_template(params, onset_shift_us=-s_on)[0])
-        comps = [TemplateComponent("cevns", nominal, None, sys)]
+        comps = [TemplateComponent("cevns", nominal, None, sys, shape_only=True)]
         for bg in self.inputs.backgrounds:
             comps.append(TemplateComponent(bg.name, self.background_template(bg.name), bg.sigma))
         onoff = OnOffBackground(self.counts("anticoincidence"), self.inputs.data.steady_state_sigma)

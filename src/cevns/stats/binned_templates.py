@@ -48,12 +48,16 @@ class TemplateComponent:
         Relative prior width of the scale factor; None = free.
     systematics : dict
         nuisance name -> (up, down) templates; ``down=None`` mirrors ``up``.
+    shape_only : bool
+        Rescale every variation to the nominal total (the nuisances then move only the shape; use it
+        when the normalisation is free or has its own prior).
     """
 
     name: str
     nominal: np.ndarray
     sigma: float | None = None
     systematics: Mapping[str, tuple] = field(default_factory=dict)
+    shape_only: bool = False
 
 
 @dataclass
@@ -99,6 +103,9 @@ class TemplateLikelihood:
                 d = mirror(h0, u) if dn is None else np.asarray(dn, dtype=float).ravel()
                 if u.size != nb or d.size != nb:
                     raise ConfigError(f"shape systematic {s!r} of {c.name!r}: template size differs from data")
+                if c.shape_only:
+                    u = u * (h0.sum() / u.sum()) if u.sum() > 0 else u
+                    d = d * (h0.sum() / d.sum()) if d.sum() > 0 else d
                 if s not in self.nuisances:
                     self.nuisances.append(s)
                 ups.append(u)
@@ -204,10 +211,14 @@ class TemplateLikelihood:
         for k in fixed:
             m.fixed[k] = True
         m.migrad()
+        for _ in range(3):  # kinks of piecewise interpolation at 0 can stop MIGRAD early: restart
+            if m.valid:
+                break
+            m.migrad()
         m.hesse()
         errors = {k: (float(m.errors[k]), float(m.errors[k])) for k in self.parameters}
         for k in minos:
-            if k in fixed:
+            if k in fixed or not m.valid:
                 continue
             m.minos(k)
             me = m.merrors[k]
