@@ -8,7 +8,8 @@ with ``N_fb`` the toolkit's rate engine (fluence ``N_POT r / 4 pi L^2`` per flav
 the package's Cs and I isotopes, the CsI 2021 response of :mod:`cevns.detectors.csi_2021`) and
 ``P_f`` the arrival-time probabilities of :mod:`cevns.sources.sns_timing` weighted by the time
 efficiency. BRN and NIN: released PE PDF x time PDF (x time efficiency), normalised to the published
-expected counts in 0-60 PE, 0-6 us. Steady state: the anti-coincidence (AC) sample as an on/off term.
+expected counts in 0-60 PE, 0-6 us. Steady state: the anti-coincidence (AC) sample as an on/off term,
+uniform in time (x time efficiency; the AC time distribution agrees with that, chi2 ~ 10 for 11 dof).
 
 Nuisances on CEvNS (histosys templates at +-1 sigma): the two scintillation principal components, the
 energy efficiency, and the beam-timing onset (+-``onset_sigma_us``).
@@ -139,11 +140,13 @@ class CsI2021Model:
         return bg.events * np.outer(pe, t)
 
     # ------------------------------------------------------------------ likelihood
-    def likelihood(self, params: Mapping | None = None, method: str = "linear") -> TemplateLikelihood:
+    def likelihood(self, params: Mapping | None = None, method: str = "exponential",
+                   pooled: bool = True) -> TemplateLikelihood:
         """The (PE x t) binned likelihood with CEvNS free (``s_cevns`` scales the prediction at ``params``).
 
         The CEvNS nuisances act on the shape only (their normalisation effect is degenerate with the free
-        scale), so ``s_cevns`` x the nominal prediction is the fitted number of CEvNS events.
+        scale), so ``s_cevns`` x the nominal prediction is the fitted number of CEvNS events. The steady
+        state is :meth:`steady_state` (``pooled`` over time by default).
         """
         nominal = self.cevns_template(params)[0]
         sys = {}
@@ -155,8 +158,32 @@ class CsI2021Model:
         comps = [TemplateComponent("cevns", nominal, None, sys, shape_only=True)]
         for bg in self.inputs.backgrounds:
             comps.append(TemplateComponent(bg.name, self.background_template(bg.name), bg.sigma))
-        onoff = OnOffBackground(self.counts("anticoincidence"), self.inputs.data.steady_state_sigma)
-        return TemplateLikelihood(self.counts("coincidence"), comps, onoff=onoff, method=method)
+        return TemplateLikelihood(self.counts("coincidence"), comps, onoff=self.steady_state(pooled), method=method)
+
+    def steady_state_time_fractions(self) -> np.ndarray:
+        """Fraction of a time-uniform background in each t bin, weighted by the time efficiency."""
+        t = self.t_edges_us
+        fine = np.linspace(t[0], t[-1], 20 * int(np.ceil((t[-1] - t[0]) / 0.01)) + 1)
+        mids = 0.5 * (fine[1:] + fine[:-1])
+        w = self.time_efficiency(mids) * np.diff(fine)
+        per_bin = np.array([w[(mids >= a) & (mids < b)].sum() for a, b in zip(t[:-1], t[1:])])
+        return per_bin / per_bin.sum()
+
+    def steady_state(self, pooled: bool = True) -> OnOffBackground:
+        """The steady-state on/off term from the anti-coincidence (AC) sample.
+
+        ``pooled`` (default): the steady state is uniform in time (x time efficiency), so the AC counts
+        of each PE bin are pooled over time and shared out by :meth:`steady_state_time_fractions`;
+        otherwise every (PE, t) bin has its own AC mean.
+        """
+        ac = self.counts("anticoincidence")
+        sigma = self.inputs.data.steady_state_sigma
+        if not pooled:
+            return OnOffBackground(ac, sigma)
+        n_pe, n_t = ac.shape
+        groups = np.repeat(np.arange(n_pe), n_t)
+        weights = np.tile(self.steady_state_time_fractions(), n_pe)
+        return OnOffBackground(ac.sum(axis=1), sigma, groups=groups, weights=weights)
 
 
 def load_csi_2021(inputs="coherent-csi-2021", pe_edges=None, t_edges_us=None,

@@ -2,19 +2,20 @@
 
 Expected counts in bin b (flattened; any number of observable dimensions)::
 
-    mu_b = sum_c  s_c h_cb(theta)  +  r k_b                    (k_b: on/off background, optional)
+    mu_b = sum_c  s_c h_cb(theta)  +  r w_b k_g(b)             (k: on/off background, optional)
 
 with ``h_c(theta)`` the component templates in events interpolated over the shape nuisances
 (:mod:`cevns.stats.templates`), ``s_c`` a scale factor of each component (a Gaussian prior
 ``N(1, sigma_c)`` or free), theta unit-Gaussian nuisances. The optional on/off term describes a
-background measured in an off sample with counts m_b ~ Poisson(k_b) and entering the on sample as
-``r k_b`` (r ~ N(1, sigma_r)); each k_b is profiled in closed form: the stationary point of
+background measured in an off sample with counts m_g ~ Poisson(k_g) and entering the on sample as
+``r w_b k_g`` in the bins b of group g (r ~ N(1, sigma_r); by default one bin per group, w = 1). Each
+k_g is profiled: with one bin per group the stationary point of
 ``2[(a + r k) - n ln(a + r k)] + 2[k - m ln k]`` in k is the positive root of
-``r (r + 1) k^2 + [(r + 1) a - r (n + m)] k - m a = 0``.
+``r (r + 1) k^2 + [(r + 1) a - r (n + m)] k - m a = 0``; pooled groups use vectorised Newton steps.
 
 Statistic (errordef 1)::
 
-    chi2 = 2 sum_b [mu_b - n_b + n_b ln(n_b / mu_b)] + (on/off term) + sum_c ((s_c - 1)/sigma_c)^2
+    chi2 = 2 sum_b [mu_b - n_b + n_b ln(n_b / mu_b)] + 2 sum_g [k_g - m_g + m_g ln(m_g / k_g)] + sum_c ((s_c - 1)/sigma_c)^2
            + sum_s theta_s^2 + ((r - 1)/sigma_r)^2
 
 Fits use iminuit (MIGRAD, HESSE, optionally MINOS).
@@ -62,10 +63,26 @@ class TemplateComponent:
 
 @dataclass
 class OnOffBackground:
-    """A background measured in an off sample: ``off_counts`` ~ Poisson(k), entering the on sample as r k."""
+    """A background measured in an off sample (see module docstring).
+
+    Parameters
+    ----------
+    off_counts : array_like, shape (n_groups,)
+        Off-sample counts m_g ~ Poisson(k_g).
+    ratio_sigma : float
+        Prior width of the on/off ratio r.
+    groups : array_like of int, shape (n_bins,), optional
+        Group g(b) of every on-sample bin; default: one group per bin (n_groups = n_bins).
+    weights : array_like, shape (n_bins,), optional
+        Fraction w_b of its group's background in each on bin (sum 1 within a group); default 1.
+        The on-sample expectation is ``r k_g(b) w_b``. Example: a steady-state background, uniform in
+        time, pooled over the time bins of each energy bin (w_b = time-bin acceptance fractions).
+    """
 
     off_counts: np.ndarray
     ratio_sigma: float
+    groups: np.ndarray | None = None
+    weights: np.ndarray | None = None
 
 
 def _poisson_dev(n: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -118,9 +135,21 @@ class TemplateLikelihood:
         self.onoff = onoff
         if onoff is not None:
             off = np.asarray(onoff.off_counts, dtype=float).ravel()
-            if off.size != nb:
-                raise ConfigError("on/off background: off sample has a different number of bins")
+            if np.any(off < 0) or not np.all(np.isfinite(off)):
+                raise ConfigError("on/off background: off counts must be finite and non-negative")
+            if not (float(onoff.ratio_sigma) > 0):
+                raise ConfigError("on/off background: ratio_sigma must be positive")
+            groups = np.arange(nb) if onoff.groups is None else np.asarray(onoff.groups, dtype=int).ravel()
+            weights = np.ones(nb) if onoff.weights is None else np.asarray(onoff.weights, dtype=float).ravel()
+            if groups.size != nb or weights.size != nb or groups.min() < 0 or groups.max() >= off.size:
+                raise ConfigError(f"on/off background: groups/weights must have {nb} entries indexing "
+                                  f"{off.size} off-sample groups")
+            if np.any(weights <= 0):
+                raise ConfigError("on/off background: weights must be positive")
             self._off = off
+            self._per_bin = onoff.groups is None and onoff.weights is None and off.size == nb
+            self._member = np.zeros((nb, off.size))
+            self._member[np.arange(nb), groups] = weights  # (n_bins, n_groups) with the weights
         self.parameters = [f"s_{c.name}" for c in self.components] + self.nuisances
         if onoff is not None:
             self.parameters.append("r_onoff")
@@ -164,15 +193,39 @@ class TemplateLikelihood:
                         + ([1.0] if self.onoff is not None else []))
 
     def onoff_profile(self, a: np.ndarray, r: np.ndarray) -> np.ndarray:
-        """Profiled off-sample means k_b (closed form), shape like ``a`` (n_points, n_bins)."""
-        n, m = self.observed[None, :], self._off[None, :]
-        r = r[:, None]
-        qa = r * (r + 1.0)
-        qb = (r + 1.0) * a - r * (n + m)
-        disc = np.sqrt(qb**2 + 4.0 * qa * m * a)
-        # numerically stable positive root
-        k = np.where(qb > 0, 2.0 * m * a / np.maximum(qb + disc, 1e-300), (disc - qb) / (2.0 * qa))
-        return np.maximum(k, 0.0)
+        """Profiled off-sample means k_g, shape (n_points, n_groups), for on-sample signal ``a``.
+
+        One bin per group: the closed-form root of the module docstring. Pooled groups: the root of
+        ``r sum_b w_b (1 - n_b / (a_b + r k w_b)) + 1 - m / k = 0`` (increasing in k) by safeguarded
+        Newton steps, vectorised over points and groups.
+        """
+        m = self._off[None, :]
+        r2 = r[:, None]
+        if self._per_bin:
+            n = self.observed[None, :]
+            qa = r2 * (r2 + 1.0)
+            qb = (r2 + 1.0) * a - r2 * (n + m)
+            disc = np.sqrt(qb**2 + 4.0 * qa * m * a)
+            k = np.where(qb > 0, 2.0 * m * a / np.maximum(qb + disc, 1e-300), (disc - qb) / (2.0 * qa))
+            return np.maximum(k, 0.0)
+        G = self._member                      # (n_bins, n_groups), weights w_b
+        wsum = G.sum(axis=0)[None, :]
+        n = self.observed[None, :]
+        a_g = a @ (G > 0)                     # signal summed per group
+        n_g = n @ (G > 0)
+        k = np.maximum((n_g + m - a_g) / (1.0 + r2 * wsum), 0.5 * m + 1e-3)
+        for _ in range(50):
+            kb = k @ G.T                      # r k_g(b) w_b / r, shape (P, n_bins)
+            mu = np.maximum(a + r2 * kb, 1e-300)
+            f = r2 * wsum - (r2 * (n / mu)) @ G + 1.0 - m / k
+            df = (n * (r2 / mu) ** 2) @ (G**2) + m / k**2
+            step = f / df
+            new = np.where(k - step > 0, k - step, 0.1 * k)
+            if np.all(np.abs(new - k) <= 1e-10 * (1.0 + k)):
+                k = new
+                break
+            k = new
+        return k
 
     def chi2(self, params) -> np.ndarray:
         """-2 ln L (up to a constant) at parameter points, shape (n_points,)."""
@@ -186,7 +239,8 @@ class TemplateLikelihood:
                 total = total + ((scales[:, i] - 1.0) / c.sigma) ** 2
         if self.onoff is not None:
             k = self.onoff_profile(a, r)
-            total = total + _poisson_dev(self.observed, a + r[:, None] * k) + _poisson_dev(self._off, k)
+            total = total + _poisson_dev(self.observed, a + r[:, None] * (k @ self._member.T))
+            total = total + _poisson_dev(self._off, k)
             total = total + ((r - 1.0) / self.onoff.ratio_sigma) ** 2
         else:
             total = total + _poisson_dev(self.observed, a)
