@@ -12,7 +12,7 @@ import numpy as np
 
 from cevns.experiments.coherent_ar_2020_model import load_ar_2020
 from cevns.experiments.coherent_csi_2021_model import load_csi_2021
-from cevns.stats.binned_templates import OnOffBackground, TemplateComponent, TemplateLikelihood
+from cevns.stats.binned_templates import TemplateLikelihood
 
 
 def _csi():
@@ -21,13 +21,13 @@ def _csi():
     n0 = nominal.sum()
     print(f"CsI 2021: SM-like prediction in the published grid {n0:.1f} (published 341 +- 11 +- 42)")
     print(f"  data: {m.counts().sum():.0f} C and {m.counts('anticoincidence').sum():.0f} AC events in the grid")
-    base = m.likelihood()
-    rows = [("SS pooled over time (default)", base),
-            ("SS per (PE, t) bin", m.likelihood(pooled=False))]
-    ss = m.steady_state()
-    known = OnOffBackground(ss.off_counts * 1e4, ss.ratio_sigma, ss.groups, ss.weights / 1e4)
-    rows.append(("SS known exactly (2 % norm only)", TemplateLikelihood(base.observed, base.components, known,
-                                                                          method=base.method)))
+    inputs = m.fit_inputs()
+    rows = [("SS pooled over time (default)", TemplateLikelihood.from_inputs(inputs, "exponential")),
+            ("SS per (PE, t) bin", TemplateLikelihood.from_inputs(m.fit_inputs(pooled=False), "exponential"))]
+    ss = inputs["onoff"]
+    known = dict(ss, off_counts=ss["off_counts"] * 1e4, weights=ss["weights"] / 1e4)  # AC exposure x 1e4
+    rows.append(("SS known exactly (2 % norm only)", TemplateLikelihood.from_inputs(dict(inputs, onoff=known),
+                                                                                      "exponential")))
     for label, like in rows:
         fit = like.fit(minos=["s_cevns"])
         lo, hi = (n0 * e for e in fit["errors"]["s_cevns"])
@@ -45,7 +45,7 @@ def _ar():
     print(f"\nLAr 2020: own CEvNS prediction {own.sum():.1f} (release 128 +- 17)")
     print("  energy fractions own / release:",
           " ".join(f"{a:.3f}/{b:.3f}" for a, b in zip(own / own.sum(), rel / rel.sum()) if b > 0))
-    like = m.likelihood()
+    like = TemplateLikelihood.from_inputs(m.fit_inputs())
     fit = like.fit(minos=["s_cevns"])
     scale = {c.name: like.components[i].nominal.sum() for i, c in enumerate(m.inputs.components)}
     print("  fit with all released shape templates:")
@@ -55,10 +55,7 @@ def _ar():
               f"   published {v} +- {e}   pull {(fit['events'][name] - v) / e:+.2f}")
     print("    nuisances:", ", ".join(f"{k}={v:+.2f}" for k, v in fit["values"].items() if not k.startswith("s_")))
     print(f"    significance {like.significance('cevns', fit):.2f} sigma (published 3.5)")
-    comps = [TemplateComponent(c.name, c.nominal, c.sigma,
-                               {k: v for k, v in c.systematics.items() if k != "brn_timing_width"}, c.shape_only)
-             for c in like.components]
-    alt = TemplateLikelihood(like.observed, comps, method=like.method)
+    alt = TemplateLikelihood.from_inputs(m.fit_inputs(drop_systematics=("brn_timing_width",)))
     fa = alt.fit()
     print("  without the one-sided BRN timing-width template:",
           ", ".join(f"{k} {v:.1f}" for k, v in fa["events"].items()),

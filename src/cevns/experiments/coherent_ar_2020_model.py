@@ -24,7 +24,6 @@ from ..errors import ConfigError
 from ..physics import nuclei
 from ..physics.settings import PhysicsSettings
 from ..sources.spallation import spallation_flux
-from ..stats.binned_templates import TemplateComponent, TemplateLikelihood
 from .coherent_data import read_3d_table
 from .coherent_inputs import Ar2020Inputs, load_inputs
 
@@ -58,19 +57,28 @@ class Ar2020Model:
             raise ConfigError(f"unknown LAr 2020 component {component!r}; known: {sorted(comps)}")
         return self.table(comps[component].template)
 
-    def likelihood(self, method: str = "linear", free: tuple = ()) -> TemplateLikelihood:
-        """The 3D binned likelihood; ``free`` names extra components whose prior is dropped."""
+    def fit_inputs(self, free: tuple = (), drop_systematics: tuple = ()) -> dict:
+        """Plain-array inputs of the 3D likelihood (:meth:`cevns.stats.binned_templates.TemplateLikelihood.from_inputs`).
+
+        ``free`` names extra components whose prior is dropped; ``drop_systematics`` leaves out shape
+        templates by name. Variations act on the shape only (each normalisation has its own prior).
+        """
         names = {c.name for c in self.inputs.components}
         bad = set(free) - names
         if bad:
             raise ConfigError(f"cannot free unknown component(s) {sorted(bad)}; known: {sorted(names)}")
+        known = {s.name for s in self.inputs.shape_systematics}
+        bad = set(drop_systematics) - known
+        if bad:
+            raise ConfigError(f"unknown shape systematic(s) {sorted(bad)}; known: {sorted(known)}")
         comps = []
         for c in self.inputs.components:
             sys = {s.name: (self.table(s.up), None if s.down is None else self.table(s.down))
-                   for s in self.inputs.shape_systematics if s.component == c.name}
+                   for s in self.inputs.shape_systematics if s.component == c.name and s.name not in drop_systematics}
             sigma = None if (c.free or c.name in free) else c.sigma / c.events
-            comps.append(TemplateComponent(c.name, self.table(c.template), sigma, sys, shape_only=True))
-        return TemplateLikelihood(self.observed(), comps, method=method)
+            comps.append({"name": c.name, "nominal": self.table(c.template), "sigma": sigma,
+                          "systematics": sys, "shape_only": True})
+        return {"observed": self.observed(), "components": comps, "onoff": None}
 
     # ------------------------------------------------------------------ own prediction
     def engine(self, n_t: int = 300) -> RateEngine:

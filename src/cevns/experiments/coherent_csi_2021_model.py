@@ -31,7 +31,6 @@ from ..physics import nuclei
 from ..physics.settings import PhysicsSettings
 from ..sources.sns_timing import BeamPulse
 from ..sources.spallation import spallation_flux
-from ..stats.binned_templates import OnOffBackground, TemplateComponent, TemplateLikelihood
 from .coherent_data import (
     bin_events,
     check_edges_in_range,
@@ -140,13 +139,13 @@ class CsI2021Model:
         return bg.events * np.outer(pe, t)
 
     # ------------------------------------------------------------------ likelihood
-    def likelihood(self, params: Mapping | None = None, method: str = "exponential",
-                   pooled: bool = True) -> TemplateLikelihood:
-        """The (PE x t) binned likelihood with CEvNS free (``s_cevns`` scales the prediction at ``params``).
+    def fit_inputs(self, params: Mapping | None = None, pooled: bool = True) -> dict:
+        """Plain-array inputs of the (PE x t) binned likelihood (:meth:`cevns.stats.binned_templates.TemplateLikelihood.from_inputs`).
 
-        The CEvNS nuisances act on the shape only (their normalisation effect is degenerate with the free
-        scale), so ``s_cevns`` x the nominal prediction is the fitted number of CEvNS events. The steady
-        state is :meth:`steady_state` (``pooled`` over time by default).
+        CEvNS is free (its scale multiplies the prediction at ``params``); its nuisances act on the shape
+        only (their normalisation effect is degenerate with the free scale), so scale x the nominal
+        prediction is the fitted number of CEvNS events. BRN and NIN carry their relative priors. The
+        steady state is :meth:`steady_state` (``pooled`` over time by default).
         """
         nominal = self.cevns_template(params)[0]
         sys = {}
@@ -155,10 +154,10 @@ class CsI2021Model:
         s_on = self.inputs.source.timing.onset_sigma_us
         sys["theta_onset"] = (self.cevns_template(params, onset_shift_us=s_on)[0],
                               self.cevns_template(params, onset_shift_us=-s_on)[0])
-        comps = [TemplateComponent("cevns", nominal, None, sys, shape_only=True)]
+        comps = [{"name": "cevns", "nominal": nominal, "sigma": None, "systematics": sys, "shape_only": True}]
         for bg in self.inputs.backgrounds:
-            comps.append(TemplateComponent(bg.name, self.background_template(bg.name), bg.sigma))
-        return TemplateLikelihood(self.counts("coincidence"), comps, onoff=self.steady_state(pooled), method=method)
+            comps.append({"name": bg.name, "nominal": self.background_template(bg.name), "sigma": bg.sigma})
+        return {"observed": self.counts("coincidence"), "components": comps, "onoff": self.steady_state(pooled)}
 
     def steady_state_time_fractions(self) -> np.ndarray:
         """Fraction of a time-uniform background in each t bin, weighted by the time efficiency."""
@@ -169,21 +168,21 @@ class CsI2021Model:
         per_bin = np.array([w[(mids >= a) & (mids < b)].sum() for a, b in zip(t[:-1], t[1:])])
         return per_bin / per_bin.sum()
 
-    def steady_state(self, pooled: bool = True) -> OnOffBackground:
-        """The steady-state on/off term from the anti-coincidence (AC) sample.
+    def steady_state(self, pooled: bool = True) -> dict:
+        """The steady-state on/off term from the anti-coincidence (AC) sample, as plain arrays.
 
-        ``pooled`` (default): the steady state is uniform in time (x time efficiency), so the AC counts
-        of each PE bin are pooled over time and shared out by :meth:`steady_state_time_fractions`;
-        otherwise every (PE, t) bin has its own AC mean.
+        Keys ``off_counts``, ``ratio_sigma``, ``groups``, ``weights`` (see
+        :class:`cevns.stats.binned_templates.OnOffBackground`). ``pooled`` (default): the steady state is
+        uniform in time (x time efficiency), so the AC counts of each PE bin are pooled over time and
+        shared out by :meth:`steady_state_time_fractions`; otherwise every (PE, t) bin has its own AC mean.
         """
         ac = self.counts("anticoincidence")
         sigma = self.inputs.data.steady_state_sigma
         if not pooled:
-            return OnOffBackground(ac, sigma)
+            return {"off_counts": ac.ravel(), "ratio_sigma": sigma, "groups": None, "weights": None}
         n_pe, n_t = ac.shape
-        groups = np.repeat(np.arange(n_pe), n_t)
-        weights = np.tile(self.steady_state_time_fractions(), n_pe)
-        return OnOffBackground(ac.sum(axis=1), sigma, groups=groups, weights=weights)
+        return {"off_counts": ac.sum(axis=1), "ratio_sigma": sigma, "groups": np.repeat(np.arange(n_pe), n_t),
+                "weights": np.tile(self.steady_state_time_fractions(), n_pe)}
 
 
 def load_csi_2021(inputs="coherent-csi-2021", pe_edges=None, t_edges_us=None,

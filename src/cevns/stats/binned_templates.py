@@ -154,6 +154,19 @@ class TemplateLikelihood:
         if onoff is not None:
             self.parameters.append("r_onoff")
 
+    @classmethod
+    def from_inputs(cls, inputs: Mapping, method: str = "linear") -> "TemplateLikelihood":
+        """Build from plain arrays: ``{"observed", "components": [dict(name, nominal, sigma=None,
+        systematics={}, shape_only=False)], "onoff": dict(off_counts, ratio_sigma, groups, weights) or None}``
+        (as returned by the COHERENT models' ``fit_inputs``)."""
+        try:
+            comps = [TemplateComponent(**c) for c in inputs["components"]]
+            onoff = None if inputs.get("onoff") is None else OnOffBackground(**inputs["onoff"])
+            observed = inputs["observed"]
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"template likelihood inputs: {exc}") from None
+        return cls(observed, comps, onoff=onoff, method=method)
+
     # ------------------------------------------------------------------ model
     def _split(self, p: np.ndarray):
         nc = len(self.components)
