@@ -120,6 +120,7 @@ class Ar2020Inputs(_Strict):
     detector: ArDetector
     data: str
     energy_edges_kevee: list[float]
+    time_edges_us: list[float]
     components: list[ArComponent]
     shape_systematics: list[ShapeSystematic]
     best_fit: dict[str, tuple[float, float]]      # published normalisations (value, uncertainty)
