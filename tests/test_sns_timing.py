@@ -5,7 +5,8 @@ import pytest
 from scipy.integrate import quad
 
 from cevns.errors import CevnsError
-from cevns.sources.sns_timing import TAU_MU_US, TAU_PI_US, BeamPulse, population_of
+from cevns.sources.spallation import fluence_per_flavor_cm2
+from cevns.sources.sns_timing import TAU_MU_US, TAU_PI_US, BeamPulse, binned_fluences_cm2, population_of
 
 PULSE = BeamPulse(mean_us=0.70, sigma_us=0.15)
 
@@ -65,3 +66,17 @@ def test_flavor_rows_and_bad_input():
         PULSE.bin_probabilities("prompt", [1.0, 0.5])
     with pytest.raises(CevnsError, match="sigma_us"):
         BeamPulse(0.7, sigma_us=-1.0)
+
+
+def test_binned_fluences_normalisation():
+    # COHERENT CsI 2021: 3.198e23 POT, 0.0848 per flavour, 19.3 m -> r N / (4 pi L^2) per flavour
+    phi = 0.0848 * 3.198e23 / (4 * np.pi * 1930.0**2)
+    assert fluence_per_flavor_cm2(3.198e23, 0.0848, 19.3) == pytest.approx(phi, rel=1e-12)
+    out = binned_fluences_cm2(3.198e23, 0.0848, 19.3, PULSE, [-5.0, 1.5, 100.0], flux_scale=1.1)
+    for f in ("nu_mu", "nu_e", "nu_mu_bar"):
+        assert out[f].sum() == pytest.approx(1.1 * phi, rel=1e-10)
+    assert out["nu_mu"][0] > 0.99 * 1.1 * phi
+    with pytest.raises(CevnsError, match="distance_m"):
+        binned_fluences_cm2(1e23, 0.08, -1.0, PULSE, [0, 1])
+    with pytest.raises(CevnsError, match="flux_scale"):
+        binned_fluences_cm2(1e23, 0.08, 19.3, PULSE, [0, 1], flux_scale=float("nan"))
