@@ -96,6 +96,14 @@ class Experiment:
     def _point(self, params):
         return self.engine.point(check_params(params))
 
+    def _not_finite(self, pt) -> ParameterError:
+        shown = []
+        for name, v in pt.resolved().items():
+            arr = np.atleast_1d(np.asarray(v, dtype=float))
+            shown.append(f"{name}={arr[0]:g}" if arr.size == 1 else f"{name} in [{arr.min():g}, {arr.max():g}]")
+        return ParameterError(f"{self.name}: the prediction is not finite (overflow) for parameters "
+                              f"{', '.join(shown)}; use smaller couplings")
+
     def predict(self, params: Mapping | None = None, chunk_size: int = 1024):
         """Expected CEvNS counts (see :meth:`cevns.engine.RateEngine.predict`).
 
@@ -106,18 +114,21 @@ class Experiment:
             names, values outside their domain, arrays of different lengths, or a non-finite result.
         """
         pt = self._point(params)
-        pred = self.engine.predict(pt, chunk_size=check_chunk_size(chunk_size))
+        chunk_size = check_chunk_size(chunk_size)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            pred = self.engine.predict(pt, chunk_size=chunk_size)
         if not np.all(np.isfinite(pred.counts)):
-            raise ParameterError(f"{self.name}: the prediction is not finite for parameters "
-                                 f"{pt.resolved()} (values too large?)")
+            raise self._not_finite(pt)
         return pred
 
     def total(self, params: Mapping | None = None, chunk_size: int = 1024) -> np.ndarray:
         """Expected counts summed over bins and flavours, shape (n_points,)."""
         pt = self._point(params)
-        out = self.engine.total(pt, chunk_size=check_chunk_size(chunk_size))
+        chunk_size = check_chunk_size(chunk_size)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            out = self.engine.total(pt, chunk_size=chunk_size)
         if not np.all(np.isfinite(out)):
-            raise ParameterError(f"{self.name}: the prediction is not finite for parameters {pt.resolved()}")
+            raise self._not_finite(pt)
         return out
 
     def total_background(self) -> np.ndarray:
@@ -185,7 +196,7 @@ class Experiment:
             "quenching": None if det.observable == "kevnr" else {"model": det.quenching.model,
                                                                    **det.quenching.params()},
             "smearing": {"model": det.smearing.model, **det.smearing.params()},
-            "efficiency": det.efficiency.model_dump(exclude_defaults=True) | {"model": det.efficiency.model},
+            "efficiency": det.efficiency.model_dump(mode="json", exclude_defaults=True) | {"model": det.efficiency.model},
             "threshold_kevnr": thresholds,
         }
         edges = [float(e) for e in self.bin_edges]
@@ -202,8 +213,8 @@ class Experiment:
             "data": {"observed_total": _array_summary(self.observed), "sideband_total": _array_summary(self.sideband),
                      "format": None if spec.data is None else spec.data.format},
             "backgrounds": {k: float(np.sum(v)) for k, v in self.backgrounds.items()},
-            "statistics": spec.statistics.model_dump(),
-            "systematics": [s.model_dump() for s in spec.systematics],
+            "statistics": spec.statistics.model_dump(mode="json"),
+            "systematics": [s.model_dump(mode="json") for s in spec.systematics],
             "physics": {"settings": eng.settings.resolved(), "parameter_defaults": dict(defaults)},
             "references": self.references,
         }

@@ -356,12 +356,12 @@ class DataSpec(_Strict):
             raise ValueError("'subtract' needs 'beam_on' (the table it is subtracted from)")
         if self.beam_on is None and not self.backgrounds:
             raise ValueError("[data] needs 'beam_on' and/or [[data.backgrounds]]")
-        if self.format == "observable_counts" and self.time_window_us is not None:
-            raise ValueError("format 'observable_counts' has no time column: remove 'time_window_us'")
         uses_window = self.format == "pe_time_counts" and self.beam_on is not None
         timed = [b.name for b in self.backgrounds if b.time_pdf is not None]
         if self.time_window_us is not None and not uses_window and not timed:
-            raise ValueError("'time_window_us' is not used (no 'beam_on' table and no background 'time_pdf')")
+            what = "no time column in format 'observable_counts'" if self.format == "observable_counts" \
+                else "no 'beam_on' table"
+            raise ValueError(f"'time_window_us' is not used ({what} and no background 'time_pdf')")
         if timed and self.time_window_us is None:
             raise ValueError(f"background {timed[0]!r} has a 'time_pdf' but [data] has no 'time_window_us'")
         names = [b.name for b in self.backgrounds]
