@@ -65,6 +65,11 @@ def _stamp(paths) -> tuple:
     return tuple(out)
 
 
+def _label(path: Path, overrides, settings) -> str:
+    given = [w for w, v in (("overrides", overrides), ("settings", settings)) if v]
+    return f"{path} (with the given {' and '.join(given)})" if given else str(path)
+
+
 def _resolve(name_or_path, overrides, settings):
     path = experiment_path(name_or_path)
     overrides = check_mapping(overrides, "overrides")
@@ -112,8 +117,8 @@ def load_experiment(name_or_path: str | Path, overrides: Mapping | None = None,
         if stamp and stamp == _stamp([path, *exp.files]):
             _CACHE.move_to_end(key)
             return exp.copy()
-    path, raw, _, _ = _resolve(name_or_path, overrides, settings)
-    exp = build_experiment(raw, path)
+    path, raw, overrides, settings = _resolve(name_or_path, overrides, settings)
+    exp = build_experiment(raw, path, _label(path, overrides, settings))
     _CACHE[key] = (_stamp([path, *exp.files]), exp)
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -127,8 +132,8 @@ def validate_experiment(name_or_path: str | Path, overrides: Mapping | None = No
     Returns the :class:`~cevns.experiments.schema.ExperimentSpec`; raises like :func:`load_experiment`
     (data files are only read when building).
     """
-    path, raw, _, _ = _resolve(name_or_path, overrides, settings)
-    spec, _, _ = validate_spec(raw, path)
+    path, raw, overrides, settings = _resolve(name_or_path, overrides, settings)
+    spec, _, _ = validate_spec(raw, path, _label(path, overrides, settings))
     return spec
 
 

@@ -60,7 +60,13 @@ def _file(base: Path, rel: str) -> Path:
 
 
 def _window_fraction(path: Path, rel: str, window) -> float:
-    return spallation.time_window_fraction(*spallation.load_arrival_time_pdf(_file(path, rel)), window)
+    """Fraction of the arrival-time PDF in file ``rel`` inside ``window`` [us]."""
+    file = _file(path, rel)
+    centers, prob = spallation.load_arrival_time_pdf(file)
+    try:
+        return spallation.time_window_fraction(centers, prob, window)
+    except ValueError as exc:
+        raise DataFileError(f"{file}: {exc}") from None
 
 
 def build_fluxes(spec: ExperimentSpec, path: Path):
@@ -105,10 +111,8 @@ def build_response(spec: ExperimentSpec, path: Path, edges: np.ndarray) -> Detec
     if eff_spec.model == "tabulated":
         with at(path, "detector.efficiency.file"):
             table = read_table(_file(path, eff_spec.file), min_columns=2, names=("observable", "efficiency"),
-                               nonnegative=(0, 1), ascending=0)
+                               nonnegative=(0, 1), ascending=0, maximum={1: 1.0})
             xs, ys = table[:, 0], table[:, 1]
-            if np.any(ys > 1):
-                raise ValueError(f"efficiency values must lie in [0, 1], found {ys.max():g}")
             params = {"xs": xs, "ys": ys}
     with at(path, "detector.efficiency"):
         eff = Efficiency(eff_spec.model, params, zero_below=eff_spec.zero_below, steps=eff_spec.steps,
@@ -162,7 +166,7 @@ def _pe_density_background(file: Path, scale: float, apply_efficiency: bool, edg
 class Parts:
     """What :func:`build_parts` makes: engine, observed counts, backgrounds, sideband, files read."""
 
-    engine: RateEngine
+    engine: RateEngine | None
     observed: np.ndarray | None = None
     backgrounds: dict = field(default_factory=dict)
     sideband: np.ndarray | None = None
@@ -176,13 +180,18 @@ def build_parts(spec: ExperimentSpec, path: Path, settings, param_defaults) -> P
     response = build_response(spec, path, edges)
     with at(path, "detector.material"):
         targets = build_targets(spec)
+    parts = Parts(engine=None, files=[(path.parent / f).resolve() for f in spec.data_files()])
+    _read_data(spec, path, edges, response, parts)  # before the (slower) engine: file errors come first
     with at(path, "experiment"):
-        engine = RateEngine(targets, fluxes, response, settings=settings, baseline_m=baseline,
-                            n_t=spec.n_t, defaults=param_defaults)
-    parts = Parts(engine=engine, files=[(path.parent / f).resolve() for f in spec.data_files()])
+        parts.engine = RateEngine(targets, fluxes, response, settings=settings, baseline_m=baseline,
+                                  n_t=spec.n_t, defaults=param_defaults)
+    return parts
+
+
+def _read_data(spec: ExperimentSpec, path: Path, edges, response, parts: Parts) -> None:
     data = spec.data
     if data is None:
-        return parts
+        return
     window = data.time_window_us
     if data.beam_on is not None:
         with at(path, "data.beam_on"):
@@ -207,4 +216,3 @@ def build_parts(spec: ExperimentSpec, path: Path, settings, param_defaults) -> P
             with at(path, f"{key}.time_pdf"):
                 counts = counts * _window_fraction(path, bg.time_pdf, window)
         parts.backgrounds[bg.name] = counts
-    return parts

@@ -228,32 +228,37 @@ class Experiment:
     def with_overrides(self, overrides: Mapping) -> "Experiment":
         """A copy with entries of the experiment file replaced (nested mapping)."""
         check_mapping(overrides, "overrides")
-        return build_experiment(merge_overrides(self.raw, overrides), self.path)
+        return build_experiment(merge_overrides(self.raw, overrides), self.path, f"{self.path} (with overrides)")
 
 
-def validate_spec(raw: dict, path: Path) -> tuple[ExperimentSpec, PhysicsSettings, dict]:
+def validate_spec(raw: dict, path: Path, label: str | None = None) -> tuple[ExperimentSpec, PhysicsSettings, dict]:
     """Validate a parsed experiment mapping: (spec, physics settings, parameter defaults).
+
+    ``label`` names the source in messages (default: ``path``; e.g. "file (with overrides)").
 
     Raises
     ------
     ConfigError
         One line per problem, ``file: key: what was expected (got value)``.
     """
+    label = str(path) if label is None else label
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{label}: expected a table of experiment keys, got {type(raw).__name__}")
     try:
         spec = ExperimentSpec.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(path, err)) from None
+        raise ConfigError(format_validation_error(label, err)) from None
     settings_d, param_defaults = spec.split_physics()
     try:
         settings = PhysicsSettings.model_validate(settings_d, strict=True)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(path, err).replace(f"{path}: ", f"{path}: physics.")) from None
+        raise ConfigError(format_validation_error(label, err).replace(f"{label}: ", f"{label}: physics.")) from None
     return spec, settings, param_defaults
 
 
-def build_experiment(raw: dict, path: Path) -> Experiment:
+def build_experiment(raw: dict, path: Path, label: str | None = None) -> Experiment:
     """Validate a parsed experiment mapping and build its engine, data and backgrounds."""
-    spec, settings, param_defaults = validate_spec(raw, path)
+    spec, settings, param_defaults = validate_spec(raw, path, label)
     try:
         parts = build.build_parts(spec, path, settings, param_defaults)
     except (ValueError, OSError) as exc:

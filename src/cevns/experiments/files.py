@@ -15,6 +15,7 @@ from ..errors import ConfigError, UnknownExperimentError
 
 __all__ = [
     "BUILTIN_DIR",
+    "error_text",
     "builtin_experiments",
     "experiment_path",
     "format_validation_error",
@@ -205,19 +206,27 @@ def _location(loc) -> str:
     return "".join(parts) or "(top level)"
 
 
+def error_text(e: dict) -> str:
+    """One pydantic error (an item of ``ValidationError.errors()``) as ``message (got value)``."""
+    kind = e["type"]
+    ctx = e.get("ctx") or {}
+    if kind == "union_tag_invalid":
+        msg = f"unknown {ctx.get('discriminator', 'kind')} {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
+    elif kind == "union_tag_not_found":
+        msg = f"required key {ctx.get('discriminator', 'kind')} is missing"
+    else:
+        msg = _MESSAGES.get(kind, e["msg"].removeprefix("Value error, "))
+        msg = msg.replace("Input should be", "expected" if kind in ("literal_error", "enum") else "must be")
+    got = e.get("input")
+    if kind not in ("missing", "union_tag_not_found", "union_tag_invalid") and not isinstance(got, (dict, BaseModel)) \
+            and len(repr(got)) < 80:
+        msg += f" (got {_toml_repr(got)})"
+    return msg
+
+
 def format_validation_error(path, err: ValidationError) -> str:
     """One line per problem: ``file: key.path: message (got value)``."""
-    lines = []
-    for e in err.errors():
-        loc = _location(e["loc"])
-        msg = _MESSAGES.get(e["type"], e["msg"].removeprefix("Value error, "))
-        if e["type"] in ("literal_error", "enum"):
-            msg = e["msg"].replace("Input should be", "expected")
-        got = e.get("input")
-        got_s = ""
-        if e["type"] != "missing" and not isinstance(got, (dict, BaseModel)) and len(repr(got)) < 80:
-            got_s = f" (got {_toml_repr(got)})"
-        lines.append(f"{path}: {loc}: {msg}{got_s}")
+    lines = [f"{path}: {_location(e['loc'])}: {error_text(e)}" for e in err.errors()]
     return "\n".join(dict.fromkeys(lines))
 
 

@@ -22,6 +22,7 @@ from ..physics.parameters import spec_for
 from ..physics.settings import PhysicsSettings
 from ..sources.base import FLAVORS
 from ..sources.reactor import HIGH_ENERGY_EXTENSIONS, ISOTOPES, LOW_ENERGY_EXTENSIONS, SPECTRUM_MODELS
+from .files import error_text
 
 SCHEMA_VERSION = 1
 
@@ -406,7 +407,7 @@ def check_physics(physics: dict) -> tuple[dict, dict]:
     for key, value in physics.items():
         if key in PhysicsSettings.model_fields:
             if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"{key}: expected a finite number, got {value}")
+                raise ValueError(f"{key}: expected a finite number (inf and nan are not allowed here), got {value}")
             settings[key] = value
             continue
         try:
@@ -414,7 +415,8 @@ def check_physics(physics: dict) -> tuple[dict, dict]:
         except ParameterError as exc:
             raise ValueError(f"{exc}; physics settings are {', '.join(PhysicsSettings.model_fields)}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"parameter {key!r} expects a number, got {value!r}")
+            got = str(value).lower() if isinstance(value, bool) else repr(value)
+            raise ValueError(f"parameter {key!r} expects a number, got {got}")
         try:
             spec.check([float(value)])
         except ParameterError as exc:
@@ -425,7 +427,7 @@ def check_physics(physics: dict) -> tuple[dict, dict]:
     except ValidationError as err:
         e = err.errors()[0]
         loc = ".".join(str(x) for x in e["loc"])
-        raise ValueError(f"{loc}: {e['msg']} (got {e.get('input')!r})") from None
+        raise ValueError(f"{loc}: {error_text(e)}") from None
     return settings, params
 
 

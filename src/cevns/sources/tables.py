@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -89,6 +89,7 @@ def read_table(
     nonnegative: Sequence[int] = (),
     ascending: int | None = None,
     unique: Sequence[int] | None = None,
+    maximum: Mapping[int, float] | None = None,
     min_rows: int = 1,
 ) -> np.ndarray:
     """Read and validate a numeric text table.
@@ -116,6 +117,8 @@ def read_table(
         Zero-based column whose values must be strictly ascending (no duplicates).
     unique : sequence of int, optional
         Zero-based columns that together must not repeat (e.g. (PE, time) of a count table).
+    maximum : mapping int -> float, optional
+        Largest allowed value of some columns (e.g. 1 for an efficiency).
     min_rows : int
         Minimum number of data rows.
 
@@ -176,6 +179,8 @@ def read_table(
             if k in nonnegative and v < 0:
                 what = names[k] if names is not None and k < len(names) and names[k] else "value"
                 raise DataFileError(f"{where}, {label}: negative {what} {tok} (must be >= 0)")
+            if maximum and k in maximum and v > maximum[k]:
+                raise DataFileError(f"{where}, {label}: value {tok} is above the maximum {maximum[k]:g}")
             values.append(v)
         if ascending is not None and rows:
             prev = rows[-1][ascending]
