@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Mapping
@@ -52,6 +53,7 @@ __all__ = [
 #: Number of built experiments kept per process.
 CACHE_SIZE = 32
 _CACHE: "OrderedDict[tuple, tuple[tuple, Experiment]]" = OrderedDict()
+_LOCK = threading.Lock()
 
 
 def _stamp(paths) -> tuple:
@@ -111,17 +113,19 @@ def load_experiment(name_or_path: str | Path, overrides: Mapping | None = None,
     """
     path = experiment_path(name_or_path)
     key = _key(path, check_mapping(overrides, "overrides"), check_mapping(settings, "settings"))
-    hit = _CACHE.get(key)
+    with _LOCK:
+        hit = _CACHE.get(key)
     if hit is not None:
         stamp, exp = hit
         if stamp and stamp == _stamp([path, *exp.files]):
-            _CACHE.move_to_end(key)
             return exp.copy()
     path, raw, overrides, settings = _resolve(name_or_path, overrides, settings)
     exp = build_experiment(raw, path, _label(path, overrides, settings))
-    _CACHE[key] = (_stamp([path, *exp.files]), exp)
-    while len(_CACHE) > CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _LOCK:
+        _CACHE[key] = (_stamp([path, *exp.files]), exp)
+        _CACHE.move_to_end(key)
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return exp.copy()
 
 
@@ -139,7 +143,8 @@ def validate_experiment(name_or_path: str | Path, overrides: Mapping | None = No
 
 def clear_cache() -> None:
     """Forget every cached experiment of this process."""
-    _CACHE.clear()
+    with _LOCK:
+        _CACHE.clear()
 
 
 # Private aliases kept until every caller uses the public names (builtin_experiments, merge_overrides).
