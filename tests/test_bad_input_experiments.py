@@ -227,6 +227,8 @@ TOML_CASES = [
      ["source.n_energy", "whole number"]),
     ("source-n-energy-huge", CSI, "distance_m = 19.3", "distance_m = 19.3\nn_energy = 100000000",
      ["source.n_energy", "less than or equal"]),
+    ("kernel-too-large", CSI, "distance_m = 19.3", "distance_m = 19.3\nn_energy = 100001",
+     ["n_energy x n_t", "too large", "GB"]),
     ("source-reactor-key", CSI, "distance_m = 19.3", "distance_m = 19.3\nthermal_power_gw = 3.9",
      ["source.thermal_power_gw", "unknown key"]),
     # physics

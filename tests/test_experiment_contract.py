@@ -1,6 +1,7 @@
 """The public contract of experiments: describe(), the per-process cache, public helpers, the schema
 accepting everything the Python classes support, and unchanged predictions of the built-ins."""
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -19,6 +20,7 @@ from cevns.experiments import (
     validate_experiment,
 )
 from cevns.physics.constants import N_AVOGADRO
+from cevns.sources.tables import read_table
 
 DATA = Path(__file__).parent / "data"
 BUILTINS = [r["name"] for r in list_experiments()]
@@ -233,3 +235,27 @@ bins = {{ edges = [1.0, 200.0] }}
     (comp,) = exp.engine.fluxes
     assert comp.is_line and comp.total_fluence_cm2() == pytest.approx(2.0e10 * 86400.0)
     assert exp.total({})[0] > 0
+
+
+# ------------------------------------------------------------------ shipped data
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "cevns"
+SHIPPED_TABLES = sorted(
+    [p for p in (PACKAGE / "experiments").glob("*/data/*") if p.suffix in (".txt", ".dat")]
+    + [p for p in (PACKAGE / "sources" / "data").rglob("*") if p.suffix in (".txt", ".dat")]
+)
+
+
+@pytest.mark.parametrize("path", SHIPPED_TABLES, ids=[p.name for p in SHIPPED_TABLES])
+def test_every_shipped_table_passes_the_reader(path):
+    table = read_table(path, header="optional")
+    assert table.shape[0] >= 5 and np.all(np.isfinite(table))
+
+
+def test_shipped_data_match_their_checksums():
+    folder = experiment_path("coherent-csi-2017").parent / "data"
+    text = (folder / "PROVENANCE.md").read_text().split("## sha256", 1)[1]
+    rows = [line.split("|")[1:3] for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    sums = {name.strip(): digest.strip() for name, digest in rows if name.strip() != "file"}
+    assert len(sums) >= 10
+    for name, digest in sums.items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name

@@ -36,8 +36,11 @@ Bool = Annotated[bool, Field(strict=True)]
 Str = Annotated[str, Field(strict=True)]
 Window = tuple[Num, Num]
 
-#: Largest number of integration nodes accepted (memory grows as n_energy x n_t per component).
-MAX_NODES = 20001
+#: Largest number of integration nodes accepted on one axis.
+MAX_NODES = 100001
+#: Largest n_energy x n_t accepted: the engine keeps 3 such float arrays per flux component and
+#: isotope (2e7 -> ~0.5 GB each), so larger grids are refused up front.
+MAX_KERNEL_NODES = 20_000_000
 
 
 class _Strict(BaseModel):
@@ -443,7 +446,7 @@ class ExperimentSpec(_Strict):
     data: Optional[DataSpec] = None
     systematics: list[SystematicSpec] = []
     statistics: StatisticsSpec = StatisticsSpec()
-    n_t: Int = Field(default=400, ge=20, le=MAX_NODES, description="recoil-energy integration nodes per isotope")
+    n_t: Int = Field(default=400, ge=20, le=10000, description="recoil-energy integration nodes per isotope")
 
     @field_validator("physics")
     @classmethod
@@ -453,6 +456,14 @@ class ExperimentSpec(_Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self):
+        if self.source.kind == "tabulated":
+            n_e = max((c.n_energy or 0) for c in self.source.components)
+        else:
+            n_e = self.source.n_energy
+        if n_e * self.n_t > MAX_KERNEL_NODES:
+            raise ValueError(f"source n_energy x n_t = {n_e} x {self.n_t} = {n_e * self.n_t:.3g} nodes is too large "
+                             f"(kernels of ~{24 * n_e * self.n_t / 1e9:.1f} GB per flux component and isotope); "
+                             f"at most {MAX_KERNEL_NODES:.0e}")
         if self.source.kind in ("reactor", "tabulated") and self.detector.exposure_days is None:
             raise ValueError(f"a {self.source.kind} source needs detector.exposure_days")
         bkg = [b for b in (self.data.backgrounds if self.data is not None else [])]
