@@ -19,6 +19,7 @@ from cevns.experiments import (
     merge_overrides,
     validate_experiment,
 )
+from cevns.experiments.schema import ExperimentSpec
 from cevns.physics.constants import N_AVOGADRO
 from cevns.sources.tables import read_table
 
@@ -152,6 +153,25 @@ def test_validate_experiment_without_building():
     assert spec.detector.mass_kg == 10.0
     with pytest.raises(ConfigError, match="mass_kg"):
         validate_experiment("conus", overrides={"detector": {"mass_kg": -1.0}})
+
+
+def test_a_file_is_validated_once_per_process(tmp_path, monkeypatch):
+    path = _copy_builtin(tmp_path, "conus")
+    calls = []
+    original = ExperimentSpec.model_validate
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ExperimentSpec, "model_validate", counting)
+    validate_experiment(path)
+    load_experiment(path)
+    load_experiment(path)
+    validate_experiment(path)
+    assert len(calls) == 1
+    load_experiment(path, overrides={"detector": {"mass_kg": 2.0}})
+    assert len(calls) == 2
 
 
 def test_private_aliases_still_work():

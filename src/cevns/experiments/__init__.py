@@ -20,7 +20,7 @@ from typing import Mapping
 
 from ..errors import ConfigError
 from .checks import check_mapping
-from .experiment import Experiment, build_experiment, engine_isotopes, validate_spec
+from .experiment import Experiment, build_experiment, build_validated, engine_isotopes, validate_spec
 from .files import (
     BUILTIN_DIR,
     builtin_experiments,
@@ -53,6 +53,8 @@ __all__ = [
 #: Number of built experiments kept per process.
 CACHE_SIZE = 32
 _CACHE: "OrderedDict[tuple, tuple[tuple, Experiment]]" = OrderedDict()
+#: Validated specs (spec, physics settings, parameter defaults, merged raw) by the same key.
+_SPECS: "OrderedDict[tuple, tuple[tuple, tuple]]" = OrderedDict()
 _LOCK = threading.Lock()
 
 
@@ -119,32 +121,53 @@ def load_experiment(name_or_path: str | Path, overrides: Mapping | None = None,
         stamp, exp = hit
         if stamp and stamp == _stamp([path, *exp.files]):
             return exp.copy()
-    path, raw, overrides, settings = _resolve(name_or_path, overrides, settings)
-    exp = build_experiment(raw, path, _label(path, overrides, settings))
-    with _LOCK:
-        _CACHE[key] = (_stamp([path, *exp.files]), exp)
-        _CACHE.move_to_end(key)
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
+    spec, phys, defaults, raw = _validated(name_or_path, overrides, settings)
+    exp = build_validated(spec, phys, defaults, raw, path)
+    _remember(_CACHE, key, (_stamp([path, *exp.files]), exp))
     return exp.copy()
+
+
+def _remember(cache: OrderedDict, key, value) -> None:
+    with _LOCK:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+
+
+def _validated(name_or_path, overrides, settings) -> tuple:
+    """(spec, physics settings, parameter defaults, merged raw), validated once per file version."""
+    path = experiment_path(name_or_path)
+    key = _key(path, check_mapping(overrides, "overrides"), check_mapping(settings, "settings"))
+    with _LOCK:
+        hit = _SPECS.get(key)
+    if hit is not None and hit[0] and hit[0] == _stamp([path]):
+        return hit[1]
+    stamp = _stamp([path])
+    path, raw, overrides, settings = _resolve(name_or_path, overrides, settings)
+    spec, phys, defaults = validate_spec(raw, path, _label(path, overrides, settings))
+    _remember(_SPECS, key, (stamp, (spec, phys, defaults, raw)))
+    return spec, phys, defaults, raw
 
 
 def validate_experiment(name_or_path: str | Path, overrides: Mapping | None = None,
                         settings: Mapping | None = None) -> ExperimentSpec:
     """Validate an experiment file with overrides and settings without building it.
 
-    Returns the :class:`~cevns.experiments.schema.ExperimentSpec`; raises like :func:`load_experiment`
-    (data files are only read when building).
+    Returns (a copy of) the :class:`~cevns.experiments.schema.ExperimentSpec`; raises like
+    :func:`load_experiment` (data files are only read when building). The validated spec is cached
+    with the same key as :func:`load_experiment`, which reuses it: a file is validated once per
+    process (again only after it changes).
     """
-    path, raw, overrides, settings = _resolve(name_or_path, overrides, settings)
-    spec, _, _ = validate_spec(raw, path, _label(path, overrides, settings))
-    return spec
+    spec = _validated(name_or_path, overrides, settings)[0]
+    return spec.model_copy(deep=True)
 
 
 def clear_cache() -> None:
     """Forget every cached experiment of this process."""
     with _LOCK:
         _CACHE.clear()
+        _SPECS.clear()
 
 
 # Private aliases kept until every caller uses the public names (builtin_experiments, merge_overrides).

@@ -18,7 +18,7 @@ from .checks import check_chunk_size, check_edges, check_mapping, check_params
 from .files import format_validation_error, merge_overrides
 from .schema import ExperimentSpec
 
-__all__ = ["Experiment", "build_experiment", "engine_isotopes", "validate_spec"]
+__all__ = ["Experiment", "build_experiment", "build_validated", "engine_isotopes", "validate_spec"]
 
 
 def engine_isotopes(engine) -> list[dict]:
@@ -259,6 +259,12 @@ def validate_spec(raw: dict, path: Path, label: str | None = None) -> tuple[Expe
 def build_experiment(raw: dict, path: Path, label: str | None = None) -> Experiment:
     """Validate a parsed experiment mapping and build its engine, data and backgrounds."""
     spec, settings, param_defaults = validate_spec(raw, path, label)
+    return build_validated(spec, settings, param_defaults, raw, path)
+
+
+def build_validated(spec: ExperimentSpec, settings: PhysicsSettings, param_defaults: dict, raw: dict,
+                    path: Path) -> Experiment:
+    """Build an experiment from the results of :func:`validate_spec` (no second validation)."""
     try:
         parts = build.build_parts(spec, path, settings, param_defaults)
     except (ValueError, OSError) as exc:
