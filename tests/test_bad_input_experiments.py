@@ -197,6 +197,10 @@ TOML_CASES = [
     ("bins-unknown-n", CSI, BINS, "bins = { start = 6.0, stop = 30.0, width = 2.0, n = 12 }",
      ["detector.bins.n", "unknown key"]),
     ("bins-missing", CSI, BINS + "\n", "\n", ["detector.bins", "missing"]),
+    ("sub-bin-width-unused", CSI, "mass_kg = 14.57", "mass_kg = 14.57\nsub_bin_width = 0.5",
+     ["sub_bin_width", "only used with smearing"]),
+    ("sub-bin-width-zero", "conus", "mass_kg = 3.73", "mass_kg = 3.73\nsub_bin_width = 0", ["sub_bin_width",
+                                                                                           "greater than 0"]),
     ("bins-too-many", CSI, BINS, "bins = { start = 0.0, stop = 1.0, width = 1e-9 }", ["too many"]),
     # source
     ("pot-nan", CSI, "pot = 1.76e23", "pot = nan", ["source.pot", "finite"]),

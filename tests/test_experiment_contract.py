@@ -230,6 +230,23 @@ def test_two_column_observed_histogram(tmp_path, csi2017):
     np.testing.assert_array_equal(exp.sideband, csi2017.sideband)
 
 
+def test_sub_bin_width_converges():
+    # Gaussian smearing and a smooth (logistic) efficiency: the efficiency is weighted on sub-bins of
+    # the given width; the midpoint rule converges as width^2 (error ratio 4 when halving the width)
+    det = {"smearing": {"model": "gaussian", "sigma0": 1.0},
+           "efficiency": {"evaluate_at": "value", "zero_below": None, "steps": None}}
+
+    def total(width):
+        over = {"detector": det if width is None else dict(det, sub_bin_width=width)}
+        return load_experiment("coherent-csi-2017", overrides=over).total({})[0]
+
+    ref = total(0.05)
+    err = {w: abs(total(w) / ref - 1) for w in (2.0, 1.0, 0.5)}
+    assert err[2.0] > err[1.0] > err[0.5] > 0
+    assert 3.0 < err[2.0] / err[1.0] < 5.0 and 3.0 < err[1.0] / err[0.5] < 5.0
+    assert total(0.1) == total(None)  # the default is bin width / 20 = 0.1 PE here
+
+
 def test_reactor_and_tabulated_options_are_accepted(tmp_path):
     a = load_experiment("conus", overrides={"source": {"high_energy": "bestiole", "e_min_mev": 0.5}})
     b = load_experiment("conus")

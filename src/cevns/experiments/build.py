@@ -121,7 +121,7 @@ def build_response(spec: ExperimentSpec, path: Path, edges: np.ndarray) -> Detec
         return DetectorResponse(quenching=q, observable=det.observable,
                                 light_yield_pe_per_kevee=det.light_yield_pe_per_kevee,
                                 smearing=det.smearing.model, smearing_params=det.smearing.params(),
-                                efficiency=eff, bin_edges=edges)
+                                efficiency=eff, bin_edges=edges, sub_bin_width=det.sub_bin_width)
 
 
 def build_targets(spec: ExperimentSpec):

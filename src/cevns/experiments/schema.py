@@ -288,6 +288,8 @@ class DetectorSpec(_Strict):
     smearing: SmearingSpec = SmearingSpec()
     efficiency: EfficiencySpec = EfficiencySpec()
     bins: BinsSpec
+    sub_bin_width: Optional[PosNum] = Field(
+        default=None, description="width of the sub-bins weighting the efficiency under smearing (observable units)")
 
     @field_validator("material")
     @classmethod
@@ -301,6 +303,8 @@ class DetectorSpec(_Strict):
             raise ValueError("observable 'pe' needs 'light_yield_pe_per_kevee'")
         if self.observable != "pe" and self.light_yield_pe_per_kevee is not None:
             raise ValueError(f"'light_yield_pe_per_kevee' is only used with observable 'pe', not {self.observable!r}")
+        if self.sub_bin_width is not None and (self.smearing.model == "none" or self.efficiency.model == "unity"):
+            raise ValueError("'sub_bin_width' is only used with smearing and a non-unity efficiency")
         if self.observable == "kevnr" and "quenching" in self.given():
             raise ValueError("observable 'kevnr' does not use 'quenching' (no electron-equivalent energy)")
         try:
