@@ -7,6 +7,35 @@ defaults. See ``docs`` in the README ("Adding an experiment") for an annotated e
 Every key is checked: unknown keys, keys that the chosen model would ignore (an extra quenching
 parameter, a smearing width of the "none" model, both bin forms), ``true`` where a number is meant
 and TOML ``inf``/``nan`` where a finite number is meant are errors naming the key.
+
+Keys (units in the names; * = required)::
+
+    schema_version = 1, name*, title*, description, references, n_t (recoil nodes, 20-10000)
+    [source] kind* = "spallation": pot*, nu_per_flavor_per_pot*, distance_m*, n_energy,
+                                   [source.timing] window_us*, prompt_pdf*, delayed_pdf*
+                   = "reactor":    thermal_power_gw*, distance_m*, fission_fractions {U235, U238, Pu239,
+                                   Pu241; sum 1}, spectrum_model, low_energy, high_energy, e_min_mev,
+                                   e_max_mev, n_energy
+                   = "tabulated":  distance_m, components* = [{flavor*, file*, normalization, columns,
+                                   kind = "density" | "line", n_energy}]
+    [detector] material*, mass_kg*, exposure_days (* for reactor/tabulated sources and flat
+               backgrounds), min_abundance, observable* = "pe" | "kevee" | "kevnr",
+               light_yield_pe_per_kevee (* for "pe", only for "pe"), sub_bin_width,
+               quenching = {model = "constant": qf* | "polynomial": coeffs*, t_scale_kevnr |
+                            "lindhard": k (default 0.157)}   (not for "kevnr"),
+               smearing = {model = "none" | "poisson" | "gamma": fano* | "gaussian": sigma0, linear,
+                           relative (at least one)},
+               efficiency = {model = "unity" | "logistic": a*, k*, x0*, d | "tabulated": file* |
+                             "step"; zero_below, steps = [[x_low, x_high, weight]], evaluate_at},
+               bins* = {edges} or {start, stop, width}
+    [physics] settings of PhysicsSettings and parameter defaults (finite numbers in their domain)
+    [data] format = "pe_time_counts" (observable, time [us], counts) | "observable_counts"
+           (observable, counts); beam_on, subtract (needs beam_on), time_window_us,
+           [[data.backgrounds]] name*, kind* = "pe_density": file*, scale, time_pdf, apply_efficiency
+                                         | "flat": counts_per_kg_day_per_unit*, apply_efficiency
+    [[systematics]] name*, sigma*, applies_to ("signal" or background names), description
+    [statistics] spectral = "poisson" | "gaussian", single_bin = {sigma_signal*, sigma_background*,
+                 background (a background name)}
 """
 
 from __future__ import annotations
