@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 
+from cevns.errors import ConfigError
+from cevns.sources.tables import DataFileError, read_table
 from cevns.sources.tabulated import load_flux_table, tabulated_flux
 
 E0 = 3.0  # MeV, scale of the analytic test spectrum
@@ -107,3 +109,43 @@ def test_missing_file_raises(tmp_path):
 def test_tabulated_flux_bad_input(args, kwargs, word):
     with pytest.raises(ValueError, match=word):
         tabulated_flux(*args, **kwargs)
+
+
+# ------------------------------------------------------------------ the shared table reader
+def test_read_table_header_unique_maximum_and_error_type(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("PE, time, counts\n1, 0.25, 2  # comment\n\n1, 0.75, 0\n2, 0.25, 1\n")
+    arr = read_table(path, 3, header="optional", unique=(0, 1))
+    assert arr.tolist() == [[1, 0.25, 2], [1, 0.75, 0], [2, 0.25, 1]]
+    with pytest.raises(DataFileError, match="line 1.*'PE'"):  # a header is refused unless allowed
+        read_table(path, 3)
+    path.write_text("1 0.5\n2 0.7\n")
+    with pytest.raises(DataFileError, match="line 2.*above the maximum 0.6"):
+        read_table(path, 2, maximum={1: 0.6})
+    assert issubclass(DataFileError, ConfigError) and issubclass(DataFileError, ValueError)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("1.0, 0.5\n2.0, 0.5, 1\n", "line 2.*ragged"),
+        ("1.0,,0.5\n", "line 1.*empty cell"),
+        ("1.0 0.5\n2.0 inf\n", "line 2.*infinite"),
+        ("", "empty file"),
+        ("   \n\t\n", "empty file"),
+    ],
+)
+def test_read_table_rejects(tmp_path, content, message):
+    path = tmp_path / "bad.txt"
+    path.write_text(content)
+    with pytest.raises(DataFileError, match=message) as exc:
+        read_table(path)
+    assert "bad.txt" in str(exc.value)
+
+
+def test_read_table_folder_and_binary(tmp_path):
+    with pytest.raises(DataFileError, match="folder"):
+        read_table(tmp_path)
+    (tmp_path / "b.bin").write_bytes(b"1 2\n\x00\x00")
+    with pytest.raises(DataFileError, match="binary"):
+        read_table(tmp_path / "b.bin")

@@ -2,176 +2,99 @@
 
 ``load_experiment(name_or_path)`` validates the file (:mod:`cevns.experiments.schema`), builds the
 source fluxes, target nuclei and detector response, and returns an :class:`Experiment` whose
-:class:`~cevns.rates.RateEngine` evaluates expected counts for arrays of physics points.
+:class:`~cevns.engine.RateEngine` evaluates expected counts for arrays of physics points.
+
+Loaded experiments are cached per process: loading the same file with the same overrides and
+settings again (while neither the file nor its data files changed) returns a cheap copy sharing the
+engine, so a file is validated and its kernels are built once.
 """
 
 from __future__ import annotations
 
-import copy
-import tomllib
-from dataclasses import dataclass, field
+import json
+import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Mapping
 
-import numpy as np
-from pydantic import ValidationError
+from ..errors import ConfigError
+from .checks import check_mapping
+from .experiment import Experiment, build_experiment, build_validated, engine_isotopes, validate_spec
+from .files import (
+    BUILTIN_DIR,
+    builtin_experiments,
+    experiment_path,
+    format_validation_error,
+    list_experiments,
+    merge_overrides,
+    plain,
+    read_toml,
+)
+from .schema import ExperimentSpec
 
-from ..errors import ConfigError, ParameterError, UnknownExperimentError
+__all__ = [
+    "BUILTIN_DIR",
+    "Experiment",
+    "ExperimentSpec",
+    "build_experiment",
+    "builtin_experiments",
+    "clear_cache",
+    "engine_isotopes",
+    "experiment_path",
+    "format_validation_error",
+    "list_experiments",
+    "load_experiment",
+    "merge_overrides",
+    "read_toml",
+    "validate_experiment",
+]
 
-BUILTIN_DIR = Path(__file__).resolve().parent
-
-
-def _builtin_folders() -> dict[str, Path]:
-    out = {}
-    for p in sorted(BUILTIN_DIR.iterdir()):
-        f = p / "experiment.toml"
-        if p.is_dir() and f.exists():
-            out[p.name.replace("_", "-")] = f
-    return out
-
-
-def list_experiments() -> list[dict]:
-    """Built-in experiments: ``[{"name", "title", "references", "path"}]``."""
-    rows = []
-    for name, path in _builtin_folders().items():
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
-        rows.append({"name": raw.get("name", name), "title": raw.get("title", ""),
-                     "references": raw.get("references", []), "path": str(path)})
-    return rows
-
-
-def experiment_path(name_or_path: str | Path) -> Path:
-    """Resolve a built-in experiment name or a path to an ``experiment.toml``."""
-    folders = _builtin_folders()
-    key = str(name_or_path)
-    if key in folders:
-        return folders[key]
-    p = Path(name_or_path)
-    if p.is_dir() and (p / "experiment.toml").exists():
-        return p / "experiment.toml"
-    if p.suffix == ".toml" and p.exists():
-        return p
-    raise UnknownExperimentError(
-        f"unknown experiment {key!r}; built-in experiments: {', '.join(folders)} (or give a path to a .toml file)")
+#: Number of built experiments kept per process.
+CACHE_SIZE = 32
+_CACHE: "OrderedDict[tuple, tuple[tuple, Experiment]]" = OrderedDict()
+#: Validated specs (spec, physics settings, parameter defaults, merged raw) by the same key.
+_SPECS: "OrderedDict[tuple, tuple[tuple, tuple]]" = OrderedDict()
+_LOCK = threading.Lock()
 
 
-def format_validation_error(path: Path, err: ValidationError) -> str:
-    """One line per problem: ``file: key.path: message (got value)``."""
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"] if not str(x).startswith("function-after")) or "(top level)"
-        msg = e["msg"].removeprefix("Value error, ")
-        got = e.get("input")
-        got_s = f" (got {got!r})" if got is not None and not isinstance(got, dict) and len(repr(got)) < 80 else ""
-        lines.append(f"{path}: {loc}: {msg}{got_s}")
-    return "\n".join(lines)
+def _stamp(paths) -> tuple:
+    out = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except OSError:
+            return ()
+        out.append((str(p), st.st_mtime_ns, st.st_size))
+    return tuple(out)
 
 
-def read_toml(path: Path) -> dict:
-    """Parse a TOML file, raising :class:`ConfigError` with the file name on any problem."""
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: malformed TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+def _label(path: Path, overrides, settings) -> str:
+    given = [w for w, v in (("overrides", overrides), ("settings", settings)) if v]
+    return f"{path} (with the given {' and '.join(given)})" if given else str(path)
 
 
-def _deep_update(base: dict, upd: Mapping) -> dict:
-    for k, v in upd.items():
-        if isinstance(v, Mapping) and isinstance(base.get(k), dict):
-            _deep_update(base[k], v)
-        else:
-            base[k] = v
-    return base
+def _resolve(name_or_path, overrides, settings):
+    path = experiment_path(name_or_path)
+    overrides = check_mapping(overrides, "overrides")
+    settings = check_mapping(settings, "settings")
+    raw = merge_overrides(read_toml(path), overrides)
+    if settings:
+        physics = raw.setdefault("physics", {})
+        if not isinstance(physics, dict):
+            raise ConfigError(f"{path}: physics: expected a table")
+        physics.update(plain(settings, "settings"))
+    return path, raw, overrides, settings
 
 
-@dataclass
-class Experiment:
-    """A built experiment: engine + data + systematics + the resolved configuration."""
-
-    name: str
-    spec: "object"
-    path: Path
-    engine: "object"
-    observed: np.ndarray | None = None
-    backgrounds: dict = field(default_factory=dict)
-    sideband: np.ndarray | None = None
-    raw: dict = field(default_factory=dict)
-
-    @property
-    def title(self) -> str:
-        return self.spec.title
-
-    @property
-    def references(self) -> list[str]:
-        return list(self.spec.references)
-
-    @property
-    def bin_edges(self) -> np.ndarray:
-        return self.engine.bin_edges
-
-    @property
-    def systematics(self):
-        return list(self.spec.systematics)
-
-    def predict(self, params: Mapping | None = None, **kw):
-        """Expected CEvNS counts (see :meth:`cevns.rates.RateEngine.predict`)."""
-        return self.engine.predict(params, **kw)
-
-    def total_background(self) -> np.ndarray:
-        """Sum of the background components expected on top of the signal, per bin (zeros if none).
-
-        A subtracted sideband (e.g. the COHERENT anti-coincidence steady-state estimate) is not
-        included: it is already removed from :attr:`observed` and kept in :attr:`sideband`.
-        """
-        tot = np.zeros(self.engine.n_bins)
-        for v in self.backgrounds.values():
-            tot = tot + v
-        return tot
-
-    def settings(self, params: Mapping | None = None) -> dict:
-        """Every physics and detector setting in use, resolved (for output files)."""
-        eng = self.engine
-        pt = eng.point(params)
-        phys = eng.settings.resolved()
-        from ..physics.parameters import PARAMETERS
-
-        values = {}
-        for name in PARAMETERS:
-            v = pt.get(name)
-            if v is None:
-                continue
-            arr = np.atleast_1d(v)
-            values[name] = float(arr[0]) if arr.size == 1 else arr.tolist()
-        radii = {}
-        for d in eng._iso:
-            iso = d["isotope"]
-            rn = pt.get(f"rn_{iso.name}")
-            rn_val = d["rp"] if rn is None else (float(np.atleast_1d(rn)[0]) if np.size(rn) == 1 else np.asarray(rn).tolist())
-            radii[iso.name] = {"proton_rms_fm": d["rp"], "neutron_rms_fm": rn_val, "abundance": iso.abundance,
-                               "nuclei": d["n"]}
-        det = self.spec.detector.model_dump()
-        return {"parameters": values, "physics": phys, "nuclei": radii, "detector": det,
-                "source": self.spec.source.model_dump(), "n_t": eng.n_t}
-
-    def with_bins(self, edges) -> "Experiment":
-        """The same experiment with other observed bins (data and backgrounds rebuilt)."""
-        raw = copy.deepcopy(self.raw)
-        raw["detector"]["bins"] = {"edges": [float(e) for e in edges]}
-        return build_experiment(raw, self.path)
-
-    def with_overrides(self, overrides: Mapping) -> "Experiment":
-        """A copy with entries of the experiment file replaced (nested mapping)."""
-        raw = _deep_update(copy.deepcopy(self.raw), overrides)
-        return build_experiment(raw, self.path)
+def _key(path: Path, overrides, settings) -> tuple:
+    frozen = json.dumps([plain(overrides or {}), plain(settings or {}, "settings")], sort_keys=True, default=repr)
+    return str(path.resolve()), frozen
 
 
 def load_experiment(name_or_path: str | Path, overrides: Mapping | None = None,
                     settings: Mapping | None = None) -> Experiment:
-    """Load and build an experiment.
+    """Load and build an experiment (cached per process, see the module docstring).
 
     Parameters
     ----------
@@ -181,36 +104,79 @@ def load_experiment(name_or_path: str | Path, overrides: Mapping | None = None,
         Nested replacements of entries of the file (e.g. ``{"detector": {"mass_kg": 20}}``).
     settings : mapping, optional
         Physics settings / parameter defaults merged into ``[physics]``.
+
+    Raises
+    ------
+    UnknownExperimentError
+        ``name_or_path`` is not a string/path, or names no experiment.
+    ConfigError
+        The file, the overrides, the settings or a data file is invalid (the message names the
+        file, the key and, for data files, the line).
     """
     path = experiment_path(name_or_path)
-    raw = read_toml(path)
-    if overrides:
-        raw = _deep_update(raw, overrides)
-    if settings:
-        raw.setdefault("physics", {}).update(settings)
-    return build_experiment(raw, path)
+    key = _key(path, check_mapping(overrides, "overrides"), check_mapping(settings, "settings"))
+    with _LOCK:
+        hit = _CACHE.get(key)
+    if hit is not None:
+        stamp, exp = hit
+        if stamp and stamp == _stamp([path, *exp.files]):
+            return exp.copy()
+    spec, phys, defaults, raw = _validated(name_or_path, overrides, settings)
+    exp = build_validated(spec, phys, defaults, raw, path)
+    _remember(_CACHE, key, (_stamp([path, *exp.files]), exp))
+    return exp.copy()
 
 
-def build_experiment(raw: dict, path: Path) -> Experiment:
-    """Validate a parsed experiment mapping and build its engine, data and backgrounds."""
-    from ..physics.settings import PhysicsSettings
-    from .schema import ExperimentSpec
+def _remember(cache: OrderedDict, key, value) -> None:
+    with _LOCK:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
 
-    try:
-        spec = ExperimentSpec.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(format_validation_error(path, err)) from None
-    try:
-        settings_d, param_defaults = spec.split_physics()
-    except ParameterError as exc:
-        raise ConfigError(f"{path}: physics: {exc}") from None
-    try:
-        settings = PhysicsSettings(**settings_d)
-    except ValidationError as err:
-        raise ConfigError(format_validation_error(path, err).replace(f"{path}: ", f"{path}: physics.")) from None
-    from . import build
 
-    try:
-        return build.build(spec, raw, path, settings, param_defaults)
-    except (ValueError, OSError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+def _validated(name_or_path, overrides, settings) -> tuple:
+    """(spec, physics settings, parameter defaults, merged raw), validated once per file version."""
+    path = experiment_path(name_or_path)
+    key = _key(path, check_mapping(overrides, "overrides"), check_mapping(settings, "settings"))
+    with _LOCK:
+        hit = _SPECS.get(key)
+    if hit is not None and hit[0] and hit[0] == _stamp([path]):
+        return hit[1]
+    stamp = _stamp([path])
+    path, raw, overrides, settings = _resolve(name_or_path, overrides, settings)
+    spec, phys, defaults = validate_spec(raw, path, _label(path, overrides, settings))
+    _remember(_SPECS, key, (stamp, (spec, phys, defaults, raw)))
+    return spec, phys, defaults, raw
+
+
+def validate_experiment(name_or_path: str | Path, overrides: Mapping | None = None,
+                        settings: Mapping | None = None) -> ExperimentSpec:
+    """Validate an experiment file with overrides and settings without building it.
+
+    Returns (a copy of) the :class:`~cevns.experiments.schema.ExperimentSpec`; raises like
+    :func:`load_experiment` (data files are only read when building). The validated spec is cached
+    with the same key as :func:`load_experiment`, which reuses it: a file is validated once per
+    process (again only after it changes).
+    """
+    spec = _validated(name_or_path, overrides, settings)[0]
+    return spec.model_copy(deep=True)
+
+
+def clear_cache() -> None:
+    """Forget every cached experiment of this process."""
+    with _LOCK:
+        _CACHE.clear()
+        _SPECS.clear()
+
+
+# Private aliases kept until every caller uses the public names (builtin_experiments, merge_overrides).
+_builtin_folders = builtin_experiments
+
+
+def _deep_update(base: dict, upd: Mapping) -> dict:
+    """In-place nested update (old private helper; use :func:`merge_overrides`)."""
+    merged = merge_overrides(base, upd)
+    base.clear()
+    base.update(merged)
+    return base

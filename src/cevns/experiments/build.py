@@ -1,7 +1,14 @@
-"""Build an :class:`~cevns.experiments.Experiment` from a validated spec (sources, detector, data)."""
+"""Build the parts of an experiment from a validated spec (sources, detector, data).
+
+Every data file is read with :func:`cevns.sources.tables.read_table` (checked line by line); every
+problem is raised as a :class:`~cevns.errors.ConfigError` naming the experiment file, the key and
+(for data files) the file and line.
+"""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -9,11 +16,28 @@ import numpy as np
 from ..detectors.efficiency import Efficiency
 from ..detectors.quenching import Quenching
 from ..detectors.response import DetectorResponse
+from ..engine import RateEngine, Target
+from ..errors import CevnsError, ConfigError
 from ..physics import nuclei
 from ..physics.constants import SECONDS_PER_DAY
-from ..engine import RateEngine, Target
 from ..sources import reactor, spallation, tabulated
+from ..sources.tables import DataFileError, read_table, read_two_columns
 from .schema import ExperimentSpec
+
+__all__ = ["Parts", "bin_edges", "build_parts", "read_observed"]
+
+
+@contextmanager
+def at(path: Path, key: str):
+    """Turn a ``ValueError`` raised inside the block into a ConfigError naming ``path`` and ``key``."""
+    try:
+        yield
+    except DataFileError as exc:
+        raise ConfigError(f"{path}: {key}: {exc}") from None
+    except CevnsError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {key}: {exc}") from None
 
 
 def bin_edges(spec) -> np.ndarray:
@@ -30,7 +54,19 @@ def _file(base: Path, rel: str) -> Path:
     p = (base.parent / rel).resolve()
     if not p.exists():
         raise ValueError(f"data file {rel!r} not found (looked in {base.parent})")
+    if not p.is_file():
+        raise ValueError(f"data file {rel!r} is not a file")
     return p
+
+
+def _window_fraction(path: Path, rel: str, window) -> float:
+    """Fraction of the arrival-time PDF in file ``rel`` inside ``window`` [us]."""
+    file = _file(path, rel)
+    centers, prob = spallation.load_arrival_time_pdf(file)
+    try:
+        return spallation.time_window_fraction(centers, prob, window)
+    except ValueError as exc:
+        raise DataFileError(f"{file}: {exc}") from None
 
 
 def build_fluxes(spec: ExperimentSpec, path: Path):
@@ -39,41 +75,53 @@ def build_fluxes(spec: ExperimentSpec, path: Path):
         fp = fd = 1.0
         if src.timing is not None:
             tw = src.timing.window_us
-            fp = spallation.time_window_fraction(*spallation.load_arrival_time_pdf(_file(path, src.timing.prompt_pdf)), tw)
-            fd = spallation.time_window_fraction(*spallation.load_arrival_time_pdf(_file(path, src.timing.delayed_pdf)), tw)
-        return spallation.spallation_flux(src.pot, src.nu_per_flavor_per_pot, src.distance_m, n_energy=src.n_energy,
-                                          prompt_fraction=fp, delayed_fraction=fd), src.distance_m
+            with at(path, "source.timing.prompt_pdf"):
+                fp = _window_fraction(path, src.timing.prompt_pdf, tw)
+            with at(path, "source.timing.delayed_pdf"):
+                fd = _window_fraction(path, src.timing.delayed_pdf, tw)
+        with at(path, "source"):
+            return spallation.spallation_flux(src.pot, src.nu_per_flavor_per_pot, src.distance_m,
+                                              n_energy=src.n_energy, prompt_fraction=fp,
+                                              delayed_fraction=fd), src.distance_m
     exposure_s = spec.detector.exposure_days * SECONDS_PER_DAY
     if src.kind == "reactor":
         kw = {}
-        if src.low_energy is not None:
-            kw["low_energy"] = src.low_energy
-        return reactor.reactor_flux(src.thermal_power_gw, src.distance_m, exposure_s,
-                                    fission_fractions=src.fission_fractions, model=src.spectrum_model,
-                                    e_max_mev=src.e_max_mev, n_energy=src.n_energy, **kw), src.distance_m
+        for key in ("low_energy", "high_energy", "e_min_mev"):
+            if getattr(src, key) is not None:
+                kw[key] = getattr(src, key)
+        with at(path, "source"):
+            return reactor.reactor_flux(src.thermal_power_gw, src.distance_m, exposure_s,
+                                        fission_fractions=src.fission_fractions, model=src.spectrum_model,
+                                        e_max_mev=src.e_max_mev, n_energy=src.n_energy, **kw), src.distance_m
     comps = []
-    for c in src.components:
-        e, v = tabulated.load_flux_table(_file(path, c.file), columns=c.columns)
-        comps.append(tabulated.tabulated_flux(e, v, c.flavor, normalization=c.normalization * exposure_s))
+    for i, c in enumerate(src.components):
+        with at(path, f"source.components[{i}]"):
+            e, v = tabulated.load_flux_table(_file(path, c.file), columns=c.columns)
+            comps.append(tabulated.tabulated_flux(e, v, c.flavor, normalization=c.normalization * exposure_s,
+                                                  n_energy=c.n_energy, kind=c.kind))
     return comps, src.distance_m
 
 
 def build_response(spec: ExperimentSpec, path: Path, edges: np.ndarray) -> DetectorResponse:
     det = spec.detector
-    q = Quenching(det.quenching.model, det.quenching.params())
+    with at(path, "detector.quenching"):
+        q = Quenching(det.quenching.model, det.quenching.params())
     eff_spec = det.efficiency
-    params = {}
-    if eff_spec.model == "logistic":
-        params = {"a": eff_spec.a, "k": eff_spec.k, "x0": eff_spec.x0}
-    elif eff_spec.model == "tabulated":
-        xs, ys = tabulated.read_two_columns(_file(path, eff_spec.file), x_name="observable")
-        params = {"xs": xs, "ys": ys}
-    eff = Efficiency(eff_spec.model, params, zero_below=eff_spec.zero_below, steps=eff_spec.steps,
-                     evaluate_at=eff_spec.evaluate_at)
-    return DetectorResponse(quenching=q, observable=det.observable,
-                            light_yield_pe_per_kevee=det.light_yield_pe_per_kevee,
-                            smearing=det.smearing.model, smearing_params=det.smearing.params(),
-                            efficiency=eff, bin_edges=edges)
+    params = eff_spec.params()
+    if eff_spec.model == "tabulated":
+        with at(path, "detector.efficiency.file"):
+            table = read_table(_file(path, eff_spec.file), min_columns=2, names=("observable", "efficiency"),
+                               nonnegative=(0, 1), ascending=0, maximum={1: 1.0})
+            xs, ys = table[:, 0], table[:, 1]
+            params = {"xs": xs, "ys": ys}
+    with at(path, "detector.efficiency"):
+        eff = Efficiency(eff_spec.model, params, zero_below=eff_spec.zero_below, steps=eff_spec.steps,
+                         evaluate_at=eff_spec.evaluate_at)
+    with at(path, "detector"):
+        return DetectorResponse(quenching=q, observable=det.observable,
+                                light_yield_pe_per_kevee=det.light_yield_pe_per_kevee,
+                                smearing=det.smearing.model, smearing_params=det.smearing.params(),
+                                efficiency=eff, bin_edges=edges, sub_bin_width=det.sub_bin_width)
 
 
 def build_targets(spec: ExperimentSpec):
@@ -82,62 +130,89 @@ def build_targets(spec: ExperimentSpec):
             for t in nuclei.target_nuclei(det.material, min_abundance=det.min_abundance)]
 
 
-def _read_pe_time(path: Path, window, edges):
-    """Sum a (x center, t center, counts) table over the time window into the observed bins."""
-    try:
-        arr = np.loadtxt(path, delimiter=",", comments=("#", "P"), ndmin=2)
-    except ValueError as exc:
-        raise ValueError(f"{path.name}: malformed table ({exc})") from None
-    if arr.shape[1] != 3:
-        raise ValueError(f"{path.name}: expected 3 columns (observable, time, counts), got {arr.shape[1]}")
-    x, t, c = arr.T
-    keep = np.ones_like(x, dtype=bool) if window is None else (t >= window[0]) & (t < window[1])
+def read_observed(file: Path, fmt: str, window, edges) -> np.ndarray:
+    """Observed counts per analysis bin from a data table.
+
+    ``fmt="pe_time_counts"``: rows (observable, time [us], counts), summed over the time window
+    [t0, t1) (all rows without a window); ``"observable_counts"``: rows (observable, counts) with
+    strictly ascending observable. Rows are histogrammed into ``edges`` ([e_b, e_b+1)); counts must be
+    finite and non-negative, a (observable, time) cell may appear once.
+    """
+    if fmt == "pe_time_counts":
+        arr = read_table(file, 3, header="optional", names=("observable", "time [us]", "counts"),
+                         nonnegative=(0, 2), unique=(0, 1))
+        x, t, c = arr.T
+        keep = np.ones_like(x, dtype=bool) if window is None else (t >= window[0]) & (t < window[1])
+    else:
+        arr = read_table(file, 2, header="optional", names=("observable", "counts"), nonnegative=(0, 1),
+                         ascending=0)
+        x, c = arr.T
+        keep = np.ones_like(x, dtype=bool)
     counts, _ = np.histogram(x[keep], bins=edges, weights=c[keep])
     return counts
 
 
-def _pe_density_background(bg, path: Path, edges, response: DetectorResponse):
+def _pe_density_background(file: Path, scale: float, apply_efficiency: bool, edges, response: DetectorResponse):
     """A background given as counts per unit-width observable bin (COHERENT prompt-neutron PDF)."""
-    x, v = tabulated.read_two_columns(_file(path, bg.file), delimiter=",", x_name="observable")
-    w = v * bg.scale
-    if bg.apply_efficiency:
+    x, v = read_two_columns(file, delimiter=",", x_name="observable")
+    w = v * scale
+    if apply_efficiency:
         w = w * response.efficiency(x)
-    if bg.time_pdf is not None:
-        raise ValueError("time_pdf of a background must be applied with data.time_window_us")
     counts, _ = np.histogram(x, bins=edges, weights=w)
     return counts
 
 
-def build(spec: ExperimentSpec, raw: dict, path: Path, settings, param_defaults):
-    from . import Experiment
+@dataclass
+class Parts:
+    """What :func:`build_parts` makes: engine, observed counts, backgrounds, sideband, files read."""
 
+    engine: RateEngine | None
+    observed: np.ndarray | None = None
+    backgrounds: dict = field(default_factory=dict)
+    sideband: np.ndarray | None = None
+    files: list = field(default_factory=list)
+
+
+def build_parts(spec: ExperimentSpec, path: Path, settings, param_defaults) -> Parts:
+    """Engine, data and backgrounds of a validated experiment (``path``: its TOML, for relative files)."""
     edges = bin_edges(spec.detector.bins)
     fluxes, baseline = build_fluxes(spec, path)
     response = build_response(spec, path, edges)
-    engine = RateEngine(build_targets(spec), fluxes, response, settings=settings, baseline_m=baseline,
-                        n_t=spec.n_t, defaults=param_defaults)
-    observed, backgrounds, sideband = None, {}, None
+    with at(path, "detector.material"):
+        targets = build_targets(spec)
+    parts = Parts(engine=None, files=[(path.parent / f).resolve() for f in spec.data_files()])
+    _read_data(spec, path, edges, response, parts)  # before the (slower) engine: file errors come first
+    with at(path, "experiment"):
+        parts.engine = RateEngine(targets, fluxes, response, settings=settings, baseline_m=baseline,
+                                  n_t=spec.n_t, defaults=param_defaults)
+    return parts
+
+
+def _read_data(spec: ExperimentSpec, path: Path, edges, response, parts: Parts) -> None:
     data = spec.data
-    if data is not None:
-        window = data.time_window_us
-        if data.beam_on is not None:
-            observed = _read_pe_time(_file(path, data.beam_on), window, edges)
-            if data.subtract is not None:
-                sideband = _read_pe_time(_file(path, data.subtract), window, edges)
-                observed = observed - sideband
-        for bg in data.backgrounds:
-            if bg.kind == "flat":
-                widths = np.diff(edges)
-                counts = bg.counts_per_kg_day_per_unit * spec.detector.mass_kg * spec.detector.exposure_days * widths
-                if bg.apply_efficiency:
-                    mids = 0.5 * (edges[1:] + edges[:-1])
-                    counts = counts * response.efficiency(mids)
-                backgrounds[bg.name] = counts
-                continue
-            counts = _pe_density_background(bg.model_copy(update={"time_pdf": None}), path, edges, response)
-            if bg.time_pdf is not None and window is not None:
-                counts = counts * spallation.time_window_fraction(
-                    *spallation.load_arrival_time_pdf(_file(path, bg.time_pdf)), window)
-            backgrounds[bg.name] = counts
-    return Experiment(name=spec.name, spec=spec, path=path, engine=engine, observed=observed,
-                      backgrounds=backgrounds, sideband=sideband, raw=raw)
+    if data is None:
+        return
+    window = data.time_window_us
+    if data.beam_on is not None:
+        with at(path, "data.beam_on"):
+            parts.observed = read_observed(_file(path, data.beam_on), data.format, window, edges)
+        if data.subtract is not None:
+            with at(path, "data.subtract"):
+                parts.sideband = read_observed(_file(path, data.subtract), data.format, window, edges)
+            parts.observed = parts.observed - parts.sideband
+    for i, bg in enumerate(data.backgrounds):
+        key = f"data.backgrounds[{i}] ({bg.name})"
+        if bg.kind == "flat":
+            widths = np.diff(edges)
+            counts = bg.counts_per_kg_day_per_unit * spec.detector.mass_kg * spec.detector.exposure_days * widths
+            if bg.apply_efficiency:
+                mids = 0.5 * (edges[1:] + edges[:-1])
+                counts = counts * response.efficiency(mids)
+            parts.backgrounds[bg.name] = counts
+            continue
+        with at(path, f"{key}.file"):
+            counts = _pe_density_background(_file(path, bg.file), bg.scale, bg.apply_efficiency, edges, response)
+        if bg.time_pdf is not None:
+            with at(path, f"{key}.time_pdf"):
+                counts = counts * _window_fraction(path, bg.time_pdf, window)
+        parts.backgrounds[bg.name] = counts

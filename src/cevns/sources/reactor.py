@@ -50,7 +50,7 @@ import numpy as np
 
 from ..physics.constants import MEV_PER_JOULE
 from .base import FluxComponent
-from .tabulated import read_two_columns
+from .tables import read_two_columns
 
 __all__ = [
     "ISOTOPES",

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..physics.constants import M_MU_MEV, M_PI_MEV
 from .base import FluxComponent
-from .tabulated import read_two_columns
+from .tables import read_two_columns
 
 __all__ = [
     "prompt_energy_mev",

@@ -7,91 +7,15 @@ by the rate engine with the trapezoidal rule on the nodes (i.e. the table is rea
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
 from .base import FLAVORS, FluxComponent
+from .tables import read_two_columns
 
 KINDS = ("density", "line")
 
-
-def _parse_number(token: str, where: str) -> float:
-    try:
-        return float(token)
-    except ValueError:
-        raise ValueError(f"{where}: cannot read {token!r} as a number") from None
-
-
-def read_two_columns(path, columns=(0, 1), delimiter=None, comments="#", x_name="energy"):
-    """Read two numeric columns (x, y) of a text table, checking every line.
-
-    Parameters
-    ----------
-    path : str or path-like
-        Text file. Blank lines and everything after ``comments`` on a line are ignored.
-    columns : tuple of two int
-        Zero-based indices of the x and y columns.
-    delimiter : str or None
-        Column separator. ``None``: any run of whitespace and/or commas.
-    comments : str or None
-        Comment marker.
-    x_name : str
-        Name of the x quantity used in error messages (``"energy"``, ``"time"``).
-
-    Returns
-    -------
-    x, y : ndarray
-        x strictly ascending and >= 0, y finite and >= 0.
-
-    Raises
-    ------
-    ValueError
-        Naming the file and line, for a missing file, a missing column, an unreadable number, NaN or
-        infinity, a negative x or y, non-ascending x, or fewer than one data line.
-    """
-    path = Path(path)
-    if len(columns) != 2 or any(int(c) != c or c < 0 for c in columns):
-        raise ValueError(f"columns must be two non-negative column indices, got {columns!r}")
-    ix, iy = int(columns[0]), int(columns[1])
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ValueError(f"cannot read table {str(path)!r}: {exc.strerror or exc}") from None
-    xs: list[float] = []
-    ys: list[float] = []
-    last_line = 0
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split(comments, 1)[0] if comments else raw
-        line = line.strip()
-        if not line:
-            continue
-        where = f"{path}, line {lineno}"
-        if delimiter is None:
-            tokens = line.replace(",", " ").split()
-        else:
-            tokens = [t.strip() for t in line.split(delimiter)]
-        if max(ix, iy) >= len(tokens):
-            raise ValueError(f"{where}: expected at least {max(ix, iy) + 1} columns, found {len(tokens)}")
-        x = _parse_number(tokens[ix], where)
-        y = _parse_number(tokens[iy], where)
-        if not (math.isfinite(x) and math.isfinite(y)):
-            raise ValueError(f"{where}: NaN or infinite value")
-        if x < 0:
-            raise ValueError(f"{where}: negative {x_name} {x}")
-        if y < 0:
-            raise ValueError(f"{where}: negative value {y}")
-        if xs and x <= xs[-1]:
-            raise ValueError(
-                f"{where}: {x_name} {x} is not above the previous one ({xs[-1]} on line {last_line}); "
-                f"{x_name}s must be strictly ascending"
-            )
-        xs.append(x)
-        ys.append(y)
-        last_line = lineno
-    if not xs:
-        raise ValueError(f"{path}: no data lines")
-    return np.array(xs), np.array(ys)
+__all__ = ["KINDS", "load_flux_table", "read_two_columns", "tabulated_flux"]
 
 
 def load_flux_table(path, columns=(0, 1), delimiter=None, comments="#"):
@@ -115,8 +39,9 @@ def load_flux_table(path, columns=(0, 1), delimiter=None, comments="#"):
 
     Raises
     ------
-    ValueError
-        Naming the file and line for malformed content, NaN, negative or non-ascending energies.
+    DataFileError
+        (a ``ValueError``) naming the file and line for malformed content, NaN, ragged rows, negative
+        or non-ascending energies (see :func:`cevns.sources.tables.read_table`).
     """
     return read_two_columns(path, columns, delimiter, comments, x_name="energy")
 
