@@ -285,7 +285,7 @@ SHIPPED_TABLES = sorted(
 @pytest.mark.parametrize("path", SHIPPED_TABLES, ids=[p.name for p in SHIPPED_TABLES])
 def test_every_shipped_table_passes_the_reader(path):
     table = read_table(path, header="optional")
-    assert table.shape[0] >= 5 and np.all(np.isfinite(table))
+    assert table.size > 0 and np.all(np.isfinite(table))
 
 
 def test_shipped_data_match_their_checksums():
