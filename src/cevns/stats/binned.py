@@ -30,6 +30,8 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy.special import xlogy
 
+from .onoff import onoff_chi2, onoff_derivatives
+
 __all__ = [
     "Nuisance",
     "BinnedDataset",
@@ -208,17 +210,31 @@ def _profile_gaussian_core(observed, base, shifts, inv_var, precision, fixed):
     return chi2, theta
 
 
-def _mixed_objective(n, mu, poisson_bins, inv_var):
-    """Per-bin contributions: Baker-Cousins in Poisson bins, (n - mu)^2 w elsewhere."""
+@dataclass(frozen=True)
+class _OnOff:
+    """On/off bins of a stacked fit: mask (n_bins,), off counts and off/on exposure ratio per bin."""
+
+    mask: np.ndarray
+    off: np.ndarray
+    tau: np.ndarray
+
+
+def _mixed_objective(n, mu, poisson_bins, inv_var, onoff: _OnOff | None = None):
+    """Per-bin contributions: Baker-Cousins in Poisson bins, profiled on/off in on/off bins, (n - mu)^2 w
+    elsewhere."""
     gauss = (n - mu) ** 2 * inv_var
     if not np.any(poisson_bins):
         return np.sum(gauss, axis=-1)
     pois = _poisson_terms(n, np.where(poisson_bins, mu, 1.0))
+    if onoff is not None:
+        m = onoff.mask
+        pois = pois.copy()
+        pois[..., m] = onoff_chi2(mu[..., m], n[..., m], onoff.off[m], onoff.tau[m])
     return np.sum(np.where(poisson_bins, pois, gauss), axis=-1)
 
 
 def _profile_newton_core(observed, base, shifts, poisson_bins, inv_var, precision, fixed,
-                         n_iter=100, tol=_NEWTON_TOL):
+                         n_iter=100, tol=_NEWTON_TOL, onoff: _OnOff | None = None):
     """Minimise the mixed Poisson/Gaussian chi^2 + priors over theta by damped Newton steps.
 
     The objective is convex in theta (mu is linear in theta). Each step solves H d = -g for all
@@ -234,7 +250,7 @@ def _profile_newton_core(observed, base, shifts, poisson_bins, inv_var, precisio
     base = np.broadcast_to(base, (n_points, n_bins))
     inv_var = np.broadcast_to(inv_var, (n_points, n_bins))
     theta = np.zeros((n_points, n_nuis))
-    chi2_0 = _mixed_objective(n, base, poisson_bins, inv_var)
+    chi2_0 = _mixed_objective(n, base, poisson_bins, inv_var, onoff)
     chi2 = chi2_0.copy()
     converged = np.zeros(n_points, dtype=bool)
     if n_nuis == 0:
@@ -247,7 +263,7 @@ def _profile_newton_core(observed, base, shifts, poisson_bins, inv_var, precisio
 
     def objective(idx, th):
         mu = base[idx] + np.einsum("pk,pkb->pb", th, shifts[idx])
-        return (_mixed_objective(n[idx], mu, poisson_bins, inv_var[idx])
+        return (_mixed_objective(n[idx], mu, poisson_bins, inv_var[idx], onoff)
                 + np.sum(precision * th**2, axis=-1)), mu
 
     active = np.flatnonzero(~converged)
@@ -262,6 +278,9 @@ def _profile_newton_core(observed, base, shifts, poisson_bins, inv_var, precisio
         ratio = np.where(mu > 0, nn / safe_mu, 0.0)
         d1 = np.where(poisson_bins, 2.0 * (1.0 - ratio), -2.0 * inv_var[active] * (nn - mu))
         d2 = np.where(poisson_bins, 2.0 * ratio / safe_mu, 2.0 * inv_var[active])
+        if onoff is not None:
+            m = onoff.mask
+            d1[:, m], d2[:, m] = onoff_derivatives(mu[:, m], nn[:, m], onoff.off[m], onoff.tau[m])
         grad = np.einsum("pkb,pb->pk", u, d1) + 2.0 * precision * th
         hess = np.einsum("pkb,plb,pb->pkl", u, u, d2)
         hess[:, diag, diag] += 2.0 * precision
@@ -467,6 +486,12 @@ class BinnedDataset:
         expectation (signal + backgrounds) of each point; "observed": the data.
     nuisances : list of Nuisance
         Normalisation nuisances acting on "signal" and/or named backgrounds.
+    off_counts : array_like, optional
+        Poisson statistic only: counts of a signal-free off window (n_bins,) measuring a further
+        background of the on window (``observed``) bin by bin; that background is profiled per bin
+        in closed form (:mod:`cevns.stats.onoff`) and is not one of ``backgrounds``.
+    off_ratio : float, optional
+        Off/on exposure ratio ``tau`` of ``off_counts`` (default 1: equal windows).
     """
 
     name: str
@@ -475,6 +500,8 @@ class BinnedDataset:
     statistic: str = "poisson"
     variance: np.ndarray | str | None = None
     nuisances: list[Nuisance] = field(default_factory=list)
+    off_counts: np.ndarray | None = None
+    off_ratio: float = 1.0
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name or "/" in self.name:
@@ -502,6 +529,17 @@ class BinnedDataset:
             if var.shape[-1:] != (self.n_bins,) or np.any(~np.isfinite(var)) or np.any(var < 0):
                 raise ValueError(f"{self.name}: variance must be finite, >= 0, with {self.n_bins} bins")
             self.variance = var
+        if self.off_counts is not None:
+            if self.statistic != "poisson":
+                raise ValueError(f"{self.name}: off-window counts need the poisson statistic")
+            self.off_counts = _counts(self.off_counts, f"{self.name}: off counts")
+            if self.off_counts.shape != (self.n_bins,):
+                raise ValueError(f"{self.name}: off counts have shape {self.off_counts.shape}, expected "
+                                 f"({self.n_bins},)")
+            tau = float(self.off_ratio)
+            if not np.isfinite(tau) or tau <= 0:
+                raise ValueError(f"{self.name}: off/on exposure ratio must be positive, got {self.off_ratio}")
+            self.off_ratio = tau
         names = [nu.name for nu in self.nuisances]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: duplicate nuisance names {names}")
@@ -681,13 +719,21 @@ def combined_chi2(datasets: Sequence[BinnedDataset], signals: Mapping[str, objec
         for ds_name, comp in table[key][1]:
             shifts[:, k, offsets[ds_name]] += comps[ds_name][comp]
     precision, fixed = _sigmas([table[k][0] for k in nuis_names], n_nuis)
+    onoff = None
+    if any(ds.off_counts is not None for ds in datasets):
+        mask, off, tau = np.zeros(n_bins, dtype=bool), np.zeros(n_bins), np.ones(n_bins)
+        for ds in datasets:
+            if ds.off_counts is not None:
+                sl = offsets[ds.name]
+                mask[sl], off[sl], tau[sl] = True, ds.off_counts, ds.off_ratio
+        onoff = _OnOff(mask, off, tau)
 
     if not np.any(poisson_bins):
         chi2, theta = _profile_gaussian_core(observed, base, shifts, inv_var, precision, fixed)
         conv = np.ones(n_points, dtype=bool)
     else:
         chi2, theta, conv = _profile_newton_core(observed, base, shifts, poisson_bins, inv_var,
-                                                 precision, fixed, n_iter=int(n_iter))
+                                                 precision, fixed, n_iter=int(n_iter), onoff=onoff)
         if not np.all(conv):
             warnings.warn(f"combined profile did not converge at {np.sum(~conv)} point(s)",
                           RuntimeWarning, stacklevel=2)
@@ -695,7 +741,8 @@ def combined_chi2(datasets: Sequence[BinnedDataset], signals: Mapping[str, objec
     per_dataset = {}
     for ds in datasets:
         sl = offsets[ds.name]
-        per_dataset[ds.name] = _mixed_objective(observed[sl], mu[:, sl], poisson_bins[sl], inv_var[:, sl])
+        sub = None if onoff is None else _OnOff(onoff.mask[sl], onoff.off[sl], onoff.tau[sl])
+        per_dataset[ds.name] = _mixed_objective(observed[sl], mu[:, sl], poisson_bins[sl], inv_var[:, sl], sub)
     return CombinedFit(chi2=chi2, nuisances={k: theta[:, i] for i, k in enumerate(nuis_names)},
                        per_dataset=per_dataset, converged=conv)
 
