@@ -7,7 +7,7 @@ from scipy import optimize
 
 from cevns.analysis import load_analysis
 from cevns.errors import ConfigError
-from cevns.stats.likelihood import build_likelihood
+from cevns.analysis import build_likelihood
 
 CSI = "coherent-csi-2017"
 

@@ -9,8 +9,9 @@ from scipy import optimize, stats
 from cevns.analysis import load_analysis, run_analysis
 from cevns.stats import intervals as iv
 from cevns.stats.executors import InProcessExecutor
-from cevns.stats.likelihood import build_likelihood
-from cevns.stats.scan import analyse_scan, chunk_bounds, compute_scan, evaluate_grid, make_grid
+from cevns.analysis import build_likelihood
+from cevns.analysis import compute_scan, make_grid
+from cevns.stats.scan import analyse_scan, chunk_bounds, evaluate_grid
 
 CSI = "coherent-csi-2017"
 
@@ -142,8 +143,8 @@ def test_run_analysis_outputs_and_resume(tmp_path):
     out1 = tmp_path / "a"
     res1 = run_analysis(spec, out1, progress=False, chunk_points=200)
     names = sorted(p.name for p in out1.iterdir())
-    assert names == sorted(["analysis.resolved.json", "results.json", "uV.csv", "uV.png", "uV.pdf",
-                            "uV-dV.csv", "uV-dV.png", "uV-dV.pdf"])  # no temporaries, no .partial left
+    assert names == sorted(["analysis.resolved.json", "results.json", "uV.csv", "uV.npz", "uV.png", "uV.pdf",
+                            "uV-dV.csv", "uV-dV.npz", "uV-dV.png", "uV-dV.pdf"])  # no temporaries, no .partial left
     on_disk = json.loads((out1 / "results.json").read_text())
     assert on_disk == res1
     assert on_disk["scans"][0]["parameter"] == "eps_ee_uV" and set(on_disk["scans"][0]["intervals"]) == {"0.68", "0.9"}
@@ -165,9 +166,9 @@ def test_run_analysis_outputs_and_resume(tmp_path):
 
         def map_chunks(self, job, chunks):
             for item in super().map_chunks(job, chunks):
-                if job.scan_name == "uV-dV" and self.done >= self.limit:
+                if job.key.endswith(":uV-dV") and self.done >= self.limit:
                     raise KeyboardInterrupt
-                self.done += job.scan_name == "uV-dV"
+                self.done += job.key.endswith(":uV-dV")
                 yield item
 
     class Counting(InProcessExecutor):
@@ -175,15 +176,19 @@ def test_run_analysis_outputs_and_resume(tmp_path):
             self.n = {}
 
         def map_chunks(self, job, chunks):
-            self.n[job.scan_name] = len(chunks)
+            self.n[job.key.rsplit(":", 1)[1]] = len(chunks)
             yield from super().map_chunks(job, chunks)
 
     out2 = tmp_path / "b"
     with pytest.raises(KeyboardInterrupt):
         run_analysis(spec, out2, executor=Dying(3), progress=False, chunk_points=200)
-    partial = list((out2 / ".partial").glob("uV-dV-*/chunk-*.npz"))
+    partial = list((out2 / ".partial").glob("*/uV-dV-*/chunk-*.npz"))
     assert len(partial) == 3
     assert not (out2 / "results.json").exists()
+    # another analysis run into the same folder leaves these chunks alone
+    other = load_analysis({**ana, "name": "other", "fixed": {"sin2_theta_w": 0.24}, "scans": ana["scans"][:1]})
+    run_analysis(other, out2, progress=False, chunk_points=200)
+    assert len(list((out2 / ".partial").glob("*/uV-dV-*/chunk-*.npz"))) == 3
     counting = Counting()
     res2 = run_analysis(spec, out2, executor=counting, progress=False, chunk_points=200)
     n2d = len(chunk_bounds(41 * 31, 1, 200))
@@ -192,6 +197,9 @@ def test_run_analysis_outputs_and_resume(tmp_path):
     assert res2 == res1
     assert (out2 / "uV-dV.csv").read_text() == (out1 / "uV-dV.csv").read_text()
     assert not (out2 / ".partial").exists()
+    npz = np.load(out1 / "uV-dV.npz")
+    assert npz["delta_chi2"].shape == (31, 41)
+    np.testing.assert_allclose(npz["delta_chi2"].reshape(-1), csv2["delta_chi2"], rtol=1e-11, atol=1e-12)
 
 
 def test_changed_scan_does_not_reuse_stale_chunks(tmp_path, lik):
