@@ -1,12 +1,14 @@
 """Scans on a dask.distributed cluster give the same results as in process (cevns.stats.executors)."""
 
 import json
+import pickle
 
 import numpy as np
 import pytest
 
 distributed = pytest.importorskip("distributed")
 
+from cevns.analysis.build import chunk_job  # noqa: E402
 from cevns.analysis import build_likelihood, load_analysis, make_grid, run_analysis, scan_inputs  # noqa: E402
 from cevns.errors import ConfigError  # noqa: E402
 from cevns.stats.executors import DaskExecutor, InProcessExecutor, cached_build, make_executor, remote_chunk  # noqa: E402
@@ -69,10 +71,6 @@ def test_remote_chunk_rebuilds_and_caches_the_likelihood():
 
 def test_scan_builder_is_picklable():
     """What a dask worker receives: a picklable builder of the likelihood (no analysis objects needed)."""
-    import pickle
-
-    from cevns.analysis.build import chunk_job
-
     spec = load_analysis(ANALYSIS)
     job = chunk_job(spec, spec.scan("u1d"))
     lik, grid = pickle.loads(pickle.dumps(job.build))()

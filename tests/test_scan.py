@@ -10,8 +10,8 @@ from cevns.analysis import load_analysis, run_analysis
 from cevns.stats import intervals as iv
 from cevns.stats.executors import InProcessExecutor
 from cevns.analysis import build_likelihood
-from cevns.analysis import compute_scan, make_grid
-from cevns.stats.scan import analyse_scan, chunk_bounds, evaluate_grid
+from cevns.analysis import MemoryBudgetError, compute_scan, estimate_memory, make_grid, write_scan_csv
+from cevns.stats.scan import ScanData, ScanGrid, analyse_scan, chunk_bounds, evaluate_grid
 
 CSI = "coherent-csi-2017"
 
@@ -232,3 +232,50 @@ def test_evaluate_grid_and_chunking(lik):
     vals = grid.outer_values(0, 8)
     np.testing.assert_allclose(vals["eps_ee_uV"], list(x) + [x[0]])
     np.testing.assert_allclose(vals["eps_ee_dV"], [y[0]] * 7 + [y[1]])
+
+
+def test_nsi_profile_reports_both_degenerate_minima(tmp_path, lik):
+    """Single-bin counts are quadratic in eps_ee_uV: two values give the same N_th, hence two equal minima."""
+    spec = _spec([{"name": "uV", "parameters": ["eps_ee_uV"], "ranges": [[-0.2, 0.6]], "points": [81]}])
+    res = run_analysis(spec, tmp_path, progress=False)["scans"][0]
+    fits = res["best_fits"]
+    assert res["best_fit"] == fits[0] and len(fits) == 2
+    # both are minima of the continuous profile with the same chi2 (to 1e-6)
+    c = lik.chi2({"eps_ee_uV": np.array(fits)})
+    assert abs(c[0] - c[1]) < 1e-6 and abs(c[0] - res["chi2_min"]) < 1e-6
+    # and they are the two roots of N_th(eps) = N_th(best): symmetric about the vertex of the quadratic
+    xs = np.linspace(-0.2, 0.6, 2001)
+    n = lik.signals({"eps_ee_uV": xs})[0]
+    vertex = xs[np.argmin(n)] if np.ptp(n) > 0 else None
+    assert vertex is not None and (fits[0] + fits[1]) / 2 == pytest.approx(vertex, abs=1e-3)
+    # a single minimum is reported alone
+    one = run_analysis(_spec([{"name": "s", "parameters": ["sin2_theta_w"], "ranges": [[0.15, 0.3]], "points": [31]}]),
+                       tmp_path / "one", progress=False)["scans"][0]
+    assert one["best_fits"] == [one["best_fit"]]
+
+
+def test_memory_guard_refuses_before_writing(tmp_path):
+    spec = _spec([{"name": "big", "parameters": ["eps_ee_uV", "eps_ee_dV"], "ranges": [[-1, 1], [-1, 1]],
+                   "points": [100000, 100000]}])
+    need = estimate_memory(spec)["big"]
+    assert need >= 1e10 * 16  # at least chi2 + argmin per point
+    out = tmp_path / "out"
+    with pytest.raises(MemoryBudgetError, match=r"scan 'big' would need about .* GB .*budget of 1 MB"):
+        run_analysis(spec, out, progress=False, max_memory_bytes=10**6)
+    assert not out.exists()
+    small = _spec([{"name": "s", "parameters": ["eps_ee_uV"], "ranges": [[-1, 1]], "points": [11]}])
+    run_analysis(small, out, progress=False, max_memory_bytes=10**9)
+    assert (out / "results.json").exists()
+
+
+def test_csv_matches_python_formatting(tmp_path):
+    """The block writer gives the same text as formatting each value with '{:.12g}'."""
+    rng = np.random.default_rng(3)
+    x = np.concatenate([[0.0, -0.0, 1e-300, 1e300, 123456789.123456789], rng.normal(size=6)])
+    y = np.array([-2.5, 1e-7, 3.0])
+    d = rng.normal(size=(3, 11)) * 10.0 ** rng.integers(-8, 8, size=(3, 11))
+    data = ScanData(grid=ScanGrid(names=["a", "b"], axes=[x, y]), chi2=d, argmin=np.zeros((3, 11), dtype=np.int64))
+    write_scan_csv(tmp_path / "s.csv", data, d, block_rows=4)
+    xx, yy = np.tile(x, 3), np.repeat(y, 11)
+    want = "x,y,delta_chi2\n" + "".join(f"{a:.12g},{b:.12g},{c:.12g}\n" for a, b, c in zip(xx, yy, d.reshape(-1)))
+    assert (tmp_path / "s.csv").read_text() == want

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal, Mapping, Optional, Union
+from typing import Annotated, Any, Literal, Mapping, Optional, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from ..errors import ConfigError
 from ..stats import terms as _builtin_terms  # noqa: F401  (registers the built-in likelihood kinds)
@@ -30,6 +30,17 @@ SCHEMA_VERSION = 1
 LIKELIHOODS = likelihood_kinds()
 _NAME = r"^[a-z0-9][a-z0-9\-_]*$"
 _SCAN_NAME = r"^[A-Za-z0-9][A-Za-z0-9\-_.]*$"
+
+
+def _number(v):
+    """Physics parameter values: numbers only (TOML ``true`` or ``"0.2"`` are mistakes, not 1.0 / 0.2)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"a number is needed, got {v!r}")
+    return v
+
+
+#: A physics-parameter value in a file.
+Number = Annotated[float, BeforeValidator(_number)]
 
 
 class _Strict(BaseModel):
@@ -52,7 +63,7 @@ class ExperimentEntry(_Strict):
     label: Optional[str] = None
     likelihood: Optional[str] = None
     data: Optional[Literal["observed", "asimov"]] = None
-    asimov_parameters: dict[str, float] = {}
+    asimov_parameters: dict[str, Number] = {}
     data_scale: float = Field(default=1.0, gt=0)
     settings: dict[str, Union[bool, float, str]] = {}
     overrides: dict[str, Any] = {}
@@ -93,7 +104,7 @@ class ScanSpec(_Strict):
     exclusion_method: Literal["global", "raster"] = "global"
     y_transform: Optional[Literal["sin2_2theta"]] = None
     refine: bool = True
-    fixed: dict[str, float] = {}
+    fixed: dict[str, Number] = {}
 
     @property
     def ndim(self) -> int:
@@ -112,7 +123,7 @@ class AnalysisSpec(_Strict):
     title: str = ""
     description: str = ""
     references: list[str] = []
-    fixed: dict[str, float] = {}
+    fixed: dict[str, Number] = {}
     experiments: list[ExperimentEntry] = Field(min_length=1)
     scans: list[ScanSpec] = []
 
