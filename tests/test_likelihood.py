@@ -263,3 +263,17 @@ def test_reactor_like_poisson_combination_with_shared_flux(tmp_path):
     assert lik.chi2({})[0] == pytest.approx(m.fval, rel=1e-5)
     # the SM point is disfavoured but the generating point (scaled data) is not reachable by physics
     assert lik.chi2({})[0] > 0.1
+
+
+def test_gaussian_constraint_adds_its_prior():
+    base = {"name": "t", "experiments": [{"experiment": CSI}]}
+    plain = build_likelihood(base)
+    con = build_likelihood({**base, "constraints": [{"parameter": "sin2_theta_w", "mean": 0.2312, "sigma": 0.002}]})
+    x = np.array([0.2312, 0.2352, 0.22])
+    np.testing.assert_allclose(con.chi2({"sin2_theta_w": x}) - plain.chi2({"sin2_theta_w": x}),
+                               ((x - 0.2312) / 0.002) ** 2, rtol=1e-12, atol=1e-12)
+    # not given: the parameter's default is used
+    assert con.chi2({})[0] == pytest.approx(plain.chi2({})[0] + ((0.2312 - 0.2312) / 0.002) ** 2 + 0.0, abs=1e-6)
+    with pytest.raises(ConfigError, match=r"constraints\[0\]\.parameter: .*fixed in \[fixed\]"):
+        load_analysis({**base, "fixed": {"sin2_theta_w": 0.23},
+                       "constraints": [{"parameter": "sin2_theta_w", "mean": 0.2312, "sigma": 0.002}]})

@@ -275,7 +275,36 @@ def test_csv_matches_python_formatting(tmp_path):
     y = np.array([-2.5, 1e-7, 3.0])
     d = rng.normal(size=(3, 11)) * 10.0 ** rng.integers(-8, 8, size=(3, 11))
     data = ScanData(grid=ScanGrid(names=["a", "b"], axes=[x, y]), chi2=d, argmin=np.zeros((3, 11), dtype=np.int64))
-    write_scan_csv(tmp_path / "s.csv", data, d, block_rows=4)
+    write_scan_csv(tmp_path / "s.csv", data, d, block_rows=4)  # x pieces of 4 values: 3 pieces per row
     xx, yy = np.tile(x, 3), np.repeat(y, 11)
     want = "x,y,delta_chi2\n" + "".join(f"{a:.12g},{b:.12g},{c:.12g}\n" for a, b, c in zip(xx, yy, d.reshape(-1)))
     assert (tmp_path / "s.csv").read_text() == want
+
+
+def test_each_experiment_file_is_read_once_per_process(tmp_path, monkeypatch):
+    import cevns.analysis.resolve as resolve
+
+    calls = []
+    real = resolve.load_experiment
+
+    def counting(*args, **kw):
+        calls.append(args[0])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(resolve, "load_experiment", counting)
+    resolve.clear_experiment_cache()
+    spec = load_analysis({"name": "once", "experiments": [{"experiment": CSI}],
+                          "scans": [{"name": "a", "parameters": ["eps_ee_uV"], "ranges": [[-0.5, 0.5]], "points": [5]},
+                                    {"name": "b", "parameters": ["eps_ee_dV"], "ranges": [[-0.5, 0.5]], "points": [5]}]})
+    run_analysis(spec, tmp_path, progress=False)
+    run_analysis(spec, tmp_path / "again", progress=False)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("block_rows", [1, 3, 7, 1000])
+def test_csv_1d_any_block_size(tmp_path, block_rows):
+    x = np.linspace(-1, 1, 17)
+    d = np.sin(7 * x) ** 2 * 1e3
+    data = ScanData(grid=ScanGrid(names=["a"], axes=[x]), chi2=d, argmin=np.zeros(17, dtype=np.int64))
+    write_scan_csv(tmp_path / "s.csv", data, d, block_rows=block_rows)
+    assert (tmp_path / "s.csv").read_text() == "x,delta_chi2\n" + "".join(f"{a:.12g},{b:.12g}\n" for a, b in zip(x, d))

@@ -20,6 +20,7 @@ from functools import partial
 from ..errors import CevnsError, ConfigError
 from ..physics.parameters import PhysicsPoint
 from ..stats import binned
+from ..stats.cost import GaussianPrior
 from ..stats.executors import ChunkJob
 from ..stats.likelihood import Likelihood, term_class
 from ..stats.scan import ScanGrid
@@ -71,8 +72,9 @@ def build_likelihood(spec, base_dir=None) -> Likelihood:
             raise ConfigError(f"{where}: {exc}") from None
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from None
+    priors = [GaussianPrior(c.parameter, c.mean, c.sigma) for c in spec.constraints]
     try:
-        lik = Likelihood(terms, fixed=spec.fixed)
+        lik = Likelihood(terms + priors, fixed=spec.fixed)
     except ValueError as exc:
         raise ConfigError(f"{spec.source}: {exc}") from None
     lik.spec = spec

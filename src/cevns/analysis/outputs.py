@@ -23,28 +23,36 @@ CSV_BLOCK_ROWS = 1 << 16
 
 
 def write_scan_csv(path, data: ScanData, dchi2: np.ndarray, block_rows: int = CSV_BLOCK_ROWS) -> None:
-    """``x,delta_chi2`` (1D) or ``x,y,delta_chi2`` (2D, x running fastest), written atomically."""
+    """``x,delta_chi2`` (1D) or ``x,y,delta_chi2`` (2D, x running fastest), written atomically.
+
+    Every value is ``%.12g``. The grid coordinates are formatted once per axis value (not once per
+    row) into a row template, so a block of rows costs one float formatting per grid point.
+    """
     grid = data.grid
     dchi2 = np.asarray(dchi2, dtype=float).reshape(-1)
+    xs = ["%.12g" % v for v in np.asarray(grid.axes[0], dtype=float).tolist()]
+    nx, step = len(xs), max(1, int(block_rows))
     if len(grid.names) == 1:
-        header, ncol = "x,delta_chi2\n", 2
+        header, cell, ys = "x,delta_chi2\n", "{},%.12g\n", [None]
     else:
-        header, ncol = "x,y,delta_chi2\n", 3
-    row = ",".join(["%.12g"] * ncol) + "\n"
-    n = dchi2.size
+        header, cell = "x,y,delta_chi2\n", "{},\x00,%.12g\n"  # \x00 (never in a number) is replaced by y
+        ys = ["%.12g" % v for v in np.asarray(grid.axes[1], dtype=float).tolist()]
+    pieces = [(i0, min(nx, i0 + step), "".join(cell.format(x) for x in xs[i0:i0 + step]))
+              for i0 in range(0, nx, step)]
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(header)
-            for start in range(0, n, block_rows):
-                stop = min(n, start + block_rows)
-                idx = np.arange(start, stop)
-                if ncol == 2:
-                    cols = (grid.axes[0][idx], dchi2[start:stop])
-                else:
-                    x, _ = grid.axes
-                    cols = (x[idx % x.size], grid.axes[1][idx // x.size], dchi2[start:stop])
-                block = np.column_stack(cols)
-                fh.write((row * (stop - start)) % tuple(block.ravel().tolist()))
+            parts, values, count = [], [], 0
+            for j, y in enumerate(ys):
+                for i0, i1, tpl in pieces:
+                    parts.append(tpl if y is None else tpl.replace("\x00", y))
+                    values.append(dchi2[j * nx + i0:j * nx + i1])
+                    count += i1 - i0
+                    if count >= step:
+                        fh.write("".join(parts) % tuple(np.concatenate(values).tolist()))
+                        parts, values, count = [], [], 0
+            if parts:
+                fh.write("".join(parts) % tuple(np.concatenate(values).tolist()))
 
 
 def write_scan_npz(path, data: ScanData, dchi2: np.ndarray, chi2_min: float) -> None:

@@ -132,6 +132,7 @@ def load_analysis(path_or_mapping, base_dir=None) -> AnalysisSpec:
     spec._base_dir = str(base)
     problems = _Problems(source)
     _check_fixed(problems, spec.fixed, ["fixed"])
+    _check_constraints(problems, spec)
     _resolve_experiments(problems, spec, base)
     _resolve_scans(problems, spec)
     problems.raise_if_any()
@@ -149,6 +150,22 @@ def _check_fixed(problems: _Problems, fixed: Mapping, loc):
             if c in seen:
                 problems.add(loc + [k], f"{k!r} and {seen[c]!r} are the same parameter")
             seen[c] = k
+
+
+def _check_constraints(problems: _Problems, spec: AnalysisSpec):
+    seen: dict[str, int] = {}
+    for j, c in enumerate(spec.constraints):
+        loc = ["constraints", j]
+        if not _check_parameter(problems, loc + ["parameter"], c.parameter, [c.mean]):
+            continue
+        if not (math.isfinite(c.mean) and math.isfinite(c.sigma)):
+            problems.add(loc, f"mean and sigma must be finite, got {c.mean}, {c.sigma}")
+        key = _canonical(c.parameter)
+        if key in seen:
+            problems.add(loc + ["parameter"], f"{c.parameter!r} is already constrained by constraints[{seen[key]}]")
+        seen[key] = j
+        if key in {_canonical(k) for k in spec.fixed}:
+            problems.add(loc + ["parameter"], f"{c.parameter!r} is fixed in [fixed]: a constraint on it has no effect")
 
 
 def _experiment_file(problems, loc, e, base: Path):

@@ -22,7 +22,7 @@ from ..stats.likelihood import LIKELIHOOD_KINDS, likelihood_kinds
 from ..stats.transforms import Y_TRANSFORMS, y_transform
 
 __all__ = ["SCHEMA_VERSION", "LIKELIHOODS", "Y_TRANSFORMS", "AnalysisSpec", "ExperimentEntry", "ScanSpec",
-           "ProfileSpec", "SystematicEntry", "scan_axes", "profile_axes", "y_transform", "likelihood_kinds"]
+           "ProfileSpec", "SystematicEntry", "ConstraintEntry", "scan_axes", "profile_axes", "y_transform", "likelihood_kinds"]
 
 SCHEMA_VERSION = 1
 #: The likelihood kinds registered when this module was imported (see :func:`likelihood_kinds` for
@@ -111,6 +111,16 @@ class ScanSpec(_Strict):
         return len(self.parameters)
 
 
+class ConstraintEntry(_Strict):
+    """A Gaussian constraint on a physics parameter, ``((value - mean) / sigma)^2`` added to chi^2
+    (e.g. an external measurement of ``sin2_theta_w``)."""
+
+    parameter: str
+    mean: Number
+    sigma: Number = Field(gt=0)
+    description: str = ""
+
+
 class AnalysisSpec(_Strict):
     """A validated, resolved analysis (see ``docs/analysis-format.md``).
 
@@ -125,6 +135,7 @@ class AnalysisSpec(_Strict):
     references: list[str] = []
     fixed: dict[str, Number] = {}
     experiments: list[ExperimentEntry] = Field(min_length=1)
+    constraints: list[ConstraintEntry] = []
     scans: list[ScanSpec] = []
 
     _source: Optional[str] = PrivateAttr(default=None)
@@ -153,7 +164,10 @@ class AnalysisSpec(_Strict):
     def likelihood_dict(self) -> dict:
         """The part of the analysis that defines the likelihood (experiments and fixed parameters)."""
         d = self.to_dict()
-        return {"fixed": d["fixed"], "experiments": d["experiments"]}
+        out = {"fixed": d["fixed"], "experiments": d["experiments"]}
+        if d["constraints"]:
+            out["constraints"] = d["constraints"]
+        return out
 
     def digest(self, extra: Mapping | None = None) -> str:
         """SHA-256 of the likelihood definition (and ``extra``), as hex."""

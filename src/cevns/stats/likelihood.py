@@ -23,7 +23,7 @@ from typing import ClassVar, Mapping, Sequence
 import numpy as np
 
 from ..errors import ConfigError
-from ..physics.parameters import PhysicsPoint, spec_for
+from ..physics.parameters import PhysicsPoint, canonical_name, spec_for
 from . import binned
 from .cost import Cost, CostSum
 
@@ -279,16 +279,27 @@ class Likelihood(CostSum):
     def _value(self, args):
         return self.chi2(dict(zip(self._parameters, args)))
 
+    @staticmethod
+    def _value_of(flat: Mapping, name: str):
+        """Value of a parameter among the points (by name or alias), else its default."""
+        if name in flat:
+            return flat[name]
+        key = canonical_name(name)
+        for k, v in flat.items():
+            if canonical_name(k) == key:
+                return v
+        default = spec_for(name).default
+        if default is None:
+            raise ConfigError(f"no value for parameter {name!r} (it has no default)")
+        return float(default)
+
     def _fit(self, flat: dict, n: int, details: bool) -> LikelihoodFit:
         chi2 = np.zeros(n)
         per, nuis = {}, {}
         joint_terms, joint_signals = [], {}
         for c in self.components:
             if not isinstance(c, Term):
-                missing = [p for p in c.parameters if p not in flat]
-                if missing:
-                    raise ConfigError(f"{c!r}: no value for parameter(s) {missing}")
-                args = tuple(np.broadcast_to(flat[p], (n,)) for p in c.parameters)
+                args = tuple(np.broadcast_to(self._value_of(flat, p), (n,)) for p in c.parameters)
                 chi2 = chi2 + np.broadcast_to(c._value(args) / c.errordef, (n,))
                 continue
             s = c.signal(flat, n)
