@@ -11,6 +11,7 @@ from scipy import optimize
 from cevns.analysis import build_likelihood, load_analysis, run_analysis
 from cevns.errors import ConfigError
 from cevns.stats import pulls
+from cevns.stats.binned import Nuisance
 from cevns.stats.cost import GaussianPrior
 from cevns.stats.likelihood import LIKELIHOOD_KINDS, Likelihood, Term, register_likelihood
 from cevns.stats.onoff import onoff_chi2, onoff_derivatives, profile_off_background
@@ -130,8 +131,6 @@ def test_sum_shares_parameters_by_name_and_works_in_minuit():
 
 def test_binned_terms_in_a_sum_share_nuisances():
     """Two one-bin Poisson terms with one shared free normalisation: the fit absorbs a common scale."""
-    from cevns.stats.binned import Nuisance
-
     exps = []
     for n0 in (100.0, 50.0):
         e = _experiment([n0])
