@@ -15,6 +15,7 @@ from cevns.stats.binned import Nuisance
 from cevns.stats.cost import GaussianPrior
 from cevns.stats.likelihood import LIKELIHOOD_KINDS, Likelihood, Term, register_likelihood
 from cevns.stats.onoff import onoff_chi2, onoff_derivatives, profile_off_background
+from cevns.stats.scan import ScanError
 from cevns.stats.terms import BinnedGaussian, BinnedPoisson, SingleBinSensitivity, SingleBinStat
 
 CSI = "coherent-csi-2017"
@@ -194,3 +195,26 @@ def test_a_toy_likelihood_kind_is_one_new_class(tmp_path):
         assert json.loads((tmp_path / "analysis.resolved.json").read_text())["experiments"][0]["likelihood"] == "toy_count"
     finally:
         LIKELIHOOD_KINDS.pop("toy_count", None)
+
+
+def test_non_finite_chi2_is_an_error_and_not_written(tmp_path):
+    @register_likelihood
+    class Broken(Term):
+        kind = "toy_broken"
+
+        @classmethod
+        def from_experiment(cls, experiment, *, label, dataset, asimov=None, fixed=None, **options):
+            return cls(experiment, label, dataset, fixed=fixed)
+
+        def chi2_of_signal(self, signal, details=False):
+            return np.where(signal > 160.0, np.nan, (signal - 150.0) ** 2), {}
+
+    try:
+        spec = load_analysis({"name": "broken", "experiments": [{"experiment": CSI, "likelihood": "toy_broken"}],
+                              "scans": [{"name": "uV", "parameters": ["eps_ee_uV"], "ranges": [[-0.5, 0.5]],
+                                         "points": [21]}]})
+        with pytest.raises(ScanError, match=r"scan 'uV': chi\^2 is not finite at \d+ of 21 grid point"):
+            run_analysis(spec, tmp_path, progress=False)
+        assert not (tmp_path / "uV.csv").exists() and not (tmp_path / "results.json").exists()
+    finally:
+        LIKELIHOOD_KINDS.pop("toy_broken", None)
