@@ -133,7 +133,7 @@ def test_bad_scans_name_file_and_key(tmp_path, scan_text, key, words):
     (HEAD.replace('name = "nsi-ee"', 'name = "nsi-ee'), None, "malformed TOML"),
     (HEAD.replace("sin2_theta_w = 0.2312", "sin2_theta_ww = 0.2312"), r"fixed\.sin2_theta_ww", "unknown parameter"),
     (HEAD.replace("sin2_theta_w = 0.2312", "sin2_theta_w = 1.5"), r"fixed\.sin2_theta_w", "physical domain"),
-    (HEAD + 'likelihood = "chi2"\n', r"experiments\[0\]\.likelihood", "Input should be"),
+    (HEAD + 'likelihood = "chi2"\n', r"experiments\[0\]\.likelihood", "unknown likelihood 'chi2'; known: single_bin_pulls"),
     (HEAD + 'data_scale = 1.3\n', r"experiments\[0\]\.data_scale", "asimov"),
     (HEAD + 'systematics = [ { name = "x", sigma = 0.1 } ]\n', r"experiments\[0\]\.systematics", "single-bin"),
     (HEAD + 'settings = { form_factor = "gauss" }\n', r"experiments\[0\]", "form_factor"),
@@ -161,7 +161,7 @@ def test_y_transform():
     assert y_transform("sin2_2theta", 0.5) == pytest.approx(1.0)
     assert y_transform("sin2_2theta", 0.01) == pytest.approx(0.0396)
     assert y_transform(None, 0.3) == pytest.approx(0.3)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="unknown y_transform"):
         y_transform("nope", 0.1)
 
 

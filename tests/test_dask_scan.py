@@ -1,16 +1,18 @@
 """Scans on a dask.distributed cluster give the same results as in process (cevns.stats.executors)."""
 
 import json
+import pickle
 
 import numpy as np
 import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from cevns.analysis import load_analysis, run_analysis  # noqa: E402
+from cevns.analysis.build import chunk_job  # noqa: E402
+from cevns.analysis import build_likelihood, load_analysis, make_grid, run_analysis, scan_inputs  # noqa: E402
 from cevns.errors import ConfigError  # noqa: E402
-from cevns.stats.executors import DaskExecutor, InProcessExecutor, cached_likelihood, make_executor, remote_chunk  # noqa: E402
-from cevns.stats.scan import evaluate_chunk, make_grid  # noqa: E402
+from cevns.stats.executors import DaskExecutor, InProcessExecutor, cached_build, make_executor, remote_chunk  # noqa: E402
+from cevns.stats.scan import evaluate_chunk  # noqa: E402
 
 ANALYSIS = {
     "name": "dask-test",
@@ -51,13 +53,28 @@ def test_dask_results_identical_to_in_process(tmp_path, client):
 def test_remote_chunk_rebuilds_and_caches_the_likelihood():
     spec = load_analysis(ANALYSIS)
     d = json.loads(json.dumps(spec.to_dict()))
-    spec1, lik1 = cached_likelihood(d)
-    spec2, lik2 = cached_likelihood(json.loads(json.dumps(d)))
-    assert lik1 is lik2  # built once per process
-    c, a = remote_chunk(d, "u2d", 5, 40)
-    c_ref, a_ref = evaluate_chunk(lik1, make_grid(spec.scan("u2d")), 5, 40)
+    calls = []
+
+    def build():
+        calls.append(1)
+        return scan_inputs(d, "u2d")
+
+    lik1, grid1 = cached_build("k-test", build)
+    lik2, _ = cached_build("k-test", build)
+    assert lik1 is lik2 and len(calls) == 1  # built once per process and key
+    c, a = remote_chunk("k-test", build, 5, 40)
+    lik_ref = build_likelihood(spec)
+    c_ref, a_ref = evaluate_chunk(lik_ref, make_grid(spec.scan("u2d")), 5, 40)
     np.testing.assert_array_equal(c, c_ref)
     np.testing.assert_array_equal(a, a_ref)
+
+
+def test_scan_builder_is_picklable():
+    """What a dask worker receives: a picklable builder of the likelihood (no analysis objects needed)."""
+    spec = load_analysis(ANALYSIS)
+    job = chunk_job(spec, spec.scan("u1d"))
+    lik, grid = pickle.loads(pickle.dumps(job.build))()
+    assert grid.names == ["eps_ee_uV"] and lik.labels == [e.label for e in spec.experiments]
 
 
 def test_executor_options():

@@ -5,9 +5,9 @@ import pytest
 from iminuit import Minuit
 from scipy import optimize
 
-from cevns.analysis import load_analysis
+from cevns.analysis import build_likelihood, load_analysis
 from cevns.errors import ConfigError
-from cevns.stats.likelihood import build_likelihood
+from cevns.stats import binned
 
 CSI = "coherent-csi-2017"
 
@@ -263,3 +263,39 @@ def test_reactor_like_poisson_combination_with_shared_flux(tmp_path):
     assert lik.chi2({})[0] == pytest.approx(m.fval, rel=1e-5)
     # the SM point is disfavoured but the generating point (scaled data) is not reachable by physics
     assert lik.chi2({})[0] > 0.1
+
+
+def test_gaussian_constraint_adds_its_prior():
+    base = {"name": "t", "experiments": [{"experiment": CSI}]}
+    plain = build_likelihood(base)
+    con = build_likelihood({**base, "constraints": [{"parameter": "sin2_theta_w", "mean": 0.2312, "sigma": 0.002}]})
+    x = np.array([0.2312, 0.2352, 0.22])
+    np.testing.assert_allclose(con.chi2({"sin2_theta_w": x}) - plain.chi2({"sin2_theta_w": x}),
+                               ((x - 0.2312) / 0.002) ** 2, rtol=1e-12, atol=1e-12)
+    # not given: the parameter's default is used
+    assert con.chi2({})[0] == pytest.approx(plain.chi2({})[0] + ((0.2312 - 0.2312) / 0.002) ** 2 + 0.0, abs=1e-6)
+    with pytest.raises(ConfigError, match=r"constraints\[0\]\.parameter: .*fixed in \[fixed\]"):
+        load_analysis({**base, "fixed": {"sin2_theta_w": 0.23},
+                       "constraints": [{"parameter": "sin2_theta_w", "mean": 0.2312, "sigma": 0.002}]})
+
+
+def test_one_bin_poisson_fit_of_csi_reproduces_the_single_bin_chi2():
+    """COHERENT CsI 2017 rebinned to ONE bin: the Poisson fit with the anti-coincidence counts as the off
+    window gives the single-bin chi2 with its N_meas + 2 B_ss (+ B_on) variance, to ~1% where chi2 < 10.
+    With the steady-state background treated as exactly known (the old binned likelihood) the chi2
+    would be ~1.75 times larger (variance N_meas + B_ss)."""
+    ov = {"detector": {"bins": {"start": 6.0, "stop": 30.0, "width": 24.0}}}
+    pois = build_likelihood(_analysis({"experiment": CSI, "likelihood": "poisson", "use_experiment_systematics": False,
+                                       "overrides": ov}))
+    single = build_likelihood(_analysis({"experiment": CSI, "likelihood": "single_bin_stat", "overrides": ov}))
+    x = np.linspace(-0.5, 1.0, 31)
+    a, b = pois.chi2({"eps_ee_uV": x}), single.chi2({"eps_ee_uV": x})
+    near = b < 10
+    assert near.sum() >= 8
+    np.testing.assert_allclose(a[near], b[near], rtol=0.03, atol=0.01)
+    term = pois.terms[0]
+    known = binned.BinnedDataset("k", observed=term.observed, statistic="poisson",
+                                 backgrounds={**term.backgrounds, "steady_state": term.sideband})
+    sig = pois.signals({"eps_ee_uV": x})[0]
+    old = binned.combined_chi2([known], {"k": sig}).chi2
+    assert np.all(old[near & (b > 1)] / b[near & (b > 1)] > 1.5)

@@ -9,8 +9,9 @@ from scipy import optimize, stats
 from cevns.analysis import load_analysis, run_analysis
 from cevns.stats import intervals as iv
 from cevns.stats.executors import InProcessExecutor
-from cevns.stats.likelihood import build_likelihood
-from cevns.stats.scan import analyse_scan, chunk_bounds, compute_scan, evaluate_grid, make_grid
+from cevns.analysis import build_likelihood
+from cevns.analysis import MemoryBudgetError, compute_scan, estimate_memory, make_grid, write_scan_csv
+from cevns.stats.scan import ScanData, ScanGrid, analyse_scan, chunk_bounds, evaluate_grid
 
 CSI = "coherent-csi-2017"
 
@@ -142,8 +143,8 @@ def test_run_analysis_outputs_and_resume(tmp_path):
     out1 = tmp_path / "a"
     res1 = run_analysis(spec, out1, progress=False, chunk_points=200)
     names = sorted(p.name for p in out1.iterdir())
-    assert names == sorted(["analysis.resolved.json", "results.json", "uV.csv", "uV.png", "uV.pdf",
-                            "uV-dV.csv", "uV-dV.png", "uV-dV.pdf"])  # no temporaries, no .partial left
+    assert names == sorted(["analysis.resolved.json", "results.json", "uV.csv", "uV.npz", "uV.png", "uV.pdf",
+                            "uV-dV.csv", "uV-dV.npz", "uV-dV.png", "uV-dV.pdf"])  # no temporaries, no .partial left
     on_disk = json.loads((out1 / "results.json").read_text())
     assert on_disk == res1
     assert on_disk["scans"][0]["parameter"] == "eps_ee_uV" and set(on_disk["scans"][0]["intervals"]) == {"0.68", "0.9"}
@@ -165,9 +166,9 @@ def test_run_analysis_outputs_and_resume(tmp_path):
 
         def map_chunks(self, job, chunks):
             for item in super().map_chunks(job, chunks):
-                if job.scan_name == "uV-dV" and self.done >= self.limit:
+                if job.key.endswith(":uV-dV") and self.done >= self.limit:
                     raise KeyboardInterrupt
-                self.done += job.scan_name == "uV-dV"
+                self.done += job.key.endswith(":uV-dV")
                 yield item
 
     class Counting(InProcessExecutor):
@@ -175,15 +176,19 @@ def test_run_analysis_outputs_and_resume(tmp_path):
             self.n = {}
 
         def map_chunks(self, job, chunks):
-            self.n[job.scan_name] = len(chunks)
+            self.n[job.key.rsplit(":", 1)[1]] = len(chunks)
             yield from super().map_chunks(job, chunks)
 
     out2 = tmp_path / "b"
     with pytest.raises(KeyboardInterrupt):
         run_analysis(spec, out2, executor=Dying(3), progress=False, chunk_points=200)
-    partial = list((out2 / ".partial").glob("uV-dV-*/chunk-*.npz"))
+    partial = list((out2 / ".partial").glob("*/uV-dV-*/chunk-*.npz"))
     assert len(partial) == 3
     assert not (out2 / "results.json").exists()
+    # another analysis run into the same folder leaves these chunks alone
+    other = load_analysis({**ana, "name": "other", "fixed": {"sin2_theta_w": 0.24}, "scans": ana["scans"][:1]})
+    run_analysis(other, out2, progress=False, chunk_points=200)
+    assert len(list((out2 / ".partial").glob("*/uV-dV-*/chunk-*.npz"))) == 3
     counting = Counting()
     res2 = run_analysis(spec, out2, executor=counting, progress=False, chunk_points=200)
     n2d = len(chunk_bounds(41 * 31, 1, 200))
@@ -192,6 +197,9 @@ def test_run_analysis_outputs_and_resume(tmp_path):
     assert res2 == res1
     assert (out2 / "uV-dV.csv").read_text() == (out1 / "uV-dV.csv").read_text()
     assert not (out2 / ".partial").exists()
+    npz = np.load(out1 / "uV-dV.npz")
+    assert npz["delta_chi2"].shape == (31, 41)
+    np.testing.assert_allclose(npz["delta_chi2"].reshape(-1), csv2["delta_chi2"], rtol=1e-11, atol=1e-12)
 
 
 def test_changed_scan_does_not_reuse_stale_chunks(tmp_path, lik):
@@ -224,3 +232,79 @@ def test_evaluate_grid_and_chunking(lik):
     vals = grid.outer_values(0, 8)
     np.testing.assert_allclose(vals["eps_ee_uV"], list(x) + [x[0]])
     np.testing.assert_allclose(vals["eps_ee_dV"], [y[0]] * 7 + [y[1]])
+
+
+def test_nsi_profile_reports_both_degenerate_minima(tmp_path, lik):
+    """Single-bin counts are quadratic in eps_ee_uV: two values give the same N_th, hence two equal minima."""
+    spec = _spec([{"name": "uV", "parameters": ["eps_ee_uV"], "ranges": [[-0.2, 0.6]], "points": [81]}])
+    res = run_analysis(spec, tmp_path, progress=False)["scans"][0]
+    fits = res["best_fits"]
+    assert res["best_fit"] == fits[0] and len(fits) == 2
+    # both are minima of the continuous profile with the same chi2 (to 1e-6)
+    c = lik.chi2({"eps_ee_uV": np.array(fits)})
+    assert abs(c[0] - c[1]) < 1e-6 and abs(c[0] - res["chi2_min"]) < 1e-6
+    # and they are the two roots of N_th(eps) = N_th(best): symmetric about the vertex of the quadratic
+    xs = np.linspace(-0.2, 0.6, 2001)
+    n = lik.signals({"eps_ee_uV": xs})[0]
+    vertex = xs[np.argmin(n)] if np.ptp(n) > 0 else None
+    assert vertex is not None and (fits[0] + fits[1]) / 2 == pytest.approx(vertex, abs=1e-3)
+    # a single minimum is reported alone
+    one = run_analysis(_spec([{"name": "s", "parameters": ["sin2_theta_w"], "ranges": [[0.15, 0.3]], "points": [31]}]),
+                       tmp_path / "one", progress=False)["scans"][0]
+    assert one["best_fits"] == [one["best_fit"]]
+
+
+def test_memory_guard_refuses_before_writing(tmp_path):
+    spec = _spec([{"name": "big", "parameters": ["eps_ee_uV", "eps_ee_dV"], "ranges": [[-1, 1], [-1, 1]],
+                   "points": [100000, 100000]}])
+    need = estimate_memory(spec)["big"]
+    assert need >= 1e10 * 16  # at least chi2 + argmin per point
+    out = tmp_path / "out"
+    with pytest.raises(MemoryBudgetError, match=r"scan 'big' would need about .* GB .*budget of 1 MB"):
+        run_analysis(spec, out, progress=False, max_memory_bytes=10**6)
+    assert not out.exists()
+    small = _spec([{"name": "s", "parameters": ["eps_ee_uV"], "ranges": [[-1, 1]], "points": [11]}])
+    run_analysis(small, out, progress=False, max_memory_bytes=10**9)
+    assert (out / "results.json").exists()
+
+
+def test_csv_matches_python_formatting(tmp_path):
+    """The block writer gives the same text as formatting each value with '{:.12g}'."""
+    rng = np.random.default_rng(3)
+    x = np.concatenate([[0.0, -0.0, 1e-300, 1e300, 123456789.123456789], rng.normal(size=6)])
+    y = np.array([-2.5, 1e-7, 3.0])
+    d = rng.normal(size=(3, 11)) * 10.0 ** rng.integers(-8, 8, size=(3, 11))
+    data = ScanData(grid=ScanGrid(names=["a", "b"], axes=[x, y]), chi2=d, argmin=np.zeros((3, 11), dtype=np.int64))
+    write_scan_csv(tmp_path / "s.csv", data, d, block_rows=4)  # x pieces of 4 values: 3 pieces per row
+    xx, yy = np.tile(x, 3), np.repeat(y, 11)
+    want = "x,y,delta_chi2\n" + "".join(f"{a:.12g},{b:.12g},{c:.12g}\n" for a, b, c in zip(xx, yy, d.reshape(-1)))
+    assert (tmp_path / "s.csv").read_text() == want
+
+
+def test_each_experiment_file_is_read_once_per_process(tmp_path, monkeypatch):
+    import cevns.analysis.resolve as resolve
+
+    calls = []
+    real = resolve.load_experiment
+
+    def counting(*args, **kw):
+        calls.append(args[0])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(resolve, "load_experiment", counting)
+    resolve.clear_experiment_cache()
+    spec = load_analysis({"name": "once", "experiments": [{"experiment": CSI}],
+                          "scans": [{"name": "a", "parameters": ["eps_ee_uV"], "ranges": [[-0.5, 0.5]], "points": [5]},
+                                    {"name": "b", "parameters": ["eps_ee_dV"], "ranges": [[-0.5, 0.5]], "points": [5]}]})
+    run_analysis(spec, tmp_path, progress=False)
+    run_analysis(spec, tmp_path / "again", progress=False)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("block_rows", [1, 3, 7, 1000])
+def test_csv_1d_any_block_size(tmp_path, block_rows):
+    x = np.linspace(-1, 1, 17)
+    d = np.sin(7 * x) ** 2 * 1e3
+    data = ScanData(grid=ScanGrid(names=["a"], axes=[x]), chi2=d, argmin=np.zeros(17, dtype=np.int64))
+    write_scan_csv(tmp_path / "s.csv", data, d, block_rows=block_rows)
+    assert (tmp_path / "s.csv").read_text() == "x,delta_chi2\n" + "".join(f"{a:.12g},{b:.12g}\n" for a, b in zip(x, d))

@@ -119,3 +119,15 @@ def test_bad_construction():
         FunctionCost(lambda a: a, ["a"], limits={"b": (0, 1)})
     with pytest.raises(TypeError):
         Cost(["a"])  # abstract
+
+
+def test_gaussian_prior_gradient_and_sum_gradient():
+    a = GaussianPrior("x", 1.0, 0.5)
+    b = GaussianPrior("y", -2.0, 2.0)
+    h = 1e-6
+    assert a.grad(1.3)[0] == pytest.approx((a(1.3 + h) - a(1.3 - h)) / (2 * h), rel=1e-6)
+    s = a + b + GaussianPrior("x", 0.0, 1.0)
+    assert s.has_grad
+    g = s.grad(0.4, 1.0)
+    num = [(s(0.4 + h, 1.0) - s(0.4 - h, 1.0)) / (2 * h), (s(0.4, 1.0 + h) - s(0.4, 1.0 - h)) / (2 * h)]
+    np.testing.assert_allclose(g, num, rtol=1e-6)

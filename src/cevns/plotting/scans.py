@@ -12,6 +12,8 @@ from typing import Mapping
 
 import numpy as np
 
+from ..stats.transforms import Y_TRANSFORMS, y_transform
+
 __all__ = ["plot_profile_1d", "plot_region_2d", "plot_exclusion", "save_scan_figure", "parameter_label"]
 
 _LINESTYLES = ["-", "--", ":", "-."]
@@ -202,8 +204,6 @@ def save_scan_figure(scan, result: dict, plot: dict, base: str | Path, title: st
         yplot = plot.get("y_plot", plot["y"])
         ylabel = labels[1] if labels[1] != scan.parameters[1] else parameter_label(scan.parameters[1])
         if scan.y_transform is not None:
-            from ..analysis import Y_TRANSFORMS
-
             ylabel = Y_TRANSFORMS[scan.y_transform][1]
         for n, (key, t) in enumerate(plot["thresholds"].items()):
             lab = f"{100 * float(key):g}% CL"
@@ -217,8 +217,6 @@ def save_scan_figure(scan, result: dict, plot: dict, base: str | Path, title: st
                                ls=_LINESTYLES[n % 4], filled=(n == 0))
         bx, by = result["best_fit"]
         if not scan.exclusion:
-            from ..analysis import y_transform
-
             ax.plot([bx], [float(y_transform(scan.y_transform, by))], "k+", ms=8, label="best fit")
         ax.set_ylabel(ylabel)
         if log[1]:

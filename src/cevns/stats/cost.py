@@ -54,6 +54,8 @@ class Cost(abc.ABC):
     """
 
     errordef = 1.0
+    #: Whether :meth:`grad` is implemented (analytically).
+    has_grad = False
 
     def __init__(self, parameters: Sequence[str], limits: Mapping[str, tuple] | None = None):
         self._parameters = _check_limits(_check_names(parameters), limits)
@@ -95,6 +97,14 @@ class Cost(abc.ABC):
         if value.size != 1:
             raise ValueError(f"cost returned {value.size} values for one point; use evaluate() for arrays")
         return float(value.reshape(()))
+
+    def _grad(self, args: tuple) -> np.ndarray:
+        """Gradient (n_par, ...) for the parameter values ``args`` (only if ``has_grad``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no analytic gradient")
+
+    def grad(self, *args) -> np.ndarray:
+        """Gradient of the cost at one point (values in the order of :attr:`parameters`)."""
+        return np.asarray(self._grad(self._args(args, {})), dtype=float).reshape(self.npar)
 
     def __add__(self, other: "Cost") -> "CostSum":
         if not isinstance(other, Cost):
@@ -142,6 +152,17 @@ class CostSum(Cost):
     def components(self) -> tuple[Cost, ...]:
         """The summed costs."""
         return self._components
+
+    @property
+    def has_grad(self) -> bool:  # type: ignore[override]
+        return all(c.has_grad for c in self._components)
+
+    def _grad(self, args):
+        total = np.zeros(self.npar)
+        for comp, idx in zip(self._components, self._index):
+            g = np.asarray(comp._grad(tuple(args[i] for i in idx)), dtype=float).reshape(len(idx))
+            total[list(idx)] += g / comp.errordef
+        return total
 
     def _value(self, args):
         total = 0.0
@@ -205,5 +226,10 @@ class GaussianPrior(Cost):
         self.mean = mean
         self.sigma = sigma
 
+    has_grad = True
+
     def _value(self, args):
         return ((args[0] - self.mean) / self.sigma) ** 2
+
+    def _grad(self, args):
+        return np.array([2.0 * (float(args[0]) - self.mean) / self.sigma**2])

@@ -2,34 +2,44 @@
 
 An executor has ``map_chunks(job, chunks)``: ``chunks`` is a list of ``(index, start, stop)`` (flat
 outer-grid indices of a scan) and the method yields ``(index, (chi2, argmin))`` as chunks complete,
-in any order. The caller (:func:`cevns.stats.scan.compute_scan`) stores each chunk as it arrives, so
-an interrupted distributed scan resumes like a local one.
+in any order. The caller stores each chunk as it arrives, so an interrupted distributed scan resumes
+like a local one.
 
-Dask workers receive only the resolved analysis (a JSON-compatible dict) and the scan name; each
-worker process rebuilds the likelihood once and keeps it in a small per-process cache keyed by a hash
-of the analysis, so the experiments are built once per worker, not once per chunk.
+A :class:`ChunkJob` carries a picklable ``build`` callable (provided by the layer that owns the
+scan description, :mod:`cevns.analysis`) returning ``(likelihood, grid)``, and a ``key`` naming
+what it builds. Dask workers receive only these; each worker process calls ``build`` once per key and
+keeps the result in a small per-process cache, so the experiments are built once per worker, not
+once per chunk. In process, the already-built likelihood and grid are used directly.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from ..errors import ConfigError
+from .scan import evaluate_chunk
 
-__all__ = ["ChunkJob", "InProcessExecutor", "DaskExecutor", "make_executor", "remote_chunk", "cached_likelihood"]
+__all__ = ["ChunkJob", "InProcessExecutor", "DaskExecutor", "make_executor", "remote_chunk", "cached_build"]
 
 
 @dataclass
 class ChunkJob:
-    """What a chunk evaluation needs: the resolved analysis and the scan name (enough for a remote
-    worker), and locally the likelihood and grid already built."""
+    """What a chunk evaluation needs.
 
-    analysis: dict
-    scan_name: str
+    Attributes
+    ----------
+    key : str
+        Identifies what ``build`` returns (e.g. a hash of the analysis and the scan name).
+    build : callable
+        Picklable, no arguments, returns ``(likelihood, grid)`` (called on remote workers).
+    likelihood, grid : optional
+        Already built (used in process instead of ``build``).
+    """
+
+    key: str
+    build: Callable
     likelihood: object = None
     grid: object = None
 
@@ -39,34 +49,22 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 4
 
 
-def _key(analysis: dict) -> str:
-    return hashlib.sha256(json.dumps(analysis, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def cached_likelihood(analysis: dict):
-    """The likelihood of a resolved analysis dict, built once per process (small LRU cache)."""
-    from ..analysis import load_analysis
-    from .likelihood import build_likelihood
-
-    key = _key(analysis)
+def cached_build(key: str, build: Callable):
+    """``build()`` once per process and key (small LRU cache of the last few keys)."""
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None:
             return hit
-        spec = load_analysis(analysis)
-        lik = build_likelihood(spec)
+        value = build()
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = (spec, lik)
-        return spec, lik
+        _CACHE[key] = value
+        return value
 
 
-def remote_chunk(analysis: dict, scan_name: str, start: int, stop: int):
-    """Evaluate one chunk from the resolved analysis (the function run on dask workers)."""
-    from .scan import evaluate_chunk, make_grid
-
-    spec, lik = cached_likelihood(analysis)
-    grid = make_grid(spec.scan(scan_name))
+def remote_chunk(key: str, build: Callable, start: int, stop: int):
+    """Evaluate one chunk (the function run on dask workers): ``(chi2, argmin)``."""
+    lik, grid = cached_build(key, build)
     return evaluate_chunk(lik, grid, int(start), int(stop))
 
 
@@ -74,18 +72,10 @@ class InProcessExecutor:
     """Evaluate chunks one after the other in this process."""
 
     def map_chunks(self, job: ChunkJob, chunks: Sequence[tuple[int, int, int]]) -> Iterator:
-        from .scan import evaluate_chunk, make_grid
-
-        if job.likelihood is not None:
-            lik = job.likelihood
+        if job.likelihood is not None and job.grid is not None:
+            lik, grid = job.likelihood, job.grid
         else:
-            spec, lik = cached_likelihood(job.analysis)
-        if job.grid is not None:
-            grid = job.grid
-        else:
-            from ..analysis import load_analysis
-
-            grid = make_grid(load_analysis(job.analysis).scan(job.scan_name))
+            lik, grid = cached_build(job.key, job.build)
         for i, s, e in chunks:
             yield i, evaluate_chunk(lik, grid, s, e)
 
@@ -145,7 +135,7 @@ class DaskExecutor:
 
         futures = {}
         for i, s, e in chunks:
-            fut = self.client.submit(remote_chunk, job.analysis, job.scan_name, s, e, pure=False)
+            fut = self.client.submit(remote_chunk, job.key, job.build, s, e, pure=False)
             futures[fut] = i
         try:
             for fut in as_completed(futures):

@@ -1,82 +1,169 @@
-"""Likelihoods of analyses: experiments -> vectorised chi^2 over physics-parameter points.
+"""Likelihoods as sums of cost objects: one :class:`Term` per data set, vectorised over physics points.
 
-For every experiment of an analysis (:mod:`cevns.analysis`) one term is built:
+A :class:`Term` is a :class:`cevns.stats.cost.Cost` (errordef 1, a chi^2 = -2 ln L + const) of the
+physics parameters of one already-built experiment: it predicts its signal with the experiment's
+engine (``RateEngine.total`` for single-bin terms, ``RateEngine.predict`` for spectra) and compares it
+with its data, profiling its own nuisances in closed form or by vectorised Newton steps. Terms add:
+``term_a + term_b`` is a :class:`Likelihood` whose parameters are the union of the names (one shared
+parameter per name); binned terms in a sum are profiled *jointly* over their normalisation
+nuisances, nuisances of the same name being one shared parameter (a correlated systematic, e.g. the
+reactor-flux normalisation of CONUS and CONNIE, Canas et al. arXiv:1911.09831). A sum is usable
+directly by ``iminuit.Minuit`` and is what fits, profiles and scans evaluate.
 
-* ``single_bin_pulls``: the COHERENT 2017 counting chi^2 (PHYSICS.md section 7; Papoulias & Kosmas
-  arXiv:1711.09773 Eq. 6; COHERENT arXiv:1708.01294)
-
-      chi2 = min_{alpha,beta} [ (N_meas - N_th (1 + alpha) - B_on (1 + beta))^2 / sigma_stat^2
-                                + (alpha / sigma_alpha)^2 + (beta / sigma_beta)^2 ],
-      sigma_stat^2 = N_meas + 2 B_ss + B_on,
-
-  with ``N_meas`` the background-subtracted data summed over bins, ``B_on`` the background named in the
-  experiment's ``[statistics.single_bin]``, ``B_ss`` the subtracted sideband; minimised in closed form
-  (:func:`cevns.stats.pulls.chi2_single_bin_pulls`). ``N_th`` comes from ``RateEngine.total`` (kernels
-  summed over bins first: the fast path).
-* ``single_bin_stat``: the same without pulls (:func:`cevns.stats.pulls.chi2_single_bin_stat_only`).
-* ``poisson`` / ``gaussian``: binned spectral chi^2 (Baker-Cousins or Gaussian) with fractional
-  normalisation nuisances (the experiment's ``[[systematics]]`` plus the analysis' ones), profiled by
-  :func:`cevns.stats.binned.combined_chi2` (closed form if every spectral term is Gaussian, vectorised
-  Newton otherwise). A subtracted sideband (COHERENT anti-coincidence) is added back to the data and
-  enters as a known background ``steady_state``, so the Poisson statistic sees raw counts; the Gaussian
-  variance is ``data + sideband`` per bin (``variance = "data"``, i.e. observed + 2 x sideband for the
-  subtracted data; bins where it vanishes use the expectation) or ``expectation + sideband``
-  (``variance = "expected"``).
-
-Nuisances of all spectral terms with the same name are one shared (fully correlated) parameter, e.g. a
-reactor-flux normalisation common to CONUS and CONNIE (Canas et al. arXiv:1911.09831). The terms add:
-``chi2 = sum_single-bin chi2_i + min_theta [sum_spectral chi2_d + priors]``.
-
-Data: ``observed`` or ``asimov`` (Cowan et al. arXiv:1007.1727): ``data_scale x signal(asimov point)
-+ backgrounds (+ sideband)``, with the Asimov point = the analysis' ``[fixed]`` updated by the entry's
-``asimov_parameters``.
+Kinds of terms are registered by name (:func:`register_likelihood`); the analysis schema takes its
+list of likelihood kinds from :data:`LIKELIHOOD_KINDS`. A new kind is one new class (see
+:mod:`cevns.stats.terms` for the built-in ones).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, ParameterError
-from ..physics.parameters import PhysicsPoint
-from . import binned, pulls
-from .cost import FunctionCost
+from ..errors import ConfigError
+from ..physics.parameters import PhysicsPoint, canonical_name, spec_for
+from . import binned
+from .cost import Cost, CostSum
 
-__all__ = ["Likelihood", "LikelihoodFit", "build_likelihood", "DEFAULT_CHUNK"]
+__all__ = ["Term", "Likelihood", "LikelihoodFit", "LIKELIHOOD_KINDS", "register_likelihood", "term_class",
+           "likelihood_kinds", "DEFAULT_CHUNK"]
 
 #: Points evaluated at once inside :meth:`Likelihood.chi2` (bounds the memory of spectral terms).
 DEFAULT_CHUNK = 1 << 17
 
+#: Registered likelihood kinds: name -> :class:`Term` subclass.
+LIKELIHOOD_KINDS: dict[str, type] = {}
 
-@dataclass
-class _Term:
-    """One experiment of the likelihood."""
 
-    index: int
-    label: str
-    dataset: str
-    kind: str  # single_bin_pulls | single_bin_stat | poisson | gaussian
-    experiment: object
-    entry: object
-    # single bin
-    n_meas: float = 0.0
-    b_on: float = 0.0
-    b_ss: float = 0.0
-    sigma_alpha: float = 0.0
-    sigma_beta: float = 0.0
-    background_name: str = ""
-    # spectral
-    observed: np.ndarray | None = None  # raw counts (sideband added back)
-    backgrounds: dict = field(default_factory=dict)
-    nuisances: list = field(default_factory=list)
-    data_variance: np.ndarray | None = None
-    sideband: np.ndarray | None = None
+def register_likelihood(cls):
+    """Class decorator registering a :class:`Term` subclass under its ``kind``."""
+    if not (isinstance(cls, type) and issubclass(cls, Term)):
+        raise TypeError(f"only Term subclasses can be registered, got {cls!r}")
+    kind = getattr(cls, "kind", None)
+    if not isinstance(kind, str) or not kind:
+        raise TypeError(f"{cls.__name__} needs a class attribute kind = '<name>'")
+    LIKELIHOOD_KINDS[kind] = cls
+    return cls
 
-    @property
-    def single_bin(self) -> bool:
-        return self.kind in ("single_bin_pulls", "single_bin_stat")
+
+def likelihood_kinds() -> tuple[str, ...]:
+    """Names of the registered likelihood kinds."""
+    return tuple(LIKELIHOOD_KINDS)
+
+
+def term_class(kind: str) -> type:
+    """The :class:`Term` subclass registered as ``kind`` (ConfigError if unknown)."""
+    try:
+        return LIKELIHOOD_KINDS[kind]
+    except KeyError:
+        raise ConfigError(f"unknown likelihood kind {kind!r}; known: {', '.join(LIKELIHOOD_KINDS)}") from None
+
+
+def _flatten(full: Mapping) -> tuple[dict, tuple, int]:
+    """Broadcast parameter values together; scalars stay floats, arrays become (n,)."""
+    arrays = {k: np.asarray(v, dtype=float) for k, v in full.items()}
+    shape = np.broadcast_shapes(*[a.shape for a in arrays.values()]) if arrays else ()
+    shape = shape if len(shape) else (1,)
+    n = int(np.prod(shape))
+    flat = {k: (float(a) if a.ndim == 0 else np.broadcast_to(a, shape).reshape(-1)) for k, a in arrays.items()}
+    return flat, shape, n
+
+
+def _check_parameters(names) -> list[str]:
+    names = [str(p) for p in names]
+    for p in names:
+        spec_for(p)
+    return names
+
+
+class Term(Cost):
+    """A likelihood term: the chi^2 of one data set as a function of physics parameters.
+
+    Subclasses set ``kind`` (registry name) and implement :meth:`from_experiment` and
+    :meth:`chi2_of_signal`; binned terms set ``joint = True`` and implement :meth:`binned_dataset`
+    instead, so that a :class:`Likelihood` profiles their nuisances together.
+
+    Parameters
+    ----------
+    experiment : Experiment
+        The built experiment whose engine predicts the signal.
+    label : str
+        Name for tables and plots.
+    dataset : str
+        Unique key of the term inside a likelihood (nuisance names of single-bin pulls use it).
+    parameters : sequence of str, optional
+        Physics parameters exposed as cost parameters (for iminuit); the others come from ``fixed``.
+    fixed : mapping, optional
+        Values of the other physics parameters (engine defaults for the rest).
+    """
+
+    kind: ClassVar[str] = ""
+    #: "total" (one number per point) or "spectrum" (counts per bin).
+    signal_shape: ClassVar[str] = "total"
+    #: Binned terms profiled jointly with the other binned terms of a sum.
+    joint: ClassVar[bool] = False
+    #: The experiment file needs a [statistics.single_bin] section.
+    needs_single_bin: ClassVar[bool] = False
+    #: Accepts normalisation systematics (experiment [[systematics]] and the analysis' ones).
+    uses_systematics: ClassVar[bool] = False
+    #: Accepts the Gaussian ``variance`` option.
+    uses_variance: ClassVar[bool] = False
+    #: Data kinds it accepts ("observed", "asimov").
+    data_kinds: ClassVar[tuple] = ("observed", "asimov")
+
+    def __init__(self, experiment, label: str, dataset: str, parameters: Sequence[str] = (),
+                 fixed: Mapping | None = None, limits: Mapping | None = None):
+        super().__init__(_check_parameters(parameters), limits)
+        self.experiment = experiment
+        self.label = str(label)
+        self.dataset = str(dataset)
+        self.fixed = {k: v for k, v in dict(fixed or {}).items()}
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_experiment(cls, experiment, *, label: str, dataset: str, asimov=None, fixed=None, **options):
+        """Build the term from an experiment and its data (``asimov``: the Asimov signal per bin, or
+        None for the observed data). Options of the analysis entry arrive as keywords."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- evaluation
+    def signal(self, flat: Mapping, n: int) -> np.ndarray:
+        """Predicted signal at ``n`` points: (n,) totals or (n, n_bins) spectra."""
+        eng = self.experiment.engine
+        pt = PhysicsPoint(flat, defaults=eng.defaults)
+        if self.signal_shape == "total":
+            return np.broadcast_to(eng.total(pt), (n,))
+        return np.broadcast_to(eng.predict(pt).per_bin, (n, eng.n_bins))
+
+    def chi2_of_signal(self, signal: np.ndarray, details: bool = False) -> tuple[np.ndarray, dict]:
+        """chi^2 (n,) for the signal of :meth:`signal` and, if ``details``, fitted nuisances by name."""
+        if self.joint:
+            res = binned.combined_chi2([self.binned_dataset(signal)], {self.dataset: signal})
+            return res.chi2, res.nuisances
+        raise NotImplementedError
+
+    def binned_dataset(self, signal: np.ndarray) -> binned.BinnedDataset:
+        """Binned terms: the data set for :func:`cevns.stats.binned.combined_chi2`."""
+        raise NotImplementedError
+
+    def _value(self, args):
+        return Likelihood([self]).evaluate(*args) if self.npar else Likelihood([self]).chi2({})
+
+    def __add__(self, other):
+        if not isinstance(other, Cost):
+            return NotImplemented
+        return Likelihood([self, other])
+
+    # ---------------------------------------------------------------- description
+    def nuisance_table(self) -> dict:
+        """Nuisance name -> {"sigma", "applies_to": ["<label>/<component>", ...]}."""
+        return {}
+
+    def describe(self) -> dict:
+        """Label, kind, data summary (JSON-compatible)."""
+        return {"label": self.label, "dataset": self.dataset, "likelihood": self.kind}
 
 
 @dataclass
@@ -86,10 +173,10 @@ class LikelihoodFit:
     Attributes
     ----------
     chi2 : ndarray (n_points,)
-    per_experiment : dict label-index -> ndarray (n_points,)
-        Data term of each experiment (single-bin: including its pull priors).
+    per_experiment : dict dataset -> ndarray (n_points,)
+        Data term of each term (single-bin: including its pull priors).
     nuisances : dict name -> ndarray (n_points,)
-        Spectral nuisances (shared names once) and single-bin pulls ``"<dataset>:alpha"``/``":beta"``.
+        Profiled nuisances (shared names once), single-bin pulls as ``"<dataset>:alpha"``/``":beta"``.
     """
 
     chi2: np.ndarray
@@ -97,72 +184,89 @@ class LikelihoodFit:
     nuisances: dict
 
 
-class Likelihood:
-    """chi^2 of an analysis as a function of physics parameters (nuisances profiled).
+class Likelihood(CostSum):
+    """A sum of likelihood terms (and other costs, e.g. Gaussian priors), a chi^2 of physics parameters.
 
-    Build it with :func:`build_likelihood`. ``chi2(params)`` takes a mapping ``name -> float or array``
-    (arrays broadcast together; any shape) merged over the analysis' ``[fixed]`` parameters.
+    ``chi2(params)`` takes a mapping ``name -> float or array`` (broadcast together, any shape) merged
+    over ``fixed``; ``evaluate``/``__call__`` take the values of :attr:`parameters` (iminuit). Binned
+    terms are profiled jointly (shared nuisances by name), the others add.
 
-    Attributes
+    Parameters
     ----------
-    spec : AnalysisSpec
-    experiments : list of Experiment
-        The built experiments, in the order of the analysis file.
-    fixed : dict
-        Physics parameters fixed by the analysis.
+    components : sequence of Cost
+        Terms (and further costs of physics parameters).
+    fixed : mapping, optional
+        Physics parameters fixed for every term (on top of each term's own ``fixed``).
+    parameters : sequence of str, optional
+        Further free parameters (cost parameters for iminuit) besides the components' ones.
     """
 
-    def __init__(self, spec, experiments: Sequence, terms: Sequence[_Term]):
-        self.spec = spec
-        self.experiments = list(experiments)
-        self.terms = list(terms)
-        self.fixed = dict(spec.fixed)
+    def __init__(self, components: Sequence[Cost], fixed: Mapping | None = None, parameters: Sequence[str] = (),
+                 limits: Mapping | None = None):
+        comps: list[Cost] = []
+        for c in components:
+            comps.extend(c.components if isinstance(c, CostSum) else [c])
+        if not comps:
+            raise ConfigError("a likelihood needs at least one term")
+        super().__init__(*comps)
+        extra = [p for p in _check_parameters(parameters) if p not in self._parameters]
+        merged = dict(self._parameters)
+        merged.update({p: None for p in extra})
+        for key, lim in dict(limits or {}).items():
+            if key not in merged:
+                raise ConfigError(f"limits given for {key!r}, which is not a parameter ({list(merged)})")
+            merged[key] = None if lim is None else (float(lim[0]), float(lim[1]))
+        self._parameters = merged
+        self.fixed = {}
+        for c in comps:
+            for k, v in getattr(c, "fixed", {}).items():
+                self.fixed.setdefault(k, v)
+        self.fixed.update(dict(fixed or {}))
         self.chunk_points = DEFAULT_CHUNK
-        self._spectral = [t for t in self.terms if not t.single_bin]
+        datasets = [t.dataset for t in self.terms]
+        if len(set(datasets)) != len(datasets):
+            raise ConfigError(f"likelihood terms need distinct dataset names, got {datasets}")
+
+    # ------------------------------------------------------------------ parts
+    @property
+    def terms(self) -> list[Term]:
+        """The data terms, in order."""
+        return [c for c in self.components if isinstance(c, Term)]
+
+    @property
+    def experiments(self) -> list:
+        """The experiments of the terms, in order."""
+        return [t.experiment for t in self.terms]
+
+    @property
+    def labels(self) -> list[str]:
+        return [t.label for t in self.terms]
+
+    def __add__(self, other):
+        if not isinstance(other, Cost):
+            return NotImplemented
+        return Likelihood([self, other], fixed=self.fixed)
 
     # ------------------------------------------------------------------ evaluation
     def point(self, params: Mapping | None = None) -> dict:
-        """The full parameter mapping: ``[fixed]`` updated by ``params``."""
+        """The full parameter mapping: ``fixed`` updated by ``params``."""
         out = dict(self.fixed)
         out.update(dict(params or {}))
         return out
 
-    def _flatten(self, params: Mapping | None):
-        full = self.point(params)
-        arrays = {k: np.asarray(v, dtype=float) for k, v in full.items()}
-        shape = np.broadcast_shapes(*[a.shape for a in arrays.values()]) if arrays else ()
-        shape = shape if len(shape) else (1,)
-        n = int(np.prod(shape))
-        flat = {}
-        for k, a in arrays.items():
-            flat[k] = float(a) if a.ndim == 0 else np.broadcast_to(a, shape).reshape(-1)
-        return flat, shape, n
-
     def signals(self, params: Mapping | None = None) -> list[np.ndarray]:
-        """Predicted CEvNS signal of each term: single-bin (n,) totals, spectral (n, n_bins)."""
-        flat, _, n = self._flatten(params)
-        return self._signals(flat, n)
-
-    def _signals(self, flat: dict, n: int) -> list[np.ndarray]:
-        out = []
-        for t in self.terms:
-            eng = t.experiment.engine
-            pt = PhysicsPoint(flat, defaults=eng.defaults)
-            if t.single_bin:
-                s = np.broadcast_to(eng.total(pt), (n,))
-            else:
-                s = np.broadcast_to(eng.predict(pt).per_bin, (n, eng.n_bins))
-            out.append(s)
-        return out
+        """Predicted signal of each term: single-bin (n,) totals, spectral (n, n_bins)."""
+        flat, _, n = _flatten(self.point(params))
+        return [t.signal(flat, n) for t in self.terms]
 
     def fit(self, params: Mapping | None = None) -> LikelihoodFit:
-        """Profiled chi^2, per-experiment terms and best-fit nuisances (arrays flattened to (n,))."""
-        flat, _, n = self._flatten(params)
+        """Profiled chi^2, per-term chi^2 and best-fit nuisances (arrays flattened to (n,))."""
+        flat, _, n = _flatten(self.point(params))
         return self._fit(flat, n, details=True)
 
     def chi2(self, params: Mapping | None = None) -> np.ndarray:
         """Profiled chi^2 at each point, with the broadcast shape of the parameter values (>= 1-D)."""
-        flat, shape, n = self._flatten(params)
+        flat, shape, n = _flatten(self.point(params))
         if n <= self.chunk_points:
             return self._fit(flat, n, details=False).chi2.reshape(shape)
         out = np.empty(n)
@@ -172,201 +276,96 @@ class Likelihood:
             out[start:stop] = self._fit(sub, stop - start, details=False).chi2
         return out.reshape(shape)
 
-    __call__ = chi2
+    def _value(self, args):
+        return self.chi2(dict(zip(self._parameters, args)))
+
+    @staticmethod
+    def _value_of(flat: Mapping, name: str):
+        """Value of a parameter among the points (by name or alias), else its default."""
+        if name in flat:
+            return flat[name]
+        key = canonical_name(name)
+        for k, v in flat.items():
+            if canonical_name(k) == key:
+                return v
+        default = spec_for(name).default
+        if default is None:
+            raise ConfigError(f"no value for parameter {name!r} (it has no default)")
+        return float(default)
 
     def _fit(self, flat: dict, n: int, details: bool) -> LikelihoodFit:
-        sigs = self._signals(flat, n)
         chi2 = np.zeros(n)
         per, nuis = {}, {}
-        spectral = {}
-        for t, s in zip(self.terms, sigs):
-            if t.kind == "single_bin_pulls":
-                if details:
-                    c, a, b = pulls.chi2_single_bin_pulls(s, t.n_meas, t.b_on, t.b_ss, t.sigma_alpha,
-                                                          t.sigma_beta, return_pulls=True)
-                    nuis[f"{t.dataset}:alpha"] = a
-                    nuis[f"{t.dataset}:beta"] = b
-                else:
-                    c = pulls.chi2_single_bin_pulls(s, t.n_meas, t.b_on, t.b_ss, t.sigma_alpha, t.sigma_beta)
-                chi2 = chi2 + c
-                per[t.dataset] = c
-            elif t.kind == "single_bin_stat":
-                c = pulls.chi2_single_bin_stat_only(s, t.n_meas, t.b_on, t.b_ss)
-                chi2 = chi2 + c
-                per[t.dataset] = c
-            else:
-                spectral[t.dataset] = s
-        if spectral:
-            datasets = [self._dataset(t, spectral[t.dataset]) for t in self._spectral]
-            res = binned.combined_chi2(datasets, spectral)
+        joint_terms, joint_signals = [], {}
+        for c in self.components:
+            if not isinstance(c, Term):
+                args = tuple(np.broadcast_to(self._value_of(flat, p), (n,)) for p in c.parameters)
+                chi2 = chi2 + np.broadcast_to(c._value(args) / c.errordef, (n,))
+                continue
+            s = c.signal(flat, n)
+            if c.joint:
+                joint_terms.append(c)
+                joint_signals[c.dataset] = s
+                continue
+            value, fitted = c.chi2_of_signal(s, details=details)
+            chi2 = chi2 + value
+            per[c.dataset] = value
+            nuis.update(fitted)
+        if joint_terms:
+            datasets = [t.binned_dataset(joint_signals[t.dataset]) for t in joint_terms]
+            res = binned.combined_chi2(datasets, joint_signals)
             chi2 = chi2 + res.chi2
             per.update(res.per_dataset)
             nuis.update(res.nuisances)
         return LikelihoodFit(chi2=np.asarray(chi2, dtype=float), per_experiment=per, nuisances=nuis)
 
-    def _dataset(self, t: _Term, signal: np.ndarray) -> binned.BinnedDataset:
-        variance = None
-        if t.kind == "gaussian":
-            nominal = signal + sum(t.backgrounds.values()) if t.backgrounds else signal
-            ss = 0.0 if t.sideband is None else t.sideband
-            if t.entry.variance == "expected":
-                variance = nominal + ss
-            else:
-                variance = np.where(t.data_variance > 0, t.data_variance, nominal + ss)
-        return binned.BinnedDataset(name=t.dataset, observed=t.observed, backgrounds=t.backgrounds,
-                                    statistic="gaussian" if t.kind == "gaussian" else "poisson",
-                                    variance=variance, nuisances=t.nuisances)
-
     # ------------------------------------------------------------------ iminuit
     def cost(self, parameters: Sequence[str], fixed: Mapping | None = None,
-             limits: Mapping | None = None) -> FunctionCost:
-        """An iminuit-usable cost (errordef 1) of the named parameters, the others fixed.
+             limits: Mapping | None = None) -> "Likelihood":
+        """This likelihood with the named physics parameters free (an iminuit-usable cost, errordef 1).
 
         Parameters
         ----------
         parameters : sequence of str
             Physics parameters left free (valid parameter names).
         fixed : mapping, optional
-            Values of further parameters (on top of the analysis' ``[fixed]``).
+            Values of further parameters (on top of ``fixed``).
         limits : mapping name -> (lo, hi), optional
 
         Returns
         -------
-        cevns.stats.cost.FunctionCost
+        Likelihood
             ``iminuit.Minuit(cost, name=start, ...)`` minimises the profiled chi^2.
         """
-        from ..physics.parameters import spec_for
-
-        names = [str(p) for p in parameters]
-        for p in names:
-            spec_for(p)
-        extra = dict(fixed or {})
-        for p in extra:
-            spec_for(p)
-
-        def f(**kw):
-            return self.chi2({**extra, **kw})
-
-        return FunctionCost(f, names, limits=limits, errordef=1.0)
+        names = _check_parameters(parameters)
+        _check_parameters(dict(fixed or {}))
+        out = Likelihood(list(self.terms), fixed={**self.fixed, **dict(fixed or {})}, parameters=names,
+                         limits=limits)
+        out.chunk_points = self.chunk_points
+        # keep only the requested names, in the requested order
+        out._parameters = {p: out._parameters.get(p) for p in names}
+        return out
 
     # ------------------------------------------------------------------ description
-    @property
-    def labels(self) -> list[str]:
-        return [t.label for t in self.terms]
-
     def nuisance_table(self) -> dict:
-        """Nuisance name -> {"sigma", "applies_to": ["<label>/<component>", ...]} (spectral terms)."""
+        """Nuisance name -> {"sigma", "applies_to": ["<label>/<component>", ...]}."""
         out: dict = {}
-        for t in self._spectral:
-            for nu in t.nuisances:
-                row = out.setdefault(nu.name, {"sigma": None if np.isinf(nu.sigma) else nu.sigma, "applies_to": []})
-                row["applies_to"].extend(f"{t.label}/{c}" for c in nu.applies_to)
         for t in self.terms:
-            if t.kind == "single_bin_pulls":
-                out[f"{t.dataset}:alpha"] = {"sigma": t.sigma_alpha, "applies_to": [f"{t.label}/signal"]}
-                out[f"{t.dataset}:beta"] = {"sigma": t.sigma_beta, "applies_to": [f"{t.label}/{t.background_name}"]}
+            for name, row in t.nuisance_table().items():
+                if name in out:
+                    out[name]["applies_to"].extend(row["applies_to"])
+                else:
+                    out[name] = {"sigma": row["sigma"], "applies_to": list(row["applies_to"])}
         return out
 
     def describe(self) -> list[dict]:
-        """Per experiment: label, likelihood, data summary and every setting in use."""
+        """Per term: label, likelihood, data summary and every setting in use."""
         rows = []
         for t in self.terms:
             exp = t.experiment
             row = {"label": t.label, "dataset": t.dataset, "experiment": exp.name, "path": str(exp.path),
-                   "likelihood": t.kind, "data": t.entry.data, "settings": exp.settings(self.fixed)}
-            if t.single_bin:
-                row["single_bin"] = {"n_meas": t.n_meas, "b_on": t.b_on, "b_ss": t.b_ss,
-                                     "sigma_alpha": t.sigma_alpha, "sigma_beta": t.sigma_beta}
-            else:
-                row["observed"] = t.observed.tolist()
-                row["backgrounds"] = {k: np.asarray(v).tolist() for k, v in t.backgrounds.items()}
+                   "likelihood": t.kind}
+            row.update({k: v for k, v in t.describe().items() if k not in row})
+            row["settings"] = exp.settings(self.fixed)
             rows.append(row)
         return rows
-
-
-# ----------------------------------------------------------------------------------------------
-# construction
-# ----------------------------------------------------------------------------------------------
-def build_likelihood(spec, base_dir=None) -> Likelihood:
-    """Build the likelihood of an analysis.
-
-    Parameters
-    ----------
-    spec : AnalysisSpec, path or mapping
-        The analysis (see :func:`cevns.analysis.load_analysis`).
-    base_dir : str or Path, optional
-        For a path / mapping: folder against which experiment paths are resolved.
-
-    Returns
-    -------
-    Likelihood
-    """
-    from ..analysis import load_analysis
-    from ..experiments import load_experiment
-
-    spec = load_analysis(spec, base_dir=base_dir)
-    experiments, terms = [], []
-    for i, e in enumerate(spec.experiments):
-        where = f"{spec.source}: experiments[{i}]"
-        try:
-            exp = load_experiment(e.experiment, overrides=e.overrides or None, settings=e.settings or None)
-        except (ConfigError, ParameterError) as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-        experiments.append(exp)
-        try:
-            terms.append(_build_term(i, e, exp, spec))
-        except (ValueError, ParameterError) as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-    return Likelihood(spec, experiments, terms)
-
-
-def _build_term(i: int, e, exp, spec) -> _Term:
-    dataset = f"e{i}"
-    t = _Term(index=i, label=e.label or exp.name, dataset=dataset, kind=e.likelihood, experiment=exp, entry=e)
-    asimov_signal = None
-    if e.data == "asimov":
-        pt = PhysicsPoint({**spec.fixed, **e.asimov_parameters}, defaults=exp.engine.defaults)
-        asimov_signal = e.data_scale * exp.engine.predict(pt).per_bin[0]
-    elif exp.observed is None:
-        raise ValueError(f"experiment {exp.name!r} has no observed data; use data = \"asimov\"")
-    if t.single_bin:
-        sb = exp.spec.statistics.single_bin
-        if sb is None:
-            raise ValueError(f"experiment {exp.name!r} has no [statistics.single_bin]")
-        if sb.background not in exp.backgrounds:
-            raise ValueError(f"single-bin background {sb.background!r} not among {sorted(exp.backgrounds)}")
-        t.b_on = float(np.sum(exp.backgrounds[sb.background]))
-        t.b_ss = 0.0 if exp.sideband is None else float(np.sum(exp.sideband))
-        t.n_meas = float(np.sum(exp.observed)) if asimov_signal is None else float(asimov_signal.sum() + t.b_on)
-        t.sigma_alpha = float(sb.sigma_signal)
-        t.sigma_beta = float(sb.sigma_background)
-        t.background_name = sb.background
-        if t.n_meas + 2 * t.b_ss + t.b_on <= 0:
-            raise ValueError("single-bin sigma_stat^2 = N_meas + 2 B_ss + B_on is not positive")
-        return t
-    bkgs = {k: np.asarray(v, dtype=float) for k, v in exp.backgrounds.items()}
-    if exp.sideband is not None:
-        bkgs["steady_state"] = np.asarray(exp.sideband, dtype=float)
-        t.sideband = bkgs["steady_state"]
-    bkg_total = sum(bkgs.values()) if bkgs else 0.0
-    if asimov_signal is None:
-        raw = np.asarray(exp.observed, dtype=float) + (0.0 if exp.sideband is None else exp.sideband)
-    else:
-        raw = asimov_signal + bkg_total
-    if np.any(raw < 0):
-        raise ValueError(f"experiment {exp.name!r}: negative raw counts {raw.min()} in the data")
-    t.observed = raw
-    t.backgrounds = bkgs
-    t.data_variance = raw + (0.0 if exp.sideband is None else exp.sideband)
-    nuis = {}
-    if e.use_experiment_systematics:
-        for s in exp.spec.systematics:
-            nuis[s.name] = binned.Nuisance(s.name, s.sigma, tuple(s.applies_to))
-    for s in e.systematics:
-        nuis[s.name] = binned.Nuisance(s.name, s.sigma, tuple(s.applies_to))
-    t.nuisances = list(nuis.values())
-    # validate components now (raises ValueError with the component names)
-    binned.BinnedDataset(name=dataset, observed=raw, backgrounds=bkgs,
-                         statistic="gaussian" if t.kind == "gaussian" else "poisson",
-                         variance=np.ones_like(raw) if t.kind == "gaussian" else None, nuisances=t.nuisances)
-    return t

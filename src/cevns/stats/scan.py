@@ -2,13 +2,13 @@
 
 A scan evaluates ``chi2`` on the outer grid (one or two scanned parameters) times the grid of the
 profiled parameters, keeping for each outer point the minimum over the profiled grid. The outer grid
-is cut into chunks of about :data:`DEFAULT_CHUNK_POINTS` physics points; every chunk is written
-atomically to ``DIR/.partial/<scan>-<hash>/`` as it completes, the hash covering everything that
-determines the numbers (likelihood definition, grids, fixed parameters, chunking). A rerun of an
-interrupted scan loads the finished chunks and evaluates only the others. Chunks are evaluated by an
-executor (:mod:`cevns.stats.executors`): in process, or on a dask.distributed cluster.
+is cut into chunks of about :data:`DEFAULT_CHUNK_POINTS` physics points (:func:`chunk_bounds`,
+evaluated by :func:`evaluate_chunk`, in process or on dask workers, :mod:`cevns.stats.executors`).
+This module works on arrays and built likelihoods only; files (resumable chunks, CSV) and figures
+belong to :mod:`cevns.analysis`.
 
-Results (docs/analysis-format.md): Delta chi^2 = chi^2 - min over the grid; 1D allowed intervals
+Results: Delta chi^2 = chi^2 - min over the grid; every minimum within :data:`DEGENERATE_DCHI2` of the
+global one is reported (``best_fits``); 1D allowed intervals
 (:func:`cevns.stats.intervals.intervals_1d_detailed`, endpoints refined by brentq on the profile,
 :func:`cevns.stats.intervals.refine_interval_roots`), 2D contours (contourpy), exclusion curves;
 thresholds ``chi2.ppf(CL, dof)`` (Wilks' theorem).
@@ -16,31 +16,27 @@ thresholds ``chi2.ppf(CL, dof)`` (Wilks' theorem).
 
 from __future__ import annotations
 
-import shutil
-import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 from scipy import optimize
 
+from ..errors import CevnsError
 from . import intervals as iv
+from .transforms import y_transform
 
 __all__ = [
     "DEFAULT_CHUNK_POINTS",
+    "DEGENERATE_DCHI2",
+    "ScanError",
     "ScanGrid",
     "ScanData",
-    "make_grid",
     "chunk_bounds",
     "evaluate_chunk",
+    "evaluate_chunk_at",
     "evaluate_grid",
-    "scan_hash",
-    "compute_scan",
     "analyse_scan",
-    "run_scan",
-    "write_scan_csv",
-    "remove_partials",
 ]
 
 #: Physics points per chunk (outer points x profiled points).
@@ -48,7 +44,12 @@ DEFAULT_CHUNK_POINTS = 1 << 16
 #: A scan with at least this many points is cut into at least :data:`MIN_CHUNKS` chunks.
 _MIN_SPLIT_POINTS = 4096
 MIN_CHUNKS = 8
-PARTIAL_DIR = ".partial"
+#: Minima whose chi^2 is within this of the global minimum are all reported as best fits.
+DEGENERATE_DCHI2 = 1e-6
+
+
+class ScanError(CevnsError):
+    """A scan whose chi^2 cannot be analysed (non-finite values, ...)."""
 
 
 @dataclass
@@ -127,15 +128,6 @@ class ScanData:
     resumed_chunks: int = 0
 
 
-def make_grid(scan) -> ScanGrid:
-    """The :class:`ScanGrid` of a :class:`cevns.analysis.ScanSpec`."""
-    from ..analysis import profile_axes, scan_axes
-
-    return ScanGrid(names=list(scan.parameters), axes=scan_axes(scan),
-                    profile_names=[p.parameter for p in scan.profile], profile_axes=profile_axes(scan),
-                    fixed=dict(scan.fixed))
-
-
 def chunk_bounds(n_outer: int, n_profile: int, chunk_points: int | None = None) -> list[tuple[int, int]]:
     """Split ``n_outer`` outer points into chunks of about ``chunk_points`` physics points.
 
@@ -193,106 +185,6 @@ def evaluate_grid(likelihood, axes: Mapping[str, Sequence[float]], profile: Mapp
     return out.reshape(grid.shape)
 
 
-def scan_hash(spec, scan, bounds) -> str:
-    """Hash of everything that determines a scan's chunks (likelihood, grids, fixed, chunking)."""
-    extra = {"scan": {k: v for k, v in scan.model_dump(mode="json").items()
-                      if k in ("parameters", "ranges", "points", "log", "profile", "fixed")},
-             "chunks": [list(b) for b in bounds], "format": 1}
-    return spec.digest(extra)
-
-
-def _chunk_path(folder: Path, i: int) -> Path:
-    return folder / f"chunk-{i:06d}.npz"
-
-
-def _load_chunk(path: Path, n: int):
-    try:
-        with np.load(path) as z:
-            c, a = np.asarray(z["chi2"], dtype=float), np.asarray(z["argmin"], dtype=np.int64)
-    except Exception:
-        return None
-    if c.shape != (n,) or a.shape != (n,):
-        return None
-    return c, a
-
-
-def _save_chunk(path: Path, chi2: np.ndarray, arg: np.ndarray) -> None:
-    from ..io import atomic_path
-
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, chi2=chi2, argmin=arg)
-
-
-def compute_scan(likelihood, spec, scan, partial_root=None, executor=None, progress=True,
-                 chunk_points=None) -> ScanData:
-    """Evaluate a scan's grid, resuming from / saving chunks in ``partial_root`` (if given)."""
-    from .executors import ChunkJob, InProcessExecutor
-
-    grid = make_grid(scan)
-    bounds = chunk_bounds(grid.n_outer, grid.n_profile, chunk_points)
-    chi2 = np.full(grid.n_outer, np.nan)
-    arg = np.zeros(grid.n_outer, dtype=np.int64)
-    todo = list(range(len(bounds)))
-    folder = None
-    resumed = 0
-    if partial_root is not None:
-        key = scan_hash(spec, scan, bounds)[:16]
-        root = Path(partial_root)
-        folder = root / f"{scan.name}-{key}"
-        if root.exists():
-            for old in root.glob(f"{scan.name}-*"):
-                if old != folder and old.is_dir() and old.name[len(scan.name) + 1:].isalnum():
-                    shutil.rmtree(old, ignore_errors=True)
-        folder.mkdir(parents=True, exist_ok=True)
-        todo = []
-        for i, (s, e) in enumerate(bounds):
-            got = _load_chunk(_chunk_path(folder, i), e - s)
-            if got is None:
-                todo.append(i)
-            else:
-                chi2[s:e], arg[s:e] = got
-                resumed += 1
-    executor = executor or InProcessExecutor()
-    job = ChunkJob(analysis=spec.to_dict(), scan_name=scan.name, likelihood=likelihood, grid=grid)
-    with _progress(progress, scan.name, len(bounds), resumed) as advance:
-        if todo:
-            for i, (c, a) in executor.map_chunks(job, [(i, *bounds[i]) for i in todo]):
-                s, e = bounds[i]
-                chi2[s:e], arg[s:e] = c, a
-                if folder is not None:
-                    _save_chunk(_chunk_path(folder, i), c, a)
-                advance()
-    return ScanData(grid=grid, chi2=chi2.reshape(grid.shape), argmin=arg.reshape(grid.shape),
-                    n_chunks=len(bounds), resumed_chunks=resumed)
-
-
-class _progress:
-    """A rich progress bar (stderr) counting chunks, or nothing."""
-
-    def __init__(self, enabled: bool, name: str, total: int, done: int):
-        self.enabled, self.name, self.total, self.done = enabled, name, total, done
-        self._bar = None
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda: None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-                             transient=False)
-        self._bar.start()
-        task = self._bar.add_task(f"scan {self.name}", total=self.total, completed=self.done)
-        return lambda: self._bar.advance(task)
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.stop()
-        return False
-
-
 # ----------------------------------------------------------------------------------------------
 # analysis of a scan
 # ----------------------------------------------------------------------------------------------
@@ -321,8 +213,51 @@ def evaluate_chunk_at(likelihood, grid: ScanGrid, outer: Mapping):
     return chi2[np.arange(m), arg], arg
 
 
+_MAX_BEST_FITS = 20
+
+
+def _degenerate_minima_1d(x, chi2, k, best, chi2_min, f) -> list[float]:
+    """Every local minimum of a 1D profile within :data:`DEGENERATE_DCHI2` of ``chi2_min``; the global
+    one (``best``, at grid index ``k``) first. Local minima of the grid are refined with ``f`` (if
+    given) on their neighbouring grid interval."""
+    out = [best]
+    n = x.size
+    left = np.concatenate([[np.inf], chi2[:-1]])
+    right = np.concatenate([chi2[1:], [np.inf]])
+    local = np.flatnonzero((chi2 < left) & (chi2 <= right))
+    for i in local:
+        if i == k or len(out) >= _MAX_BEST_FITS:
+            continue
+        xi, ci = float(x[i]), float(chi2[i])
+        slack = max(abs(left[i] - ci) if np.isfinite(left[i]) else 0.0,
+                    abs(right[i] - ci) if np.isfinite(right[i]) else 0.0)
+        if f is not None and ci - chi2_min <= slack + DEGENERATE_DCHI2:
+            lo, hi = x[max(i - 1, 0)], x[min(i + 1, n - 1)]
+            res = optimize.minimize_scalar(f, bounds=(lo, hi), method="bounded",
+                                           options={"xatol": 1e-10 * max(1.0, abs(hi - lo))})
+            if res.success and res.fun < ci:
+                xi, ci = float(res.x), float(res.fun)
+        if ci - chi2_min < DEGENERATE_DCHI2 and abs(xi - best) > 0:
+            out.append(xi)
+    return out
+
+
+def _grid_minima_2d(chi2, chi2_min) -> list[tuple[int, int]]:
+    """Grid points (iy, ix) that are local minima (4 neighbours) within DEGENERATE_DCHI2 of chi2_min."""
+    pad = np.pad(chi2, 1, constant_values=np.inf)
+    c = pad[1:-1, 1:-1]
+    local = (c <= pad[:-2, 1:-1]) & (c <= pad[2:, 1:-1]) & (c <= pad[1:-1, :-2]) & (c <= pad[1:-1, 2:])
+    near = local & (c - chi2_min < DEGENERATE_DCHI2)
+    idx = np.argwhere(near)
+    order = np.argsort(c[near], kind="stable")
+    return [tuple(int(v) for v in idx[j]) for j in order[:_MAX_BEST_FITS]]
+
+
 def analyse_scan(likelihood, scan, data: ScanData) -> tuple[dict, dict]:
-    """Intervals / contours / exclusion of an evaluated scan.
+    """Intervals / contours / exclusion / best fits of an evaluated scan.
+
+    ``scan`` is any object with the attributes of a scan of an analysis file (``name``, ``dof``,
+    ``confidence_levels``, ``refine``, ``log``, ``exclusion``, ``exclusion_method``, ``y_transform``).
 
     Returns
     -------
@@ -333,8 +268,13 @@ def analyse_scan(likelihood, scan, data: ScanData) -> tuple[dict, dict]:
     """
     grid = data.grid
     chi2 = data.chi2
-    if not np.any(np.isfinite(chi2)):
-        raise ValueError(f"scan {scan.name!r}: chi^2 is infinite everywhere on the grid")
+    bad = ~np.isfinite(chi2)
+    if np.any(bad):
+        first = np.unravel_index(int(np.flatnonzero(bad.reshape(-1))[0]), grid.shape)
+        at = {name: float(grid.axes[j][first[len(grid.axes) - 1 - j]]) for j, name in enumerate(grid.names)}
+        raise ScanError(f"scan {scan.name!r}: chi^2 is not finite at {int(bad.sum())} of {bad.size} grid "
+                        f"point(s), first at {at} (no data-compatible prediction there: e.g. observed counts in "
+                        f"a bin with zero expectation); narrow the scan range")
     k = int(np.argmin(chi2))
     idx = np.unravel_index(k, grid.shape)
     chi2_min = float(chi2.flat[k])
@@ -357,6 +297,7 @@ def analyse_scan(likelihood, scan, data: ScanData) -> tuple[dict, dict]:
                                                options={"xatol": 1e-10 * max(1.0, abs(hi - lo))})
                 if res.success and res.fun < chi2_min:
                     best, chi2_min = float(res.x), float(res.fun)
+        best_fits = _degenerate_minima_1d(x, chi2, k, best, chi2_min, f)
         dchi2 = chi2 - chi2_min
         ints, opens = {}, {}
         for key, t in thresholds.items():
@@ -370,7 +311,8 @@ def analyse_scan(likelihood, scan, data: ScanData) -> tuple[dict, dict]:
                     pass
             ints[key] = pairs
             opens[key] = [[bool(i.lo_open), bool(i.hi_open)] for i in det]
-        result = {"name": scan.name, "parameter": grid.names[0], "best_fit": best, "chi2_min": chi2_min,
+        result = {"name": scan.name, "parameter": grid.names[0], "best_fit": best, "best_fits": best_fits,
+                  "chi2_min": chi2_min,
                   "intervals": ints, "threshold": thresholds, "dof": scan.dof, "open_ends": opens}
         if prof_best:
             result["profiled_at_best_fit"] = prof_best
@@ -396,16 +338,18 @@ def analyse_scan(likelihood, scan, data: ScanData) -> tuple[dict, dict]:
                 ln[:, 1] = np.exp(ln[:, 1])
             out.append(ln.tolist())
         contours[key] = out
+    best_fits = [[float(x[ix]), float(y[iy])]]
+    for jy, jx in _grid_minima_2d(chi2, chi2_min):
+        if (jy, jx) != (iy, ix):
+            best_fits.append([float(x[jx]), float(y[jy])])
     result = {"name": scan.name, "parameters": list(grid.names), "best_fit": [float(x[ix]), float(y[iy])],
-              "chi2_min": chi2_min, "contours": contours, "threshold": thresholds, "dof": scan.dof}
+              "best_fits": best_fits, "chi2_min": chi2_min, "contours": contours, "threshold": thresholds, "dof": scan.dof}
     if prof_best:
         result["profiled_at_best_fit"] = prof_best
     if warn_edge:
         result["warnings"] = [f"profiled parameter(s) {warn_edge} at the edge of their grid at the best fit"]
     plot = {"x": x, "y": y, "dchi2": dchi2, "thresholds": thresholds}
     if scan.y_transform is not None:
-        from ..analysis import y_transform
-
         result["y_transform"] = scan.y_transform
         plot["y_plot"] = y_transform(scan.y_transform, y)
     if scan.exclusion:
@@ -415,54 +359,9 @@ def analyse_scan(likelihood, scan, data: ScanData) -> tuple[dict, dict]:
         for key, t in thresholds.items():
             ycurve = iv.exclusion_curve(x, y, grid_ex, t, log_y=bool(log[1]))
             if scan.y_transform is not None:
-                from ..analysis import y_transform
-
                 ycurve = y_transform(scan.y_transform, ycurve)
             exc[key] = {"x": x.tolist(), "y": [None if not np.isfinite(v) else float(v) for v in ycurve]}
         result["exclusion"] = exc
         result["exclusion_method"] = scan.exclusion_method
         plot["exclusion"] = exc
     return result, plot
-
-
-def write_scan_csv(path, data: ScanData, dchi2: np.ndarray) -> None:
-    """``x,delta_chi2`` (1D) or ``x,y,delta_chi2`` (2D, x running fastest), written atomically."""
-    from ..io import write_text
-
-    grid = data.grid
-    fmt = "{:.12g}"
-    if len(grid.names) == 1:
-        rows = ["x,delta_chi2"] + [f"{fmt.format(a)},{fmt.format(b)}" for a, b in zip(grid.axes[0], dchi2)]
-    else:
-        x, y = grid.axes
-        xx = np.tile(x, y.size)
-        yy = np.repeat(y, x.size)
-        rows = ["x,y,delta_chi2"] + [f"{fmt.format(a)},{fmt.format(b)},{fmt.format(c)}"
-                                     for a, b, c in zip(xx, yy, dchi2.reshape(-1))]
-    write_text(path, "\n".join(rows) + "\n")
-
-
-def run_scan(likelihood, spec, scan, out_dir, executor=None, progress=True, chunk_points=None) -> dict:
-    """Evaluate one scan of an analysis and write ``<scan>.csv``, ``<scan>.png`` and ``<scan>.pdf``.
-
-    Returns the scan's entry of ``results.json``.
-    """
-    out = Path(out_dir)
-    data = compute_scan(likelihood, spec, scan, partial_root=out / PARTIAL_DIR, executor=executor,
-                        progress=progress, chunk_points=chunk_points)
-    result, plot = analyse_scan(likelihood, scan, data)
-    write_scan_csv(out / f"{scan.name}.csv", data, plot["dchi2"])
-    from ..plotting.scans import save_scan_figure
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        save_scan_figure(scan, result, plot, out / scan.name, title=spec.title)
-    return result
-
-
-def remove_partials(out_dir) -> None:
-    """Remove ``out_dir/.partial`` (all chunks of finished scans)."""
-    p = Path(out_dir) / PARTIAL_DIR
-    if p.exists():
-        shutil.rmtree(p, ignore_errors=True)
-
