@@ -98,7 +98,7 @@ def _write_analysis(tmp_path: Path, name: str, experiment: str, extra: str = "")
     p.write_text(f"""schema_version = 1
 name = "{name}"
 [fixed]
-sin2_theta_w = 0.2312
+sin2_theta_w = 0.23129
 [[experiments]]
 experiment = "{experiment}"
 likelihood = "gaussian"
@@ -174,7 +174,7 @@ def test_example_analyses_run(tmp_path, name):
     (scan,) = res["scans"]
     assert scan["parameter"] == "sin2_theta_w"
     if name == "conus_plus":
-        # more events than predicted -> sin2_theta_w above 0.2312; the SM value inside 90% CL
-        assert scan["best_fit"] > 0.2312
+        # more events than predicted -> sin2_theta_w above 0.23129; the SM value inside 90% CL
+        assert scan["best_fit"] > 0.23129
         (iv,) = scan["intervals"]["0.9"]
-        assert iv[0] < 0.2312 < iv[1]
+        assert iv[0] < 0.23129 < iv[1]
