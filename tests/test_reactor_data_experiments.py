@@ -178,3 +178,16 @@ def test_example_analyses_run(tmp_path, name):
         assert scan["best_fit"] > 0.23129
         (iv,) = scan["intervals"]["0.9"]
         assert iv[0] < 0.23129 < iv[1]
+
+
+@pytest.mark.parametrize("name, nuisance", [("conus-plus", "conus_plus_quenching"),
+                                            ("conus-brokdorf", "conus_brokdorf_quenching")])
+def test_quenching_nuisance_matches_propagated_k_uncertainty(exps, name, nuisance):
+    # k = 0.162 +- 0.004 (arXiv:2202.03754) propagated through the response: half the spread of the
+    # predictions at k -+ 0.004 relative to the nominal one equals the nuisance's sigma (to 0.005)
+    base = _total(exps[name])
+    lo, hi = (_total(load_experiment(name, overrides={"detector": {"quenching": {"model": "lindhard", "k": k}}}))
+              for k in (0.158, 0.166))
+    assert lo < base < hi
+    (syst,) = [s for s in exps[name].systematics if s.name == nuisance]
+    assert 0.5 * (hi - lo) / base == pytest.approx(syst.sigma, abs=0.005)
