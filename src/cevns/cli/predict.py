@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import List, Optional
 
@@ -16,6 +17,7 @@ from ..errors import CommandLineError, InvalidResultError, OutputError
 from ..experiments import experiment_path, load_experiment, read_toml
 from ..io import json_clean, prepare_out_dir
 from ..physics import kinematics
+from ..physics.settings import DEFAULT_SHAPE_FM, PhysicsSettings
 from ..plotting import plot_spectrum
 from .common import console, describe_inputs, parse_sets, warn
 
@@ -49,6 +51,11 @@ def no_time_cut_overrides(experiment: str) -> dict:
 def load_for_cli(experiment: str, sets: Optional[List[str]], no_time_cut: bool = False):
     """Load an experiment with ``--set`` settings and overrides; returns (experiment, parameters)."""
     params, settings = parse_sets(sets)
+    if "form_factor_shape_fm" in settings and settings["form_factor_shape_fm"] is None:  # `none`: the model's default
+        physics = read_toml(experiment_path(experiment)).get("physics")
+        physics = physics if isinstance(physics, dict) else {}
+        model = settings.get("form_factor") or physics.get("form_factor") or PhysicsSettings().form_factor
+        settings["form_factor_shape_fm"] = DEFAULT_SHAPE_FM.get(model, 0.0)
     overrides = no_time_cut_overrides(experiment) if no_time_cut else None
     exp = load_experiment(experiment, overrides=overrides, settings=settings)
     exp.engine.point(params)  # validate
@@ -115,6 +122,20 @@ def check_prediction(exp, pred, sets: Optional[List[str]]) -> None:
         f"with {describe_inputs(sets)}; these values are outside the range the model can evaluate")
 
 
+def evaluate(exp, params: dict, sets: Optional[List[str]]):
+    """``exp.predict(params)`` for the command line: numerical warnings silenced (the result is checked
+    instead, :func:`check_prediction`), and a model that cannot evaluate these inputs (``ValueError``)
+    reported as :class:`InvalidResultError` naming them."""
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pred = exp.predict(params)
+    except (ValueError, ArithmeticError) as exc:
+        raise InvalidResultError(f"cannot evaluate {exp.name} with {describe_inputs(sets)}: {exc}") from None
+    check_prediction(exp, pred, sets)
+    return pred
+
+
 def prediction_document(exp, params: dict, pred) -> dict:
     """The ``predict --json`` document (every number finite)."""
     edges = pred.bin_edges
@@ -164,8 +185,7 @@ def predict_cmd(
 ):
     """Expected CEvNS events: total in the analysis window, per flavour and per bin."""
     exp, params = load_for_cli(experiment, set_, no_time_cut)
-    pred = exp.predict(params)
-    check_prediction(exp, pred, set_)
+    pred = evaluate(exp, params, set_)
     if float(pred.total[0]) == 0.0:
         warn(f"0 expected events in the analysis window of {exp.name}: " + "; ".join(zero_rate_reasons(exp)))
     out = prediction_document(exp, params, pred)
@@ -205,7 +225,7 @@ def plot_spectrum_cmd(
     hi = float(exp.bin_edges[-1]) if high is None else high
     if not hi - lo >= width - 1e-9 * width:
         raise CommandLineError(f"the plotted range {lo:g}-{hi:g} is narrower than one bin ({width:g})")
-    check_prediction(exp, exp.predict(params), set_)
+    evaluate(exp, params, set_)
     plot_spectrum(exp, params, out, low=low, high=high)
     typer.echo(f"wrote {out}")
 
