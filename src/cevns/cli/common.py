@@ -73,7 +73,7 @@ def _allowed(annotation, field) -> tuple[list | None, str]:
             v = getattr(m, attr, None)
             if v is not None:
                 bounds.append(f"{op} {v:g}")
-    text = "a number" if base is float else getattr(base, "__name__", str(base))
+    text = "a finite number" if base is float else getattr(base, "__name__", str(base))
     if bounds:
         text += " " + " and ".join(bounds)
     if optional:
@@ -131,8 +131,10 @@ def parse_sets(items: Optional[List[str]]) -> tuple[dict, dict]:
         if name in SETTING_NAMES:
             v = _setting_value(name, value)
             try:
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise ValueError(v)
                 PhysicsSettings.model_validate({name: v})
-            except ValidationError:
+            except (ValidationError, ValueError):
                 row = next(r for r in settings_table() if r["name"] == name)
                 raise ParameterError(f"--set {name}={value}: not an allowed value; allowed: {row['values']}") from None
             settings[name] = v

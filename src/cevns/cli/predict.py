@@ -205,13 +205,14 @@ def _check_range(low: Optional[float], high: Optional[float]) -> None:
 
 def plot_spectrum_cmd(
     experiment: str = typer.Argument(..., help="built-in name or path to an experiment.toml"),
-    out: Path = typer.Option(..., "--out", help="output image (" + ", ".join(IMAGE_SUFFIXES) + ")"),
+    out_name: str = typer.Option(..., "--out", help="output image (" + ", ".join(IMAGE_SUFFIXES) + ")"),
     set_: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
     low: Optional[float] = typer.Option(None, help="lower edge of the plotted range (observable units)"),
     high: Optional[float] = typer.Option(None, help="upper edge of the plotted range (observable units)"),
     no_time_cut: bool = typer.Option(False, "--no-time-cut", help=NO_TIME_CUT_HELP),
 ):
     """Draw the predicted spectrum against the released data (the seed's Fig. 1)."""
+    out = Path(out_name)
     if out.suffix.lower() not in IMAGE_SUFFIXES:
         raise CommandLineError(f"--out {out}: unknown image format {out.suffix or '(no suffix)'!r}; "
                                f"use one of {', '.join(IMAGE_SUFFIXES)}")

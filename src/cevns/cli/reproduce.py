@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -16,7 +15,7 @@ from .scan import MAX_MEMORY_HELP, memory_kwargs
 
 def reproduce_cmd(
     paper: Optional[str] = typer.Argument(None, help="papoulias-kosmas or canas (default: both)"),
-    out: Path = typer.Option(..., "--out", help="output folder"),
+    out: str = typer.Option(..., "--out", help="output folder (locked while the run lasts)"),
     quick: bool = typer.Option(False, "--quick", help="reduced grids (smoke runs and tests; coarser numbers)"),
     max_memory: Optional[str] = typer.Option(None, "--max-memory", metavar="SIZE", help=MAX_MEMORY_HELP),
     no_progress: bool = typer.Option(False, "--no-progress", help="do not print a line per finished analysis"),
@@ -28,7 +27,7 @@ def reproduce_cmd(
             raise ConfigError(f"unknown paper {paper!r}; choose one of: {', '.join(PAPERS)}")
         papers = [paper]
     extra = memory_kwargs(reproduce, max_memory)
-    out = prepare_out_dir(out)
+    out = prepare_out_dir(out)  # before any work: a file, a file parent, an unwritable folder
     log = None if no_progress else (lambda line: typer.echo(line, err=True))
     with out_dir_lock(out):
         remove_stale_temp_files(out)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from ..analysis import load_analysis, run_analysis
-from ..errors import CommandLineError
+from ..errors import CommandLineError, ConfigError
 from ..io import out_dir_lock, prepare_out_dir, remove_stale_temp_files
 from ..stats.executors import make_executor
 from .common import accepted_kwargs, interrupt_note, parse_memory, warn
@@ -44,7 +44,7 @@ def memory_kwargs(func, max_memory: Optional[str]) -> dict:
 
 def scan_cmd(
     analysis: Path = typer.Argument(..., help="analysis file (TOML, docs/analysis-format.md)"),
-    out: Path = typer.Option(..., "--out", help="output folder"),
+    out: str = typer.Option(..., "--out", help="output folder (locked while the run lasts)"),
     dask_scheduler: Optional[str] = typer.Option(None, "--dask-scheduler", metavar="ADDRESS",
                                                  help="run the chunks on an existing dask.distributed cluster"),
     dask_local: Optional[int] = typer.Option(None, "--dask-local", metavar="N", min=1,
@@ -56,8 +56,10 @@ def scan_cmd(
     if dask_scheduler is not None and dask_local is not None:
         raise CommandLineError("use either --dask-scheduler or --dask-local, not both")
     extra = memory_kwargs(run_analysis, max_memory)
-    out = prepare_out_dir(out)
+    out = prepare_out_dir(out)  # before any work: a file, a file parent, an unwritable folder
     spec = load_analysis(analysis)
+    if not spec.scans:
+        raise ConfigError(f"{analysis}: the analysis has no [[scans]] to run")
     with out_dir_lock(out):
         remove_stale_temp_files(out)
         with interrupt_note(out, "rerun the same command to resume"):
