@@ -260,3 +260,51 @@ def test_readme_settings_row_reproduces_with_the_cli(command, events, capsys):
     code, out, err = run(shlex.split(command)[1:] + ["--json"], capsys)
     assert code == 0, err
     assert round(json.loads(out)["total"], 2) == events
+
+
+# --------------------------------------------------------------------------- --max-memory
+@pytest.mark.parametrize("text, nbytes", [("4GB", 4 * 10**9), ("4gb", 4 * 10**9), ("512MiB", 512 * 2**20),
+                                          ("2GiB", 2 * 2**30), ("1.5e9", 1_500_000_000), ("100 MB", 10**8),
+                                          ("1k", 1000), ("3TB", 3 * 10**12)])
+def test_parse_memory(text, nbytes):
+    from cevns.cli.common import parse_memory
+
+    assert parse_memory(text) == nbytes
+
+
+@pytest.mark.parametrize("text", ["", "GB", "4XB", "-1GB", "0", "0.1", "nan", "inf", "1e999", "4 G B", "four"])
+def test_parse_memory_rejects(text):
+    from cevns.cli.common import parse_memory
+    from cevns.errors import CommandLineError
+
+    with pytest.raises(CommandLineError, match="--max-memory"):
+        parse_memory(text)
+
+
+def test_max_memory_is_passed_to_run_analysis_when_it_accepts_it(tmp_path, monkeypatch, capsys):
+    import cevns.cli.scan as scan_mod
+
+    seen = {}
+
+    def fake_run_analysis(spec, out_dir, executor=None, progress=True, chunk_points=None, max_memory_bytes=None):
+        seen["max_memory_bytes"] = max_memory_bytes
+        return {"scans": []}
+
+    monkeypatch.setattr(scan_mod, "run_analysis", fake_run_analysis)
+    a = tmp_path / "a.toml"
+    a.write_text('schema_version = 1\nname = "a"\ntitle = "a"\n[[experiments]]\nexperiment = "coherent-csi-2017"\n'
+                 '[[scans]]\nname = "s"\nparameters = ["sin2_theta_w"]\nranges = [[0.1, 0.4]]\npoints = [5]\n')
+    code, _, err = run(["scan", str(a), "--out", str(tmp_path / "o"), "--max-memory", "2GiB", "--no-progress"], capsys)
+    assert code == 0, err
+    assert seen["max_memory_bytes"] == 2 * 2**30
+
+
+def test_memory_kwargs_warns_when_not_supported(capsys):
+    from cevns.cli.scan import memory_kwargs
+
+    def old(spec, out_dir, executor=None):
+        return None
+
+    assert memory_kwargs(old, "4GB") == {}
+    assert "--max-memory" in capsys.readouterr().err
+    assert memory_kwargs(old, None) == {}

@@ -71,6 +71,11 @@ def test_prepare_out_dir_creates_nested(tmp_path):
     assert prepare_out_dir(p) == p  # an existing folder is fine
 
 
+def test_prepare_out_dir_check_only_creates_nothing(tmp_path):
+    assert prepare_out_dir(tmp_path / "a" / "b", create=False) == tmp_path / "a" / "b"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_prepare_out_dir_rejects_a_file(tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(OutputError, match="is a file, not a folder"):

@@ -155,13 +155,19 @@ def remove_stale_temp_files(folder: str | Path) -> int:
     return n
 
 
-def prepare_out_dir(path: str | Path) -> Path:
+def prepare_out_dir(path: str | Path, create: bool = True) -> Path:
     """Check that ``path`` can be used as an output folder and create it; call before any work.
+
+    Parameters
+    ----------
+    path : str or Path
+    create : bool
+        Create the folder (and its parents); ``False`` only checks.
 
     Returns
     -------
     Path
-        The folder (created if needed).
+        The folder.
 
     Raises
     ------
@@ -185,6 +191,8 @@ def prepare_out_dir(path: str | Path) -> Path:
         if existing == p:
             raise OutputError(f"output folder {p} is not writable")
         raise OutputError(f"cannot create output folder {p}: {existing} is not writable")
+    if not create:
+        return p
     try:
         p.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -56,10 +56,11 @@ def scan_cmd(
     if dask_scheduler is not None and dask_local is not None:
         raise CommandLineError("use either --dask-scheduler or --dask-local, not both")
     extra = memory_kwargs(run_analysis, max_memory)
-    out = prepare_out_dir(out)  # before any work: a file, a file parent, an unwritable folder
+    prepare_out_dir(out, create=False)  # before any work: a file, a file parent, an unwritable folder
     spec = load_analysis(analysis)
     if not spec.scans:
         raise ConfigError(f"{analysis}: the analysis has no [[scans]] to run")
+    out = prepare_out_dir(out)
     with out_dir_lock(out):
         remove_stale_temp_files(out)
         with interrupt_note(out, "rerun the same command to resume"):
