@@ -308,3 +308,22 @@ def test_memory_kwargs_warns_when_not_supported(capsys):
     assert memory_kwargs(old, "4GB") == {}
     assert "--max-memory" in capsys.readouterr().err
     assert memory_kwargs(old, None) == {}
+
+
+def test_readme_empirical_radius_note(capsys):
+    """The README's note: Klein-Nystrand a = 0.7 fm with the file's empirical radius gives 144.84."""
+    root = Path(__file__).resolve().parents[1]
+    assert "e.g. 144.84 for\nKlein-Nystrand a = 0.7 fm" in (root / "README.md").read_text()
+    code, out, _ = run(["predict", "coherent-csi-2017", "--json", "--set", "form_factor=klein_nystrand",
+                        "--set", "form_factor_shape_fm=0.7"], capsys)
+    assert code == 0 and round(json.loads(out)["total"], 2) == 144.84
+
+
+def test_shape_none_takes_the_model_default(capsys):
+    base = ["predict", "coherent-csi-2017", "--json", "--set", "form_factor=klein_nystrand", "--set",
+            "proton_radius=charge", "--set"]
+    _, a, _ = run(base + ["form_factor_shape_fm=none"], capsys)
+    _, b, _ = run(base + ["form_factor_shape_fm=0.7"], capsys)
+    a, b = json.loads(a), json.loads(b)
+    assert a["settings"]["physics"]["form_factor_shape_fm"] == 0.7
+    assert a["total"] == b["total"]
