@@ -356,7 +356,7 @@ def test_python_m_cevns_exit_codes(args, code):
 
 SLOW_ANALYSIS = SMALL_ANALYSIS.replace('["sin2_theta_w"]', '["dm41_sq", "u_mu4_sq"]').replace(
     "ranges = [[0.1, 0.4]]", "ranges = [[0.1, 1.0e4], [1.0e-3, 0.5]]").replace(
-    "points = [31]", "points = [161, 161]\nlog = [true, true]")
+    "points = [31]", "points = [121, 121]\nlog = [true, true]")
 
 
 def test_ctrl_c_exits_130_keeps_chunks_and_resumes(tmp_path):
@@ -388,3 +388,31 @@ def test_ctrl_c_exits_130_keeps_chunks_and_resumes(tmp_path):
     p = _cli(["scan", "slow.toml", "--out", str(out), "--no-progress"], cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert (out / "results.json").exists() and not (out / ".partial").exists()
+
+
+def test_ctrl_c_in_predict_exits_130(files, capsys, monkeypatch):
+    import cevns.cli.predict as predict_mod
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(predict_mod, "load_experiment", interrupted)
+    code, out, err = _run(["predict", CSI], capsys)
+    assert code == 130 and err.strip() == "interrupted" and out == ""
+
+
+def test_ctrl_c_in_scan_says_what_was_kept(files, capsys, monkeypatch):
+    import cevns.cli.scan as scan_mod
+
+    def interrupted(spec, out_dir, **kw):
+        chunk = Path(out_dir) / ".partial" / "s2w-0123456789abcdef" / "chunk-00000.npz"
+        chunk.parent.mkdir(parents=True)
+        chunk.write_bytes(b"x")
+        (chunk.parent / f"{TEMP_PREFIX}chunk-00001.half.npz").write_bytes(b"x")  # as if killed mid-write
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scan_mod, "run_analysis", interrupted)
+    code, out, err = _run(["scan", "analysis.toml", "--out", "o", "--no-progress"], capsys)
+    assert code == 130
+    assert err.strip().splitlines() == ["interrupted: 1 finished chunk kept in o; rerun the same command to resume"]
+    assert not (files / "o" / LOCK_NAME).exists()

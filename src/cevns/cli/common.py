@@ -203,13 +203,18 @@ def count_partial_chunks(out: Path) -> int:
     return n
 
 
+class RunInterrupted(Exception):
+    """Ctrl-C during a long run; the message says what was kept (the CLI prints it and exits with 130).
+
+    Not a ``KeyboardInterrupt`` subclass, so that click/typer pass it through unchanged."""
+
+
 @contextmanager
 def interrupt_note(out: Path, what: str) -> Iterator[None]:
-    """On Ctrl-C inside the block: print one line saying what was kept in ``out`` and exit with 130."""
+    """On Ctrl-C inside the block: raise :class:`RunInterrupted` saying what was kept in ``out``."""
     try:
         yield
     except KeyboardInterrupt:
         n = count_partial_chunks(out)
         kept = f"{n} finished chunk{'s' if n != 1 else ''} kept in {out}" if n else f"nothing half-written in {out}"
-        typer.echo(f"interrupted: {kept}; {what}", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise RunInterrupted(f"interrupted: {kept}; {what}") from None

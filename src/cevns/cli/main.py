@@ -18,7 +18,7 @@ import typer
 from .. import __version__
 from ..errors import CevnsError
 from . import info, predict, reproduce, scan
-from .common import EXIT_INTERRUPTED, PHYSICS_DOC
+from .common import EXIT_INTERRUPTED, PHYSICS_DOC, RunInterrupted
 
 try:  # typer >= 0.16 bundles its own copy of click and raises that copy's exceptions
     from typer._click import exceptions as click_exceptions
@@ -83,6 +83,9 @@ def run(argv: Optional[List[str]] = None) -> int:
         return EXIT_USAGE
     except _EXIT_TYPES as exc:
         return int(getattr(exc, "exit_code", 0) or 0)
+    except RunInterrupted as exc:
+        typer.echo(str(exc), err=True)
+        return EXIT_INTERRUPTED
     except _ABORT_TYPES:
         typer.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
@@ -98,6 +101,8 @@ def run(argv: Optional[List[str]] = None) -> int:
         _error(f"internal error ({type(exc).__name__}: {exc}); please report it (CEVNS_DEBUG=1 shows the traceback)")
         return EXIT_INTERNAL
     if isinstance(rv, int) and not isinstance(rv, bool):
+        if rv == EXIT_INTERRUPTED:  # typer turned a Ctrl-C into its exit code
+            typer.echo("interrupted", err=True)
         return rv
     return 0
 
