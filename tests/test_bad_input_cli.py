@@ -239,6 +239,7 @@ SCAN = [  # (args, needle)
     (["scan", "analysis.toml", "--out", "a_file/sub"], "a_file is a file"),
     (["scan", "analysis.toml", "--out", ""], "empty"),
     (["scan", "analysis.toml", "--out", "o", "--dask-local", "2", "--dask-scheduler", "tcp://x:1"], "not both"),
+    (["scan", "analysis.toml", "--out", "o", "--dask-scheduler", "garbage address"], "dask"),
     (["scan", "analysis.toml", "--out", "o", "--max-memory", "lots"], "--max-memory"),
     (["scan", "analysis.toml", "--out", "o", "--max-memory", "0"], "--max-memory"),
     (["scan", "analysis.toml", "--out", "o", "--max-memory", "-4GB"], "--max-memory"),

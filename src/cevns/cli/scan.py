@@ -60,11 +60,15 @@ def scan_cmd(
     spec = load_analysis(analysis)
     if not spec.scans:
         raise ConfigError(f"{analysis}: the analysis has no [[scans]] to run")
-    out = prepare_out_dir(out)
-    with out_dir_lock(out):
-        remove_stale_temp_files(out)
-        with interrupt_note(out, "rerun the same command to resume"):
-            with make_executor(dask_scheduler=dask_scheduler, dask_local=dask_local) as executor:
+    try:  # connect before creating anything
+        executor = make_executor(dask_scheduler=dask_scheduler, dask_local=dask_local)
+    except ValueError as exc:  # e.g. an address dask cannot parse
+        raise CommandLineError(f"--dask-scheduler {dask_scheduler!r}: {exc}") from None
+    with executor:
+        out = prepare_out_dir(out)
+        with out_dir_lock(out):
+            remove_stale_temp_files(out)
+            with interrupt_note(out, "rerun the same command to resume"):
                 results = run_analysis(spec, out, executor=executor, progress=not no_progress, **extra)
     for line in _summary(results):
         typer.echo(line)
