@@ -155,3 +155,21 @@ def test_lock_held_by_another_process_refuses(tmp_path):
         holder.wait()
     with out_dir_lock(tmp_path):  # the dead holder's lock file is taken over
         pass
+
+
+def test_pid_file_lock_without_flock(tmp_path, monkeypatch):
+    """Where flock is unavailable the lock is an exclusive-create pid file with the same behaviour."""
+    import cevns.io
+
+    monkeypatch.setattr(cevns.io, "fcntl", None)
+    with out_dir_lock(tmp_path) as lock:
+        assert lock.read_text().strip() == str(os.getpid())
+        with pytest.raises(OutputError, match=f"pid {os.getpid()}"):
+            with out_dir_lock(tmp_path):
+                pass
+    assert not (tmp_path / LOCK_NAME).exists()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / LOCK_NAME).write_text(f"{dead.pid}\n")
+    with out_dir_lock(tmp_path) as lock:
+        assert lock.read_text().strip() == str(os.getpid())
