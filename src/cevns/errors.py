@@ -15,3 +15,16 @@ class ParameterError(CevnsError):
 
 class UnknownExperimentError(CevnsError):
     """An experiment name that is neither built in nor a path to an experiment file."""
+
+
+class OutputError(CevnsError):
+    """An output path that cannot be used: a file where a folder is needed, a folder that is not
+    writable, or an output folder locked by another running ``cevns`` process."""
+
+
+class CommandLineError(CevnsError):
+    """A command-line value that cannot be interpreted (e.g. a memory size or conflicting options)."""
+
+
+class InvalidResultError(CevnsError):
+    """A computed result that is not a valid number (NaN, infinite, or a negative event count)."""

@@ -1,5 +1,5 @@
 """The ``cevns`` command line."""
 
-from .main import app, main
+from .main import app, main, run
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]

@@ -1,199 +1,115 @@
 """The ``cevns`` command line.
 
-Every user error (unknown experiment or parameter, invalid file, value out of domain) is printed as one
-line ``error: ...`` on stderr with exit code 2, never a traceback.
+Exit codes: 0 success; 2 a usage mistake (unknown command or option, missing argument, a word where a
+number is expected) or bad input (unknown experiment or parameter, invalid file, value out of domain,
+unusable output folder), printed as the usage line (for usage mistakes) and one ``error: ...`` line on
+stderr, never a traceback; 130 interrupted by Ctrl-C (one line saying what was kept); 1 an internal
+error (a bug: one line, the traceback with ``CEVNS_DEBUG=1``).
 """
 
 from __future__ import annotations
 
-import json
+import os
 import sys
-from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from ..errors import CevnsError, ParameterError
+from .. import __version__
+from ..errors import CevnsError
+from . import info, predict, reproduce, scan
+from .common import EXIT_INTERRUPTED, PHYSICS_DOC, RunInterrupted
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="CEvNS cross sections, event rates, fits and paper reproductions.")
+try:  # typer >= 0.16 bundles its own copy of click and raises that copy's exceptions
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # older typer runs on the click package
+    from click import exceptions as click_exceptions
+
+EXIT_USAGE = 2
+EXIT_INTERNAL = 1
+
+app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
+                  help=f"CEvNS cross sections, event rates, fits and paper reproductions (physics: {PHYSICS_DOC}).")
 
 
-def fail(msg: str, code: int = 2):
-    """Print a one-line error and exit."""
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"cevns {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """CEvNS cross sections, event rates, fits and paper reproductions."""
+
+
+for _module in (info, predict, scan, reproduce):
+    _module.register(app)
+
+
+def _error(msg: str) -> None:
     typer.echo(f"error: {msg}", err=True)
-    raise typer.Exit(code)
 
 
-def parse_sets(items: Optional[List[str]]) -> tuple[dict, dict]:
-    """Split ``--set NAME=VALUE`` items into (physics parameters, physics settings)."""
-    from ..physics.parameters import spec_for
-    from ..physics.settings import SETTING_NAMES
-
-    params, settings = {}, {}
-    for item in items or []:
-        if "=" not in item:
-            raise ParameterError(f"--set expects NAME=VALUE, got {item!r}")
-        name, value = (s.strip() for s in item.split("=", 1))
-        if name in SETTING_NAMES:
-            low = value.lower()
-            settings[name] = True if low == "true" else False if low == "false" else _number_or_str(value)
-            continue
-        spec_for(name)
-        try:
-            params[name] = float(value)
-        except ValueError:
-            raise ParameterError(f"parameter {name!r} needs a number, got {value!r}") from None
-    return params, settings
+def _usage_error(exc) -> None:
+    ctx = getattr(exc, "ctx", None)
+    msg = exc.format_message().strip()
+    usage = "Usage: cevns [OPTIONS] COMMAND [ARGS]..."
+    if ctx is not None:
+        usage = ctx.get_usage().strip() or usage
+        if msg.lower().startswith("missing command") and hasattr(ctx.command, "list_commands"):
+            msg = f"missing command; one of: {', '.join(ctx.command.list_commands(ctx))} (see cevns --help)"
+    typer.echo(usage, err=True)
+    _error(msg[:1].lower() + msg[1:] if msg else "invalid usage")
 
 
-def _number_or_str(v: str):
+_EXIT_TYPES = tuple({typer.Exit, getattr(click_exceptions, "Exit", typer.Exit)})
+_ABORT_TYPES = tuple({typer.Abort, getattr(click_exceptions, "Abort", typer.Abort), KeyboardInterrupt})
+
+
+def run(argv: Optional[List[str]] = None) -> int:
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     try:
-        return float(v)
-    except ValueError:
-        return v
-
-
-@app.command("experiments")
-def experiments_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON")):
-    """List the built-in experiments."""
-    from ..experiments import list_experiments
-
-    rows = list_experiments()
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    for r in rows:
-        refs = "; ".join(r["references"][:2])
-        typer.echo(f"{r['name']:<22} {r['title']}\n{'':<22} refs: {refs}")
-
-
-@app.command("parameters")
-def parameters_cmd():
-    """List the physics parameters (names, units, defaults) and the physics settings."""
-    from ..physics.parameters import PARAMETERS
-    from ..physics.settings import PhysicsSettings
-
-    for p in PARAMETERS.values():
-        d = "-" if p.default is None else f"{p.default:g}"
-        typer.echo(f"{p.name:<18} [{p.unit}] default {d:<8} {p.description}  ({p.reference})")
-    typer.echo("rn_<Isotope>       [fm] neutron rms radius of one isotope, e.g. rn_Cs133")
-    typer.echo("\nsettings (--set NAME=VALUE):")
-    for name, f in PhysicsSettings.model_fields.items():
-        typer.echo(f"{name:<26} default {f.default!r}")
-
-
-def _load(experiment: str, sets: Optional[List[str]]):
-    from ..experiments import load_experiment
-
-    params, settings = parse_sets(sets)
-    exp = load_experiment(experiment, settings=settings)
-    exp.engine.point(params)  # validate
-    return exp, params
-
-
-@app.command("predict")
-def predict_cmd(
-    experiment: str = typer.Argument(..., help="built-in name or path to an experiment.toml"),
-    set_: Optional[List[str]] = typer.Option(None, "--set", help="NAME=VALUE physics parameter or setting"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
-):
-    """Expected CEvNS events: total in the analysis window, per flavour and per bin."""
-    exp, params = _load(experiment, set_)
-    pred = exp.predict(params)
-    edges = pred.bin_edges
-    out = {
-        "experiment": exp.name,
-        "title": exp.title,
-        "total": float(pred.total[0]),
-        "by_flavor": {k: float(v[0]) for k, v in pred.by_flavor().items()},
-        "bins": [{"low": float(lo), "high": float(hi), "events": float(n)}
-                 for lo, hi, n in zip(edges[:-1], edges[1:], pred.per_bin[0])],
-        "observable": exp.spec.detector.observable,
-        "backgrounds": {k: float(v.sum()) for k, v in exp.backgrounds.items()},
-        "observed": None if exp.observed is None else float(exp.observed.sum()),
-        "settings": exp.settings(params),
-        "references": exp.references,
-    }
-    if as_json:
-        typer.echo(json.dumps(out, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    con = Console()
-    con.print(f"[bold]{exp.name}[/bold]: {exp.title}")
-    con.print(f"expected CEvNS events: [bold]{out['total']:.2f}[/bold]   "
-              + "  ".join(f"{k}: {v:.2f}" for k, v in out["by_flavor"].items()))
-    if out["observed"] is not None:
-        con.print(f"observed (background-subtracted): {out['observed']:.0f}   backgrounds: "
-                  + ", ".join(f"{k} {v:.2f}" for k, v in out["backgrounds"].items()))
-    t = Table(title=f"per bin [{out['observable']}]")
-    for c in ("low", "high", "events"):
-        t.add_column(c, justify="right")
-    for b in out["bins"]:
-        t.add_row(f"{b['low']:g}", f"{b['high']:g}", f"{b['events']:.3f}")
-    con.print(t)
-    s = out["settings"]
-    ph = s["physics"]
-    con.print("settings: " + ", ".join(f"{k}={v}" for k, v in ph.items()))
-    nonzero = {k: v for k, v in s["parameters"].items() if v != 0}
-    con.print("parameters: " + ", ".join(f"{k}={v}" for k, v in nonzero.items()))
-    con.print("radii \\[fm]: " + ", ".join(f"{k}: Rp={v['proton_rms_fm']:.4f} Rn={v['neutron_rms_fm']:.4f}"
-                                         for k, v in s["nuclei"].items() if isinstance(v["neutron_rms_fm"], float)))
-
-
-@app.command("plot-spectrum")
-def plot_spectrum_cmd(
-    experiment: str = typer.Argument(...),
-    out: Path = typer.Option(..., "--out", help="output image (.png or .pdf)"),
-    set_: Optional[List[str]] = typer.Option(None, "--set", help="NAME=VALUE physics parameter or setting"),
-    low: Optional[float] = typer.Option(None, help="lower edge of the plotted range"),
-    high: Optional[float] = typer.Option(None, help="upper edge of the plotted range"),
-):
-    """Draw the predicted spectrum against the released data (the seed's Fig. 1)."""
-    from ..plotting import plot_spectrum
-
-    exp, params = _load(experiment, set_)
-    plot_spectrum(exp, params, out, low=low, high=high)
-    typer.echo(f"wrote {out}")
-
-
-def _register_optional():
-    """Attach the commands that live in their own modules (scan, reproduce)."""
-    import importlib
-
-    for mod, name in (("cevns.cli.scan", "scan"), ("cevns.cli.reproduce", "reproduce")):
+        rv = app(args=argv, prog_name="cevns", standalone_mode=False)
+    except CevnsError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except click_exceptions.UsageError as exc:
+        _usage_error(exc)
+        return EXIT_USAGE
+    except click_exceptions.ClickException as exc:
+        _error(exc.format_message())
+        return EXIT_USAGE
+    except _EXIT_TYPES as exc:
+        return int(getattr(exc, "exit_code", 0) or 0)
+    except RunInterrupted as exc:
+        typer.echo(str(exc), err=True)
+        return EXIT_INTERRUPTED
+    except _ABORT_TYPES:
+        typer.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `cevns ... | head`: the reader went away
         try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name == mod:
-                continue
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return EXIT_INTERNAL
+    except Exception as exc:  # a bug: one line unless debugging
+        if os.environ.get("CEVNS_DEBUG"):
             raise
-        m.register(app)
+        _error(f"internal error ({type(exc).__name__}: {exc}); please report it (CEVNS_DEBUG=1 shows the traceback)")
+        return EXIT_INTERNAL
+    if isinstance(rv, int) and not isinstance(rv, bool):
+        if rv == EXIT_INTERRUPTED:  # typer turned a Ctrl-C into its exit code
+            typer.echo("interrupted", err=True)
+        return rv
+    return 0
 
 
 def main(argv: Optional[List[str]] = None):
-    """Entry point of the ``cevns`` console script."""
-    _register_optional()
-    try:
-        app(args=argv, standalone_mode=False)
-    except CevnsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
-            typer.echo("aborted", err=True)
-            sys.exit(130)
-        raise
-    sys.exit(0)
+    """Entry point of the ``cevns`` console script and of ``python -m cevns``."""
+    sys.exit(run(argv))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,15 @@ from typing import Optional
 
 import typer
 
+from ..analysis import load_analysis, run_analysis
+from ..errors import CommandLineError, ConfigError
+from ..io import out_dir_lock, prepare_out_dir, remove_stale_temp_files
+from ..stats.executors import make_executor
+from .common import accepted_kwargs, interrupt_note, parse_memory, warn
+
+MAX_MEMORY_HELP = ("memory budget of the scan arrays, e.g. 4GB or 512MiB "
+                   "(default: a fraction of the machine's memory); larger grids are refused up front")
+
 
 def _summary(results: dict) -> list[str]:
     lines = []
@@ -23,25 +32,44 @@ def _summary(results: dict) -> list[str]:
     return lines
 
 
+def memory_kwargs(func, max_memory: Optional[str]) -> dict:
+    """``{"max_memory_bytes": n}`` if ``--max-memory`` was given and ``func`` accepts it (else a warning)."""
+    if max_memory is None:
+        return {}
+    kw, missing = accepted_kwargs(func, max_memory_bytes=parse_memory(max_memory))
+    if missing:
+        warn("--max-memory is not supported by this version of the scan code; ignored")
+    return kw
+
+
 def scan_cmd(
     analysis: Path = typer.Argument(..., help="analysis file (TOML, docs/analysis-format.md)"),
-    out: Path = typer.Option(..., "--out", help="output folder"),
+    out: str = typer.Option(..., "--out", help="output folder (locked while the run lasts)"),
     dask_scheduler: Optional[str] = typer.Option(None, "--dask-scheduler", metavar="ADDRESS",
                                                  help="run the chunks on an existing dask.distributed cluster"),
-    dask_local: Optional[int] = typer.Option(None, "--dask-local", metavar="N",
+    dask_local: Optional[int] = typer.Option(None, "--dask-local", metavar="N", min=1,
                                              help="start a local dask cluster of N worker processes"),
+    max_memory: Optional[str] = typer.Option(None, "--max-memory", metavar="SIZE", help=MAX_MEMORY_HELP),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
 ):
     """Run the scans of an analysis file: results.json, Delta-chi2 CSVs, plots (interrupted runs resume)."""
-    from ..analysis import load_analysis, run_analysis
-    from ..errors import ConfigError
-    from ..stats.executors import make_executor
-
     if dask_scheduler is not None and dask_local is not None:
-        raise ConfigError("use either --dask-scheduler or --dask-local, not both")
+        raise CommandLineError("use either --dask-scheduler or --dask-local, not both")
+    extra = memory_kwargs(run_analysis, max_memory)
+    prepare_out_dir(out, create=False)  # before any work: a file, a file parent, an unwritable folder
     spec = load_analysis(analysis)
-    with make_executor(dask_scheduler=dask_scheduler, dask_local=dask_local) as executor:
-        results = run_analysis(spec, out, executor=executor, progress=not no_progress)
+    if not spec.scans:
+        raise ConfigError(f"{analysis}: the analysis has no [[scans]] to run")
+    try:  # connect before creating anything
+        executor = make_executor(dask_scheduler=dask_scheduler, dask_local=dask_local)
+    except ValueError as exc:  # e.g. an address dask cannot parse
+        raise CommandLineError(f"--dask-scheduler {dask_scheduler!r}: {exc}") from None
+    with executor:
+        out = prepare_out_dir(out)
+        with out_dir_lock(out):
+            remove_stale_temp_files(out)
+            with interrupt_note(out, "rerun the same command to resume"):
+                results = run_analysis(spec, out, executor=executor, progress=not no_progress, **extra)
     for line in _summary(results):
         typer.echo(line)
     typer.echo(f"wrote {out}/results.json")
