@@ -183,11 +183,11 @@ BAD_SETS = [  # --set items that must be refused (by predict and plot-spectrum)
 
 PREDICT = [  # (args, needle)
     (["predict", "no-such-experiment"], "unknown experiment"),
-    (["predict", ""], "unknown experiment"),
-    (["predict", "missing.toml"], "unknown experiment"),
-    (["predict", "empty_dir"], "unknown experiment"),
-    (["predict", "a_file"], "unknown experiment"),
-    (["predict", "notes.md"], "unknown experiment"),
+    (["predict", ""], "empty experiment name"),
+    (["predict", "missing.toml"], "not found"),
+    (["predict", "empty_dir"], "has no experiment.toml"),
+    (["predict", "a_file"], "not an experiment file"),
+    (["predict", "notes.md"], "not an experiment file"),
     (["predict", "empty.toml"], "empty.toml"),
     (["predict", "garbage.toml"], "malformed TOML"),
     (["predict", "binary.toml"], "binary.toml"),

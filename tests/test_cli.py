@@ -199,7 +199,7 @@ def test_predict_non_finite_is_an_error_naming_the_parameters(sets, needle, caps
     args = ["predict", "coherent-csi-2017", "--json"] + [a for s in sets for a in ("--set", s)]
     code, out, err = run(args, capsys)
     assert code == 2 and out == ""
-    assert needle in err and all(s in err for s in sets)
+    assert needle in err and all(s.split("=")[0] + "=" in err for s in sets)
     assert len(err.strip().splitlines()) == 1  # no numpy RuntimeWarning lines
 
 

@@ -25,6 +25,8 @@ from cevns.sources.tables import read_table
 
 DATA = Path(__file__).parent / "data"
 BUILTINS = [r["name"] for r in list_experiments()]
+#: Experiments whose predictions were recorded before the refactors (tests/data/builtin_predictions.md).
+RECORDED = sorted(json.loads((DATA / "builtin_predictions.json").read_text()))
 
 #: The point set of tests/data/builtin_predictions.json (see its .md).
 POINTS = {
@@ -51,7 +53,7 @@ def _copy_builtin(tmp_path, name="coherent-csi-2017"):
 
 
 # ------------------------------------------------------------------ regression
-@pytest.mark.parametrize("name", BUILTINS)
+@pytest.mark.parametrize("name", RECORDED)
 def test_builtin_predictions_unchanged(name):
     ref = json.loads((DATA / "builtin_predictions.json").read_text())[name]
     exp = load_experiment(name)

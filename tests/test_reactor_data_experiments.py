@@ -18,7 +18,7 @@ from cevns.analysis import load_analysis, run_analysis
 from cevns.experiments import experiment_path, list_experiments, load_experiment
 from cevns.physics.constants import SECONDS_PER_DAY
 from cevns.stats import binned, intervals
-from cevns.stats.likelihood import build_likelihood
+from cevns.analysis.build import build_likelihood
 
 NAMES = ("conus-plus", "conus-brokdorf")
 

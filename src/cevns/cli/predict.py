@@ -43,6 +43,10 @@ def no_time_cut_overrides(experiment: str) -> dict:
         ov["source"] = {"timing": None}
     if isinstance(data, dict) and data.get("time_window_us") is not None:
         ov["data"] = {"time_window_us": None}
+        backgrounds = data.get("backgrounds")
+        if isinstance(backgrounds, list):  # a background's arrival-time PDF only applies inside a window
+            ov["data"]["backgrounds"] = [{k: v for k, v in b.items() if k != "time_pdf"} if isinstance(b, dict) else b
+                                         for b in backgrounds]
     if not ov:
         raise CommandLineError(f"--no-time-cut: experiment {experiment!r} has no time window to remove")
     return ov
