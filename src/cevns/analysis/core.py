@@ -33,6 +33,7 @@ __all__ = [
     "SystematicEntry",
     "load_analysis",
     "run_analysis",
+    "AnalysisResults",
     "scan_axes",
     "profile_axes",
     "y_transform",
@@ -492,7 +493,8 @@ def run_analysis(spec_or_path, out_dir, executor=None, progress=True, chunk_poin
     Returns
     -------
     dict
-        The content of ``results.json``.
+        The content of ``results.json``, as an :class:`AnalysisResults` (a dict whose ``grids``
+        attribute holds the Delta-chi^2 arrays of every scan).
     """
     from ..io import write_json
     from ..stats.likelihood import build_likelihood
@@ -504,12 +506,29 @@ def run_analysis(spec_or_path, out_dir, executor=None, progress=True, chunk_poin
     likelihood = build_likelihood(spec)
     write_json(out / "analysis.resolved.json", resolved_document(spec, likelihood))
     results = {"analysis": spec.name, "title": spec.title, "scans": []}
+    grids: dict = {}
     for scan in spec.scans:
         results["scans"].append(run_scan(likelihood, spec, scan, out, executor=executor, progress=progress,
-                                         chunk_points=chunk_points))
+                                         chunk_points=chunk_points, grids=grids))
     write_json(out / "results.json", results)
     remove_partials(out)
-    return json.loads(json.dumps(_json_clean(results)))
+    return AnalysisResults(json.loads(json.dumps(_json_clean(results))), grids)
+
+
+class AnalysisResults(dict):
+    """What :func:`run_analysis` returns: the content of ``results.json`` (this dict) plus the arrays.
+
+    Attributes
+    ----------
+    grids : dict
+        Per scan name: ``{"x", "dchi2"}`` (1D) or ``{"x", "y", "dchi2"}`` with ``dchi2`` of shape
+        (ny, nx) (2D), the Delta-chi^2 on the scan grid (numpy arrays, full precision; the CSV files hold
+        the same numbers to 12 digits).
+    """
+
+    def __init__(self, content, grids: dict | None = None):
+        super().__init__(content)
+        self.grids = dict(grids or {})
 
 
 def _json_clean(obj):

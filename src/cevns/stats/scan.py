@@ -442,16 +442,20 @@ def write_scan_csv(path, data: ScanData, dchi2: np.ndarray) -> None:
     write_text(path, "\n".join(rows) + "\n")
 
 
-def run_scan(likelihood, spec, scan, out_dir, executor=None, progress=True, chunk_points=None) -> dict:
+def run_scan(likelihood, spec, scan, out_dir, executor=None, progress=True, chunk_points=None,
+             grids: dict | None = None) -> dict:
     """Evaluate one scan of an analysis and write ``<scan>.csv``, ``<scan>.png`` and ``<scan>.pdf``.
 
-    Returns the scan's entry of ``results.json``.
+    Returns the scan's entry of ``results.json``. With ``grids`` (a dict), also stores the scan's arrays
+    there: ``grids[scan.name] = {"x", "y" (2D only), "dchi2"}`` (dchi2 of shape (ny, nx) in 2D).
     """
     out = Path(out_dir)
     data = compute_scan(likelihood, spec, scan, partial_root=out / PARTIAL_DIR, executor=executor,
                         progress=progress, chunk_points=chunk_points)
     result, plot = analyse_scan(likelihood, scan, data)
     write_scan_csv(out / f"{scan.name}.csv", data, plot["dchi2"])
+    if grids is not None:
+        grids[scan.name] = {k: plot[k] for k in ("x", "y", "dchi2") if k in plot}
     from ..plotting.scans import save_scan_figure
 
     with warnings.catch_warnings():
