@@ -1,4 +1,4 @@
-"""``cevns reproduce [PAPER] --out DIR [--quick]``: reproduce the seed papers (cevns.reproduce)."""
+"""``cevns reproduce [PAPER] --out DIR [--quick]``: reproduce the seed papers (cevns.papers)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from typing import Optional
 
 import typer
 
+from ..errors import ConfigError
+from ..papers.reproduce import PAPERS, reproduce
+
 
 def reproduce_cmd(
     paper: Optional[str] = typer.Argument(None, help="papoulias-kosmas or canas (default: both)"),
@@ -14,14 +17,14 @@ def reproduce_cmd(
     quick: bool = typer.Option(False, "--quick", help="reduced grids (smoke runs and tests; coarser numbers)"),
     no_progress: bool = typer.Option(False, "--no-progress", help="do not print a line per finished analysis"),
 ):
-    """Reproduce the seed papers: every figure (PNG + PDF), results.json, bounds tables and index.html."""
-    from ..papers.reproduce import PAPERS, reproduce
+    """Reproduce the seed papers: every figure (PNG + PDF), results.json, bounds tables and index.html.
 
+    Resumes: analysis files finished by an earlier (interrupted) run into the same folder are reused;
+    --quick results live in their own subfolders and never mix with a full run's.
+    """
     papers = None
     if paper is not None:
         if paper not in PAPERS:
-            from ..errors import ConfigError
-
             raise ConfigError(f"unknown paper {paper!r}; choose one of: {', '.join(PAPERS)}")
         papers = [paper]
     log = None if no_progress else (lambda line: typer.echo(line, err=True))
