@@ -391,3 +391,22 @@ def test_rerun_reuses_finished_analyses_and_quick_is_kept_apart(outdir):
     assert len(fresh) == 1 and "fig1_conus" in fresh[0]
     assert json.loads((outdir / "canas" / "results.json").read_text())["scans"] == before["scans"]
     assert not list((outdir / "canas").rglob(".*.tmp")) and not list(outdir.rglob(".partial"))
+
+
+def test_numbers_match_the_stored_reference(outdir):
+    """Every number of ``reproduce --quick`` against tests/data/reproduce_quick_reference.json (1e-9)."""
+    import os
+    from pathlib import Path
+
+    from reproduce_reference import REFERENCE_NAME, compare, digest
+
+    path = Path(__file__).parent / "data" / REFERENCE_NAME
+    new = {p: digest(json.loads((outdir / p / "results.json").read_text())) for p in rp.PAPERS}
+    if os.environ.get("CEVNS_UPDATE_REFERENCE") == "1":
+        path.write_text(json.dumps(new, indent=1, sort_keys=True) + "\n")
+    ref = json.loads(path.read_text())
+    diffs = []
+    for paper, scans in ref.items():  # scans added later (new analysis files) are not a difference
+        for name, d in scans.items():
+            diffs += compare(d, new[paper].get(name), f"{paper}:{name}")
+    assert not diffs, f"{len(diffs)} differences, first: " + "; ".join(diffs[:8])
