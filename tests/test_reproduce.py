@@ -7,10 +7,13 @@ come from the in-memory results (``run_paper(...)["scans"]``), never from re-rea
 
 import json
 import re
+import sys
 
 import numpy as np
 import pytest
 
+import cevns.analysis  # noqa: F401  (loads the scan runner before the fixture switches its figures off)
+import cevns.plotting.scans  # noqa: F401
 from cevns.errors import ConfigError
 from cevns.papers import reproduce as rp
 
@@ -20,9 +23,10 @@ PK = "papoulias-kosmas"
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     mp = pytest.MonkeyPatch()
-    import cevns.plotting.scans
-
-    mp.setattr(cevns.plotting.scans, "save_scan_figure", lambda *a, **k: None)
+    # switch off the per-scan standard figures wherever the scan runner has imported them from
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("cevns.") and callable(getattr(mod, "save_scan_figure", None)):
+            mp.setattr(mod, "save_scan_figure", lambda *a, **k: None)
     out = tmp_path_factory.mktemp("reproduce")
     try:
         summary = rp.reproduce(out, quick=True)
