@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 
 from ..io import save_figure
-from ..physics.parameters import _EPS
+from ..physics.parameters import LEPTONS, QUARKS
 from .figures import new_figure
 
 __all__ = ["plot_profile_1d", "plot_region_2d", "plot_exclusion", "save_scan_figure", "parameter_label"]
@@ -36,13 +36,16 @@ _LABELS = {
 
 
 _LEPTON_TEX = {"e": "e", "mu": r"\mu", "tau": r"\tau"}
+_LEPTON = "|".join(LEPTONS)
+#: NSI coupling names eps_<a><b>_<q><V|T> (cevns.physics.parameters).
+_EPS_NAME = re.compile(rf"^eps_({_LEPTON})({_LEPTON})_([{''.join(QUARKS)}])([VT])$")
 
 
 def parameter_label(name: str) -> str:
     """A plot label for a physics parameter name (LaTeX where known)."""
     if name in _LABELS:
         return _LABELS[name]
-    m = _EPS.match(name)
+    m = _EPS_NAME.match(name)
     if m:
         a, b, q, k = m.groups()
         return rf"$\varepsilon_{{{_LEPTON_TEX[a]}{_LEPTON_TEX[b]}}}^{{{q}{k}}}$"
