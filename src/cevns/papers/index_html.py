@@ -29,9 +29,8 @@ def _visible(p: Path, base: Path) -> bool:
     return p.is_file() and p.suffix in _LINKED_SUFFIXES and not any(x.startswith(".") for x in parts)
 
 
-def _paper_section(s: dict, root: Path, linked: set[str]) -> list[str]:
+def _paper_section(key: str, s: dict, root: Path, linked: set[str]) -> list[str]:
     e = html.escape
-    key = s["paper"]
     parts = [f"<h2 id='{e(key)}'>{e(s['title'])}</h2>",
              f"<p class='note'>{e(s['reference'])}. {e(s.get('note', ''))}</p>"]
     for sk in s.get("skipped", []):
@@ -82,8 +81,8 @@ def write_index(out_dir, summary: Mapping[str, dict], seconds: float | None = No
     parts.append("<ul>" + "".join(f"<li><a href='#{e(k)}'>{e(s['title'])}</a></li>" for k, s in summary.items())
                  + "</ul>")
     linked: set[str] = set()
-    for s in summary.values():
-        parts.extend(_paper_section(s, root, linked))
+    for key, s in summary.items():
+        parts.extend(_paper_section(key, s, root, linked))
     others = []
     for s in summary.values():
         base = Path(s.get("scans_folder", s["folder"]))

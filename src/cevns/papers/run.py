@@ -107,7 +107,11 @@ def _run_file(info, path: Path, scans_root: Path, grid_scale: float, executor, p
     if done is not None:
         return (*done, True), ""
     res = run_analysis(spec, sub, executor=executor, progress=progress)
-    results, grids = dict(res), res.grids
+    grids = getattr(res, "grids", None)
+    if grids is None or {r["name"] for r in res["scans"]} - set(grids):
+        raise TypeError("cevns.analysis.run_analysis must return an AnalysisResults with the Delta-chi2 "
+                        "arrays of every scan in .grids (the paper figures are composed from them)")
+    results = dict(res)
     _mark_finished(sub, key, results, grids)
     return (results, grids, False), ""
 
