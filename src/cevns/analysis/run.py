@@ -99,11 +99,13 @@ def _check_out_dir(out: Path) -> None:
             return
 
 
-def run_scan(likelihood, spec, scan, out_dir, executor=None, progress=True, chunk_points=None) -> dict:
+def run_scan(likelihood, spec, scan, out_dir, executor=None, progress=True, chunk_points=None,
+             grids: dict | None = None) -> dict:
     """Evaluate one scan of an analysis and write ``<scan>.csv``, ``.npz``, ``.png`` and ``.pdf``.
 
     Returns the scan's entry of ``results.json``. A grid with a non-finite chi^2 is an error
-    (:class:`cevns.stats.scan.ScanError`) and writes nothing.
+    (:class:`cevns.stats.scan.ScanError`) and writes nothing. With ``grids`` (a dict), also stores the
+    scan's arrays there: ``grids[scan.name] = {"x", "y" (2D only), "dchi2"}`` (dchi2 of shape (ny, nx)).
     """
     out = Path(out_dir)
     data = compute_scan(likelihood, spec, scan, partial_root=analysis_partial_dir(out, spec), executor=executor,
@@ -111,6 +113,8 @@ def run_scan(likelihood, spec, scan, out_dir, executor=None, progress=True, chun
     result, plot = analyse_scan(likelihood, scan, data)
     write_scan_csv(out / f"{scan.name}.csv", data, plot["dchi2"])
     write_scan_npz(out / f"{scan.name}.npz", data, plot["dchi2"], result["chi2_min"])
+    if grids is not None:
+        grids[scan.name] = {k: plot[k] for k in ("x", "y", "dchi2") if k in plot}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         save_scan_figure(scan, result, plot, out / scan.name, title=spec.title)
@@ -160,12 +164,29 @@ def run_analysis(spec_or_path, out_dir, executor=None, progress=True, chunk_poin
         raise ConfigError(f"cannot create the output folder {out}: {exc.strerror}") from None
     write_json(out / "analysis.resolved.json", resolved_document(spec, likelihood))
     results = {"analysis": spec.name, "title": spec.title, "scans": []}
+    grids: dict = {}
     for scan in spec.scans:
         try:
             results["scans"].append(run_scan(likelihood, spec, scan, out, executor=executor, progress=progress,
-                                             chunk_points=chunk_points))
+                                             chunk_points=chunk_points, grids=grids))
         except CevnsError as exc:
             raise type(exc)(f"{spec.source}: {exc}") from None
     write_json(out / "results.json", results)
     remove_partials(out, spec)
-    return json.loads(json.dumps(json_clean(results)))
+    return AnalysisResults(json.loads(json.dumps(json_clean(results))), grids)
+
+
+class AnalysisResults(dict):
+    """What :func:`run_analysis` returns: the content of ``results.json`` (this dict) plus the arrays.
+
+    Attributes
+    ----------
+    grids : dict
+        Per scan name: ``{"x", "dchi2"}`` (1D) or ``{"x", "y", "dchi2"}`` with ``dchi2`` of shape
+        (ny, nx) (2D), the Delta-chi^2 on the scan grid (full precision; the CSV files hold the same
+        numbers to 12 digits).
+    """
+
+    def __init__(self, content, grids: dict | None = None):
+        super().__init__(content)
+        self.grids = dict(grids or {})

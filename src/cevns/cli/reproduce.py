@@ -1,4 +1,4 @@
-"""``cevns reproduce [PAPER] --out DIR [--quick]``: reproduce the seed papers (cevns.papers.reproduce)."""
+"""``cevns reproduce [PAPER] --out DIR [--quick]``: reproduce the seed papers (cevns.papers)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,11 @@ def reproduce_cmd(
     max_memory: Optional[str] = typer.Option(None, "--max-memory", metavar="SIZE", help=MAX_MEMORY_HELP),
     no_progress: bool = typer.Option(False, "--no-progress", help="do not print a line per finished analysis"),
 ):
-    """Reproduce the seed papers: every figure (PNG + PDF), results.json, bounds tables and index.html."""
+    """Reproduce the seed papers: every figure (PNG + PDF), results.json, bounds tables and index.html.
+
+    Resumes: analysis files finished by an earlier (interrupted) run into the same folder are reused;
+    --quick results live in their own subfolders and never mix with a full run's.
+    """
     papers = None
     if paper is not None:
         if paper not in PAPERS:

@@ -7,12 +7,15 @@ of an analysis (PNG + PDF).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 
-from ..stats.transforms import Y_TRANSFORMS, y_transform
+from ..io import save_figure
+from ..physics.parameters import LEPTONS, QUARKS
+from .figures import new_figure
 
 __all__ = ["plot_profile_1d", "plot_region_2d", "plot_exclusion", "save_scan_figure", "parameter_label"]
 
@@ -28,21 +31,21 @@ _LABELS = {
     "zprime_coupling": r"$g_\nu g_q$ ($Z'$)",
     "scalar_mass": r"$m_\phi$ [MeV]",
     "scalar_coupling": r"$g_\nu g_q$ ($\phi$)",
+    "sin2_2theta": r"$\sin^2 2\theta$",
 }
 
 
 _LEPTON_TEX = {"e": "e", "mu": r"\mu", "tau": r"\tau"}
+_LEPTON = "|".join(LEPTONS)
+#: NSI coupling names eps_<a><b>_<q><V|T> (cevns.physics.parameters).
+_EPS_NAME = re.compile(rf"^eps_({_LEPTON})({_LEPTON})_([{''.join(QUARKS)}])([VT])$")
 
 
 def parameter_label(name: str) -> str:
     """A plot label for a physics parameter name (LaTeX where known)."""
-    import re
-
-    from ..physics.parameters import _EPS
-
     if name in _LABELS:
         return _LABELS[name]
-    m = _EPS.match(name)
+    m = _EPS_NAME.match(name)
     if m:
         a, b, q, k = m.groups()
         return rf"$\varepsilon_{{{_LEPTON_TEX[a]}{_LEPTON_TEX[b]}}}^{{{q}{k}}}$"
@@ -174,22 +177,15 @@ def plot_exclusion(ax, x, y, label=None, fill=False, **kw):
     return line
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def save_scan_figure(scan, result: dict, plot: dict, base: str | Path, title: str | None = None) -> None:
-    """The standard figure of one scan: ``base.png`` and ``base.pdf`` (written atomically)."""
-    from ..io import save_figure
+    """The standard figure of one scan: ``base.png`` and ``base.pdf`` (written atomically).
 
-    plt = _plt()
+    ``plot`` holds the arrays of the scan (``x``, ``dchi2``, ``thresholds``; in 2D also ``y``, optionally
+    ``y_plot`` = the transformed y axis and ``exclusion``). No pyplot state is used.
+    """
     base = Path(base)
-    fig, ax = plt.subplots(figsize=(5.6, 4.4))
+    fig = new_figure(figsize=(5.6, 4.4))
+    ax = fig.add_subplot()
     labels = scan.labels or scan.parameters
     log = scan.log or [False] * len(scan.parameters)
     xlabel = labels[0] if labels[0] != scan.parameters[0] else parameter_label(scan.parameters[0])
@@ -203,8 +199,8 @@ def save_scan_figure(scan, result: dict, plot: dict, base: str | Path, title: st
     else:
         yplot = plot.get("y_plot", plot["y"])
         ylabel = labels[1] if labels[1] != scan.parameters[1] else parameter_label(scan.parameters[1])
-        if scan.y_transform is not None:
-            ylabel = Y_TRANSFORMS[scan.y_transform][1]
+        if scan.y_transform is not None and labels[1] == scan.parameters[1]:
+            ylabel = parameter_label(scan.y_transform)
         for n, (key, t) in enumerate(plot["thresholds"].items()):
             lab = f"{100 * float(key):g}% CL"
             if scan.exclusion:
@@ -217,7 +213,8 @@ def save_scan_figure(scan, result: dict, plot: dict, base: str | Path, title: st
                                ls=_LINESTYLES[n % 4], filled=(n == 0))
         bx, by = result["best_fit"]
         if not scan.exclusion:
-            ax.plot([bx], [float(y_transform(scan.y_transform, by))], "k+", ms=8, label="best fit")
+            iy = int(np.argmin(np.abs(np.asarray(plot["y"], dtype=float) - by)))  # the best fit is a grid point
+            ax.plot([bx], [float(np.asarray(yplot)[iy])], "k+", ms=8, label="best fit")
         ax.set_ylabel(ylabel)
         if log[1]:
             ax.set_yscale("log")
@@ -232,4 +229,3 @@ def save_scan_figure(scan, result: dict, plot: dict, base: str | Path, title: st
     fig.tight_layout()
     save_figure(fig, Path(f"{base}.png"), dpi=150)
     save_figure(fig, Path(f"{base}.pdf"))
-    plt.close(fig)

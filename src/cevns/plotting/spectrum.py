@@ -1,4 +1,4 @@
-"""Plots of spectra, Delta-chi2 profiles, allowed regions and exclusion curves (matplotlib, Agg)."""
+"""Plots of predicted spectra against data (matplotlib ``Figure`` objects, no pyplot state)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,9 @@ from typing import Mapping
 import numpy as np
 
 from ..io import save_figure
+from .figures import new_figure
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+__all__ = ["spectrum_data", "plot_spectrum"]
 
 
 def spectrum_data(experiment, params: Mapping | None = None, low: float | None = None, high: float | None = None):
@@ -38,12 +32,16 @@ def spectrum_data(experiment, params: Mapping | None = None, low: float | None =
 
 
 def plot_spectrum(experiment, params: Mapping | None, out: str | Path, low=None, high=None, ax=None, title=None):
-    """Predicted CEvNS spectrum (per flavour and total, plus backgrounds) against the data."""
-    plt = _plt()
+    """Predicted CEvNS spectrum (per flavour and total, plus backgrounds) against the data.
+
+    Draws on ``ax`` if given (``out`` is then ignored), else saves a new figure to ``out``. Returns the
+    arrays of :func:`spectrum_data`.
+    """
     d = spectrum_data(experiment, params, low, high)
     own = ax is None
     if own:
-        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        fig = new_figure(figsize=(6.4, 4.4))
+        ax = fig.add_subplot()
     e = d["edges"]
     mids = 0.5 * (e[1:] + e[:-1])
     total = d["signal"] + d["background"]
@@ -62,5 +60,4 @@ def plot_spectrum(experiment, params: Mapping | None, out: str | Path, low=None,
     if own:
         fig.tight_layout()
         save_figure(fig, out, dpi=150)
-        plt.close(fig)
     return d

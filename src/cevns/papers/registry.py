@@ -1,0 +1,116 @@
+"""The reproducible papers: each is a folder ``cevns/papers/<folder>/`` holding its analysis files and
+``figures.toml`` (the paper's title and reference, and the map figure -> scans, composer kind, styles).
+
+``figures.toml``::
+
+    [paper]
+    key = "papoulias-kosmas"        # the name used on the command line
+    title = "..."                    # shown in index.html and bounds.md
+    reference = "..."                # full citation (results.json "reference")
+    note = "..."                     # inputs in one paragraph
+    optional_analyses = ["stem"]     # analysis files skipped (with a note) if this build cannot load them
+
+    [[figures]]
+    id = "fig2_weak_mixing"          # output file stem (PNG + PDF)
+    label = "Fig. 2"                 # figure label in the bounds table (panels may override it)
+    kind = "profiles"                # composer (cevns.papers.composers.COMPOSERS)
+    title = "..."                    # caption title
+    caption = "..."
+    [[figures.panels]]               # one per axes; curves name scans as "<analysis file stem>.<scan>"
+    ...
+
+The keys of panels and curves depend on the composer kind (see :mod:`cevns.papers.composers`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError
+
+__all__ = ["PAPERS", "Paper", "load_paper", "analysis_files", "PAPERS_DIR", "FIGURES_FILE"]
+
+PAPERS_DIR = Path(__file__).resolve().parent
+FIGURES_FILE = "figures.toml"
+
+#: Paper key (command-line name) -> folder under ``cevns/papers/``.
+PAPERS: dict[str, str] = {
+    "papoulias-kosmas": "papoulias_kosmas",
+    "canas": "canas",
+}
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A reproducible paper as declared by its ``figures.toml``."""
+
+    key: str
+    folder: Path
+    title: str
+    reference: str
+    note: str = ""
+    figures: tuple = ()
+    optional_analyses: tuple = ()
+    labels: dict = field(default_factory=dict)
+
+    def figure_label(self, stem: str) -> str:
+        """The figure label of an analysis file (its stem): from the figure or panel that uses it."""
+        return self.labels.get(stem, stem)
+
+
+def _require(table: dict, key: str, where: str):
+    if key not in table:
+        raise ConfigError(f"{where}: missing key {key!r}")
+    return table[key]
+
+
+def _stem_labels(figures: list[dict], where: str) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for fig in figures:
+        flabel = _require(fig, "label", where)
+        for panel in fig.get("panels", []):
+            plabel = panel.get("label", flabel)
+            for curve in panel.get("curves", []):
+                stem = _require(curve, "scan", where).split(".")[0]
+                labels.setdefault(stem, plabel)
+    return labels
+
+
+def load_paper(key: str) -> Paper:
+    """Read the ``figures.toml`` of paper ``key`` (a key of :data:`PAPERS`).
+
+    Raises
+    ------
+    ConfigError
+        Unknown paper, or a malformed / incomplete ``figures.toml`` (naming the file).
+    """
+    if not isinstance(key, str) or key not in PAPERS:
+        raise ConfigError(f"unknown paper {key!r}; choose one of: {', '.join(PAPERS)}")
+    folder = PAPERS_DIR / PAPERS[key]
+    path = folder / FIGURES_FILE
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: malformed TOML: {exc}") from None
+    meta = _require(doc, "paper", str(path))
+    if meta.get("key") != key:
+        raise ConfigError(f"{path}: [paper] key is {meta.get('key')!r}, expected {key!r}")
+    figures = doc.get("figures", [])
+    for n, fig in enumerate(figures):
+        for k in ("id", "kind", "title", "caption"):
+            _require(fig, k, f"{path}: figures[{n}]")
+    return Paper(key=key, folder=folder, title=_require(meta, "title", str(path)),
+                 reference=_require(meta, "reference", str(path)), note=meta.get("note", ""),
+                 figures=tuple(figures), optional_analyses=tuple(meta.get("optional_analyses", ())),
+                 labels=_stem_labels(figures, str(path)))
+
+
+def analysis_files(paper: str) -> list[Path]:
+    """The analysis files of a paper (every ``*.toml`` of its folder but ``figures.toml``, sorted)."""
+    info = load_paper(paper)
+    return sorted(p for p in info.folder.glob("*.toml") if p.name != FIGURES_FILE)
