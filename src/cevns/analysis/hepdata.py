@@ -215,7 +215,9 @@ class _Builder:
         best = [r["best_fit"]] if rec.ndim == 1 else list(r["best_fit"])
         rows = r.get("best_fits") if isinstance(r.get("best_fits"), list) and r["best_fits"] else [r["best_fit"]]
         rows = [[v] if rec.ndim == 1 else list(v) for v in rows]
+        thresholds = [(f"Delta chi2 threshold at {cl_percent(k)}% CL", float(t)) for k, t in r["threshold"].items()]
         quals = base + [("Result", RESULT_KINDS["best_fit"]), ("chi2 at the best fit", float(r["chi2_min"]))]
+        quals += thresholds
         prof = r.get("profiled_at_best_fit") or {}
         quals += [(f"profiled at the best fit: {k}", float(v)) for k, v in prof.items() if isinstance(v, (int, float))]
         t = self.table(rec.name, "best fit")
@@ -402,9 +404,12 @@ def export_hepdata(results_dir, out_dir, images: bool = True, max_grid_points: i
                          f"with the cevns toolkit {__version__} (Delta chi2 profiles of chi2 = -2 ln L, Wilks' "
                          f"theorem). Analyses: {titles}. Experiments: {exps}."
                          + (f" References: {', '.join(refs)}." if refs else ""))
-        out.mkdir(parents=True, exist_ok=True)
-        with contextlib.chdir(out):  # hepdata_lib packs submission.tar.gz into the working directory
-            b.sub.create_files(str(sub_dir.resolve()), validate=False, remove_old=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            with contextlib.chdir(out):  # hepdata_lib packs submission.tar.gz into the working directory
+                b.sub.create_files(str(sub_dir.resolve()), validate=False, remove_old=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot write the HEPData submission to {out}: {exc.strerror or exc}") from None
     archive = out / ARCHIVE_NAME
     if validate:
         for target in (sub_dir, archive):

@@ -163,7 +163,8 @@ def _register_optional():
     """Attach the commands that live in their own modules (scan, reproduce)."""
     import importlib
 
-    for mod, name in (("cevns.cli.scan", "scan"), ("cevns.cli.reproduce", "reproduce")):
+    for mod, name in (("cevns.cli.scan", "scan"), ("cevns.cli.reproduce", "reproduce"),
+                      ("cevns.cli.hepdata", "export-hepdata")):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as exc:
