@@ -3,6 +3,7 @@ round trip through the reader (cevns.analysis.hepdata_read), units / CL qualifie
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -208,6 +209,11 @@ def test_large_grids_become_resources(scan_dir, tmp_path):
                                                                              head["additional_resources"]}
     back = read_hepdata(tmp_path / "out")
     _assert_same(_results(scan_dir), back)
+    for s in back["scans"]:  # the reader loads the attached grid files
+        if "parameters" in s:
+            g = read_scan_grid(scan_dir / f"{s['name']}.csv")
+            for k in g:
+                np.testing.assert_array_equal(s["grid"][k], g[k])
 
 
 def test_cl_percent_is_exact():
@@ -296,3 +302,9 @@ def test_cli_bad_input_is_one_line_exit_2(scan_dir, tmp_path, capsys):
 def test_errors_are_cevns_errors(tmp_path):
     with pytest.raises(CevnsError):
         export_hepdata(tmp_path / "missing", tmp_path / "out")
+
+
+def test_missing_hepdata_lib_is_a_clear_error(scan_dir, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "hepdata_lib", None)  # import hepdata_lib -> ModuleNotFoundError
+    with pytest.raises(CevnsError, match=r"pip install 'cevns\[hepdata\]'"):
+        export_hepdata(scan_dir, tmp_path / "out")

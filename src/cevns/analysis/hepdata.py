@@ -18,7 +18,7 @@ Each dependent variable carries the qualifiers ``Result`` (what the table holds)
 analysis documents and ``results.json`` are attached as additional resources, scan plots as images.
 
 Output: ``DIR/submission/`` (``submission.yaml``, one YAML file per table, resources) and
-``DIR/submission.tar.gz`` (the archive hepdata_lib packs), both checked with ``hepdata_validator``.
+``DIR/submission.tar.gz`` (the archive hepdata_lib packs, checked with ``hepdata_validator``).
 """
 
 from __future__ import annotations
@@ -48,8 +48,10 @@ RESULT_KINDS = {"profile": "Delta chi2 profile", "intervals": "allowed intervals
                 "exclusion": "exclusion limit", "grid": "Delta chi2 grid", "best_fit": "best fit"}
 #: Significant digits written (17: every double round-trips exactly).
 DIGITS = 17
-#: Largest 2D grid written as a table (about 100 bytes of YAML per point; HEPData's limit is 10 MB a file).
-MAX_GRID_POINTS = 40_000
+#: Largest 2D grid written as a table by default; larger grids are attached as their grid file. A grid
+#: table takes about 60 bytes of YAML and 2 ms (writing + validating, pure-Python YAML) per point;
+#: HEPData limits a data file to 10 MB (about 150,000 points) and does not draw very large tables.
+MAX_GRID_POINTS = 2_500
 SUBMISSION_FOLDER = "submission"
 ARCHIVE_NAME = "submission.tar.gz"
 _REACTION = "NU NUCLEUS --> NU NUCLEUS"
@@ -228,6 +230,7 @@ class _Builder:
         finish(t, "best_fit", f"Best fit{title} of {', '.join(_describe_param(p) for p in pars)}: the global "
                f"minimum of chi2 = -2 ln L (qualifier 'best fit') and every grid minimum degenerate with it "
                f"(rows).", variables)
+        return t
 
     def _scan_1d(self, rec, base, thresholds, finish, title):
         r = rec.result
@@ -268,7 +271,7 @@ class _Builder:
         px, py = r["parameters"]
         ux, uy = _unit(px), _unit(py)
         pdesc = f"({_describe_param(px)}, {_describe_param(py)})"
-        self._best_fit(rec, base, finish, title)
+        best_table = self._best_fit(rec, base, finish, title)
         for k, lines in r["contours"].items():
             if not lines:
                 continue
@@ -318,9 +321,10 @@ class _Builder:
                     self.var("Delta chi2", g["delta_chi2"].reshape(-1).tolist(), quals=quals)])
         else:
             name = self.stage_file(rec.grid_file, f"{tag}.grid{rec.grid_file.suffix}")
-            self.sub.additional_resources.append({"description": f"Delta chi2 grid of scan {rec.name} of "
-                                                  f"{rec.analysis} ({n} points, {rec.grid_file.suffix} as written "
-                                                  f"by cevns scan)", "location": name})
+            desc = (f"Delta chi2 grid of scan {rec.name} of {rec.analysis} ({n} points, {rec.grid_file.suffix} "
+                    f"as written by cevns scan, docs/analysis-format.md)")
+            self.sub.additional_resources.append({"description": desc, "location": name})
+            best_table.add_additional_resource(desc, name)
 
 
 def _check_out(out: Path) -> Path:
@@ -349,7 +353,7 @@ def export_hepdata(results_dir, out_dir, images: bool = True, max_grid_points: i
     max_grid_points : int
         2D grids with more points are attached as their grid file instead of a table.
     validate : bool
-        Check the folder and the archive with ``hepdata_validator`` (a failure raises CevnsError).
+        Check the archive with ``hepdata_validator`` (a failure raises CevnsError).
 
     Returns
     -------
@@ -411,11 +415,10 @@ def export_hepdata(results_dir, out_dir, images: bool = True, max_grid_points: i
         except OSError as exc:
             raise ConfigError(f"cannot write the HEPData submission to {out}: {exc.strerror or exc}") from None
     archive = out / ARCHIVE_NAME
-    if validate:
-        for target in (sub_dir, archive):
-            msgs = validate_hepdata(target)
-            if msgs:
-                raise CevnsError(f"the HEPData submission written to {target} does not validate: {'; '.join(msgs)}")
+    if validate:  # the archive holds every file of the folder (and is what one uploads)
+        msgs = validate_hepdata(archive)
+        if msgs:
+            raise CevnsError(f"the HEPData submission written to {archive} does not validate: {'; '.join(msgs)}")
     return {"folder": str(sub_dir), "archive": str(archive), "tables": b.tables, "analyses": list(analyses)}
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import CevnsError, ConfigError
 from .hepdata import RESULT_KINDS, cl_key_from_percent
+from .results_folder import read_scan_grid
 
 try:  # PyYAML (installed with hepdata_lib)
     import yaml
@@ -208,6 +209,10 @@ def _read_folder(root: Path, label: str) -> dict:
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise ConfigError(f"{label}: table {name!r} ({doc['data_file']}) does not have the columns of a "
                               f"cevns '{RESULT_KINDS[kind]}' table: {exc!r}") from None
+        for res in doc.get("additional_resources") or []:  # a large grid attached as its file
+            loc = str(res.get("location", "")) if isinstance(res, dict) else ""
+            if kind == "best_fit" and re.search(r"\.grid\.(csv|npz)$", loc) and "/" not in loc:
+                scan["grid"] = read_scan_grid(sfile.parent / loc)
         out["tables"].append(name)
     out["scans"] = [_finish(s) for s in scans.values()]
     return out
