@@ -23,7 +23,7 @@ CSI = "coherent-csi-2017"
 TINY = {
     "name": "tiny-hepdata",
     "title": "HEPData export test",
-    "references": ["arXiv:1806.07424"],
+    "references": ["arXiv:1806.07424", "doi:10.1103/PhysRevD.97.033003", "Canas et al., ICHEP2020 proceeding"],
     "fixed": {"sin2_theta_w": 0.2312},
     "experiments": [{"experiment": CSI, "label": "COHERENT CsI", "likelihood": "single_bin_stat"}],
     "scans": [
@@ -130,7 +130,8 @@ def test_tables_carry_units_cl_and_the_analysis(scan_dir, exported):
     names = {r["location"] for r in head["additional_resources"]}
     assert f"{TINY['name']}.analysis.resolved.json" in names and "results.json" in names
     assert json.loads((sub / f"{TINY['name']}.analysis.resolved.json").read_text()) == resolved
-    assert "https://arxiv.org/abs/1806.07424" in names
+    assert {"https://arxiv.org/abs/1806.07424", "https://doi.org/10.1103/PhysRevD.97.033003"} <= names
+    assert "Canas et al., ICHEP2020 proceeding" in head["comment"]
     meta, data = tables["nsi_ee contour CL90"]
     quals = {q["name"]: q["value"] for q in data["dependent_variables"][0]["qualifiers"]}
     assert quals["CL"] == "90%" and quals["Analysis"] == TINY["name"] and quals["Scan"] == "nsi_ee"
@@ -276,7 +277,13 @@ def _bad_folders(tmp_path: Path, scan_dir: Path) -> dict:
                        "bad cl": '{"scans": [{"name": "a", "parameter": "mu_nu", "best_fit": 0, "chi2_min": 0, '
                                  '"threshold": {"90": 2.7}, "intervals": {}}]}',
                        "bad contour": '{"scans": [{"name": "a", "parameters": ["x", "y"], "best_fit": [0, 0], '
-                                      '"chi2_min": 0, "threshold": {"0.9": 4.6}, "contours": {"0.9": [[1, 2]]}}]}'
+                                      '"chi2_min": 0, "threshold": {"0.9": 4.6}, "contours": {"0.9": [[1, 2]]}}]}',
+                       "bad best_fits": '{"scans": [{"name": "a", "parameter": "mu_nu", "best_fit": 0, "chi2_min": 0, '
+                                        '"threshold": {"0.9": 2.7}, "intervals": {}, "best_fits": [[0, 1]]}]}',
+                       "bad open_ends": '{"scans": [{"name": "a", "parameter": "mu_nu", "best_fit": 0, "chi2_min": 0, '
+                                        '"threshold": {"0.9": 2.7}, "intervals": {}, "open_ends": {"0.9": [1]}}]}',
+                       "bad dof": '{"scans": [{"name": "a", "parameter": "mu_nu", "best_fit": 0, "chi2_min": 0, '
+                                  '"threshold": {"0.9": 2.7}, "intervals": {}, "dof": "one"}]}',
                        }.items():
         d = tmp_path / name.replace(" ", "_")
         d.mkdir()

@@ -63,6 +63,18 @@ def _validator():
 
 
 
+def _reference_url(ref: str) -> str | None:
+    """A link for ``arXiv:ID``, ``doi:DOI`` or an http(s) URL; None for other references."""
+    ref = ref.strip()
+    m = re.fullmatch(r"arXiv:\s*(\S+)", ref, flags=re.IGNORECASE)
+    if m:
+        return f"https://arxiv.org/abs/{m.group(1)}"
+    m = re.fullmatch(r"doi:\s*(\S+)", ref, flags=re.IGNORECASE)
+    if m:
+        return f"https://doi.org/{m.group(1)}"
+    return ref if re.fullmatch(r"https?://\S+", ref) and len(ref) <= 256 else None
+
+
 def _check_out(out: Path) -> Path:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file; give a folder for the HEPData submission")
@@ -125,7 +137,7 @@ def export_hepdata(results_dir, out_dir, images: bool = True, max_grid_points: i
                                            "docs/analysis-format.md)", "location": rfile})
         tags = set()
         for rec in records:
-            tag = scan_tag(rec.name if len(analyses) == 1 else f"{rec.analysis}.{rec.name}")
+            tag = scan_tag(rec.name)  # scan names are unique in results.json
             while tag.lower() in tags:
                 tag += "_"
             tags.add(tag.lower())
@@ -136,14 +148,17 @@ def export_hepdata(results_dir, out_dir, images: bool = True, max_grid_points: i
                 if isinstance(ref, str) and ref not in refs:
                     refs.append(ref)
         for ref in refs:
-            m = re.fullmatch(r"arXiv:(\S+)", ref.strip())
-            b.sub.add_link(f"Reference: {ref}", f"https://arxiv.org/abs/{m.group(1)}" if m else ref)
+            url = _reference_url(ref)
+            if url is not None:  # other references are named in the comment only
+                b.sub.add_link(f"Reference: {ref}", url)
         titles = "; ".join(f"{n}" + (f" ({r.title})" if r.title else "") for n, r in analyses.items())
         exps = "; ".join(dict.fromkeys(experiments_text(r) for r in analyses.values()))
         b.sub.comment = (f"Confidence intervals, allowed regions and exclusion limits from CEvNS data, computed "
                          f"with the cevns toolkit {__version__} (Delta chi2 profiles of chi2 = -2 ln L, Wilks' "
                          f"theorem). Analyses: {titles}. Experiments: {exps}."
-                         + (f" References: {', '.join(refs)}." if refs else ""))
+                         + (f" References: {', '.join(refs)}." if refs else "")
+                         + (f" Reproduction of: {results['reference']}." if isinstance(results.get("reference"), str)
+                            else ""))
         try:
             out.mkdir(parents=True, exist_ok=True)
             with contextlib.chdir(out):  # hepdata_lib packs submission.tar.gz into the working directory

@@ -103,6 +103,14 @@ def _check_scan(where: str, s) -> None:
     for k, t in s["threshold"].items():
         if not _is_num(t):
             raise ConfigError(f"{where}.threshold[{k!r}]: not a finite number")
+    if "dof" in s and not (isinstance(s["dof"], int) and not isinstance(s["dof"], bool) and s["dof"] >= 1):
+        raise ConfigError(f"{where}.dof: expected a positive integer, got {s['dof']!r}")
+    for key in ("exclusion_method", "y_transform"):
+        if s.get(key) is not None and not isinstance(s[key], str):
+            raise ConfigError(f"{where}.{key}: expected a string, got {s[key]!r}")
+    point = _is_num if "parameter" in s else (lambda p: isinstance(p, list) and len(p) == 2 and all(map(_is_num, p)))
+    if "best_fits" in s and not (isinstance(s["best_fits"], list) and all(map(point, s["best_fits"]))):
+        raise ConfigError(f"{where}.best_fits: expected a list of best-fit points")
     if "parameter" in s:
         if not isinstance(s["parameter"], str) or not _is_num(s.get("best_fit")):
             raise ConfigError(f"{where}: a 1D scan needs 'parameter' (string) and 'best_fit' (number)")
@@ -111,6 +119,12 @@ def _check_scan(where: str, s) -> None:
             if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 and all(map(_is_num, p))
                                                       for p in pairs):
                 raise ConfigError(f"{where}.intervals[{k!r}]: expected a list of [low, high] number pairs")
+        opens = s.get("open_ends", {})
+        ok = isinstance(opens, dict) and all(
+            isinstance(v, list) and all(isinstance(f, list) and len(f) == 2 and all(isinstance(b, bool) for b in f)
+                                        for f in v) for v in opens.values())
+        if not ok:
+            raise ConfigError(f"{where}.open_ends: expected {{CL: [[bool, bool], ...]}}")
         return
     pars = s.get("parameters")
     if not (isinstance(pars, list) and len(pars) == 2 and all(isinstance(p, str) for p in pars)):

@@ -25,7 +25,9 @@ def export_hepdata_cmd(
     counts = Counter(t["kind"] for t in summary["tables"])
     kinds = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items())
     scans = len({(t["analysis"], t["scan"]) for t in summary["tables"]})
-    typer.echo(f"{scans} scan(s) of {', '.join(summary['analyses'])}: {len(summary['tables'])} tables ({kinds})")
+    names = summary["analyses"]
+    of = ", ".join(names) if len(names) <= 3 else f"{len(names)} analyses"
+    typer.echo(f"{scans} scan(s) of {of}: {len(summary['tables'])} tables ({kinds})")
     typer.echo(f"wrote {summary['folder']} and {summary['archive']}" + ("" if no_validate else " (validated)"))
 
 
