@@ -315,3 +315,24 @@ def test_missing_hepdata_lib_is_a_clear_error(scan_dir, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "hepdata_lib", None)  # import hepdata_lib -> ModuleNotFoundError
     with pytest.raises(CevnsError, match=r"pip install 'cevns\[hepdata\]'"):
         export_hepdata(scan_dir, tmp_path / "out")
+
+
+def test_npz_grids_are_preferred_and_checked(scan_dir, tmp_path):
+    # the .npz layout of docs/analysis-format.md (x, y, delta_chi2 of shape (ny, nx), chi2_min, names)
+    d = tmp_path / "res"
+    shutil.copytree(scan_dir, d)
+    g = read_scan_grid(d / "nsi_ee.csv")
+    np.savez(d / "nsi_ee.npz", x=g["x"], y=g["y"], delta_chi2=g["delta_chi2"] + 1.0, chi2_min=0.0,
+             names=np.array(["eps_ee_uV", "eps_ee_dV"]))
+    export_hepdata(d, tmp_path / "out", images=False)
+    back = {s["name"]: s for s in read_hepdata(tmp_path / "out")["scans"]}
+    np.testing.assert_array_equal(back["nsi_ee"]["grid"]["delta_chi2"], g["delta_chi2"] + 1.0)
+    np.savez(d / "nsi_ee.npz", x=g["x"], y=g["y"], delta_chi2=g["delta_chi2"][:-1])
+    with pytest.raises(ConfigError, match="shape"):
+        export_hepdata(d, tmp_path / "out2")
+
+
+def test_reproduce_root_hints_at_the_results_folders(scan_dir, tmp_path):
+    shutil.copytree(scan_dir, tmp_path / "root" / "paper")
+    with pytest.raises(ConfigError, match="results folders inside it: paper"):
+        export_hepdata(tmp_path / "root", tmp_path / "out")

@@ -153,7 +153,8 @@ def export_hepdata(results_dir, out_dir, images: bool = True, max_grid_points: i
                 b.sub.add_link(f"Reference: {ref}", url)
         titles = "; ".join(f"{n}" + (f" ({r.title})" if r.title else "") for n, r in analyses.items())
         exps = "; ".join(dict.fromkeys(experiments_text(r) for r in analyses.values()))
-        b.sub.comment = (f"Confidence intervals, allowed regions and exclusion limits from CEvNS data, computed "
+        b.sub.comment = (f"Confidence intervals, allowed regions and exclusion limits from CEvNS data (observed, or "
+                         f"Asimov for projections: see the Experiments qualifier), computed "
                          f"with the cevns toolkit {__version__} (Delta chi2 profiles of chi2 = -2 ln L, Wilks' "
                          f"theorem). Analyses: {titles}. Experiments: {exps}."
                          + (f" References: {', '.join(refs)}." if refs else "")

@@ -237,7 +237,10 @@ def read_results_folder(path) -> tuple[dict, list[ScanRecord]]:
         raise ConfigError(f"{root} is not a folder (expected a results folder written by `cevns scan`)")
     rpath = root / "results.json"
     if not rpath.is_file():
-        raise ConfigError(f"{root} is not a results folder: no results.json (run `cevns scan ANALYSIS --out {root}`)")
+        inside = sorted(str(p.parent.relative_to(root)) for p in root.glob("*/results.json"))
+        hint = (f"; results folders inside it: {', '.join(inside)}" if inside
+                else f" (run `cevns scan ANALYSIS --out {root}`)")
+        raise ConfigError(f"{root} is not a results folder: no results.json{hint}")
     results = _read_json(rpath)
     if not isinstance(results, dict) or not isinstance(results.get("scans"), list):
         raise ConfigError(f"{rpath}: expected an object with a 'scans' list (docs/analysis-format.md)")
