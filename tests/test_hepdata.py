@@ -258,9 +258,13 @@ def run(args, capsys):
     return exc.value.code, out.out, out.err
 
 
-def test_cli_export(scan_dir, tmp_path, capsys):
-    code, out, err = run(["export-hepdata", str(scan_dir), "--out", str(tmp_path / "hd")], capsys)
+def test_cli_export(scan_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(["export-hepdata", str(scan_dir), "--out", "hd"], capsys)  # a relative --out
     assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hd"]
+    assert sorted(p.name for p in (tmp_path / "hd").iterdir()) == [SUBMISSION_FOLDER, ARCHIVE_NAME]
+    assert (tmp_path / "hd" / SUBMISSION_FOLDER / "submission.yaml").is_file()
     assert "validated" in out and (tmp_path / "hd" / ARCHIVE_NAME).is_file()
     _assert_same(_results(scan_dir), read_hepdata(tmp_path / "hd"))
 

@@ -162,8 +162,9 @@ def export_hepdata(results_dir, out_dir, images: bool = True, max_grid_points: i
                             else ""))
         try:
             out.mkdir(parents=True, exist_ok=True)
+            target = str(sub_dir.resolve())  # before the chdir: --out may be relative
             with contextlib.chdir(out):  # hepdata_lib packs submission.tar.gz into the working directory
-                b.sub.create_files(str(sub_dir.resolve()), validate=False, remove_old=True)
+                b.sub.create_files(target, validate=False, remove_old=True)
         except OSError as exc:
             raise ConfigError(f"cannot write the HEPData submission to {out}: {exc.strerror or exc}") from None
     archive = out / ARCHIVE_NAME
