@@ -17,7 +17,7 @@ import typer
 
 from .. import __version__
 from ..errors import CevnsError
-from . import info, predict, reproduce, scan
+from . import hepdata, info, predict, reproduce, scan
 from .common import EXIT_INTERRUPTED, PHYSICS_DOC, RunInterrupted
 
 try:  # typer >= 0.16 bundles its own copy of click and raises that copy's exceptions
@@ -44,7 +44,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version_cal
     """CEvNS cross sections, event rates, fits and paper reproductions."""
 
 
-for _module in (info, predict, scan, reproduce):
+for _module in (info, predict, scan, reproduce, hepdata):
     _module.register(app)
 
 
