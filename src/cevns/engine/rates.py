@@ -42,7 +42,7 @@ from ..physics.couplings import (
 )
 from ..physics.parameters import LEPTONS, PhysicsPoint
 from ..physics.settings import PhysicsSettings
-from ..sources.base import FluxComponent, flavor_index, is_antineutrino
+from ..sources.base import FluxComponent, flavor_index
 
 _GF2 = G_F_MEV2**2
 _MAG = np.pi * ALPHA**2 / M_E_MEV**2
@@ -308,8 +308,7 @@ class RateEngine:
         gp, gn = sm_vector_couplings(pt.get("sin2_theta_w"), self.settings.coupling_scheme)
         dz, dn = nsi_charges(pt.get(f"eps_{a}{a}_uV"), pt.get(f"eps_{a}{a}_dV"))
         r2 = pt.get(f"r2_nu_{a}")
-        sign = -1.0 if is_antineutrino(flavor) else 1.0
-        cz = gp + dz - sign * charge_radius_coefficient_cm2_inv() * np.asarray(r2)
+        cz = gp + dz - charge_radius_coefficient_cm2_inv() * np.asarray(r2)  # same for nu and anti-nu
         cn = gn + dn
         off = []
         for b in LEPTONS:

@@ -81,7 +81,7 @@ def _build_specs() -> dict[str, ParameterSpec]:
         add(f"mu_nu_{a}", None, "mu_B", f"effective magnetic moment of nu_{a} (default: mu_nu)",
             "PHYSICS.md 4; Papoulias Eqs. 7-8", 0.0)
     for a in LEPTONS:
-        add(f"r2_nu_{a}", 0.0, "cm^2", f"charge radius <r^2> of nu_{a} (antineutrino: opposite sign)",
+        add(f"r2_nu_{a}", 0.0, "cm^2", f"charge radius <r^2> of nu_{a} (the same g_V^p shift for anti-nu_{a})",
             "PHYSICS.md 4; arXiv:1810.05606")
     for a in LEPTONS:
         add(f"u_{a}4_sq", 0.0, "-", f"|U_{a}4|^2, 3+1 sterile mixing", "PHYSICS.md 4; Papoulias Eq. 9", 0.0, 1.0)
