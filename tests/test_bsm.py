@@ -41,7 +41,7 @@ def cs_flat():
     eff = {"model": "unity", "a": None, "k": None, "x0": None, "zero_below": None, "steps": [],
            "evaluate_at": "value"}
     return load_experiment("coherent-csi-2017", overrides={"detector": {"material": "Cs", "efficiency": eff}},
-                           settings={"form_factor": "unity"})
+                           settings={"form_factor": "unity", "baseline_spread_m": 0.0})
 
 
 # ---------------------------------------------------------------- SM limits
@@ -275,9 +275,9 @@ def test_sterile_prompt_line_phase(cs_flat):
 def test_neutron_radius_equal_to_proton_radius_is_single_form_factor(csi2017):
     eng = csi2017.engine
     # the experiment's proton radius convention: R = 1.2 A^(1/3) fm, Helm <r^2> = 3/5 R^2 (s cancels)
-    rp = {d["isotope"].name: np.sqrt(0.6) * 1.2 * d["isotope"].a ** (1 / 3) for d in eng._iso}
-    for d in eng._iso:
-        assert d["rp"] == pytest.approx(rp[d["isotope"].name], rel=1e-12, abs=0)
+    rp = {k.name: np.sqrt(0.6) * 1.2 * k.isotope.a ** (1 / 3) for k in eng.isotope_kernels}
+    for k in eng.isotope_kernels:
+        assert k.proton_rms_fm == pytest.approx(rp[k.name], rel=1e-12, abs=0)
     sm = eng.predict({}).counts
     # a radius 1e-9 fm away from R_p forces a separate F_N evaluation (general path via the array)
     params = {f"rn_{k}": [v + 1e-9, v + 1.0] for k, v in rp.items()}

@@ -136,7 +136,7 @@ class Experiment:
         """Every physics and detector setting in use, resolved (for output files)."""
         eng = self.engine
         pt = eng.point(params)
-        phys = eng.settings.resolved()
+        phys = eng.resolved_settings()
         from ..physics.parameters import PARAMETERS
 
         values = {}
@@ -147,12 +147,12 @@ class Experiment:
             arr = np.atleast_1d(v)
             values[name] = float(arr[0]) if arr.size == 1 else arr.tolist()
         radii = {}
-        for d in eng._iso:
-            iso = d["isotope"]
+        for k in eng.isotope_kernels:
+            iso = k.isotope
             rn = pt.get(f"rn_{iso.name}")
-            rn_val = d["rp"] if rn is None else (float(np.atleast_1d(rn)[0]) if np.size(rn) == 1 else np.asarray(rn).tolist())
-            radii[iso.name] = {"proton_rms_fm": d["rp"], "neutron_rms_fm": rn_val, "abundance": iso.abundance,
-                               "nuclei": d["n"]}
+            rn_val = k.proton_rms_fm if rn is None else (float(np.atleast_1d(rn)[0]) if np.size(rn) == 1 else np.asarray(rn).tolist())
+            radii[iso.name] = {"proton_rms_fm": k.proton_rms_fm, "neutron_rms_fm": rn_val, "abundance": iso.abundance,
+                               "nuclei": k.n_nuclei}
         det = self.spec.detector.model_dump()
         return {"parameters": values, "physics": phys, "nuclei": radii, "detector": det,
                 "source": self.spec.source.model_dump(), "n_t": eng.n_t}

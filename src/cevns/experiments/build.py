@@ -115,7 +115,7 @@ def build(spec: ExperimentSpec, raw: dict, path: Path, settings, param_defaults)
     fluxes, baseline = build_fluxes(spec, path)
     response = build_response(spec, path, edges)
     engine = RateEngine(build_targets(spec), fluxes, response, settings=settings, baseline_m=baseline,
-                        n_t=spec.n_t, defaults=param_defaults)
+                        n_t=spec.n_t, defaults=param_defaults, source_kind=spec.source.kind)
     observed, backgrounds, sideband = None, {}, None
     data = spec.data
     if data is not None:
