@@ -41,7 +41,7 @@ def cs_flat():
     eff = {"model": "unity", "a": None, "k": None, "x0": None, "zero_below": None, "steps": [],
            "evaluate_at": "value"}
     return load_experiment("coherent-csi-2017", overrides={"detector": {"material": "Cs", "efficiency": eff}},
-                           settings={"form_factor": "unity", "baseline_spread_m": 0.0})
+                           settings={"form_factor": "unity", "baseline_spread_m": 0.0, "detector_spread_m": 0.0})
 
 
 # ---------------------------------------------------------------- SM limits

@@ -240,7 +240,7 @@ class RateEngine:
     def total(self, params: Mapping | PhysicsPoint | None = None, chunk_size: int = 1024) -> np.ndarray:
         """Counts summed over bins and flavours, shape (n_points,) (kernels are summed first)."""
         pt = self.point(params)
-        return self._counts(pt, total=True).sum(axis=(1, 2))
+        return self._counts(pt, total=True)
 
     def needs_general_path(self, pt: PhysicsPoint) -> bool:
         """Whether ``pt`` changes the spectrum shape (varying neutron radii, light mediators, sterile mixing)."""
@@ -285,82 +285,79 @@ class RateEngine:
         return "varies", arr
 
     # ------------------------------------------------------------------ evaluation
-    def _counts(self, pt: PhysicsPoint, total: bool) -> np.ndarray:
+    def _groups(self, pt: PhysicsPoint, plans: dict):
+        """Split the points by their shape values.
+
+        Returns ``(static, names, groups)``: the shape values common to all points, the names of the
+        varying ones, and ``[(index, values), ...]`` (index a slice for a single group).
+        """
         n = pt.size
-        nb = 1 if total else self.n_bins
-        plans = {f: self._plan(pt, f) for f in self.flavors}
-        # grouping columns: values that select kernels (None = fixed for all points)
         static, columns = [], []
         for i in range(len(self.isotope_kernels)):
             kind, v = self._rn_values(pt, i)
-            if kind == "varies":
-                columns.append((("rn", i), v))
-            else:
-                static.append((("rn", i), v))
+            (columns if kind == "varies" else static).append((("rn", i), v))
         shape_vals: dict = {}
+
+        def live_mask(key, values, live):
+            entry = shape_vals.setdefault(key, [values, False])
+            entry[1] = entry[1] | live
+
         for blocks, mods in plans.values():
             for b in blocks:
                 for shape, (cz, cn) in zip(b.shapes, b.coeffs):
                     if shape is not None:
-                        live = (np.asarray(cz) != 0) | (np.asarray(cn) != 0)
-                        shape_vals.setdefault(shape.name, [shape.values, np.zeros(n, dtype=bool)])[1] |= live
+                        live_mask(shape.name, shape.values, (np.asarray(cz) != 0) | (np.asarray(cn) != 0))
             for m in mods:
-                shape_vals.setdefault(m.name, [m.values, np.zeros(n, dtype=bool)])[1] |= np.asarray(m.amplitude) != 0
+                live_mask(m.name, m.values, np.asarray(m.amplitude) != 0)
         for name, (values, live) in shape_vals.items():
-            vals = np.where(live, np.broadcast_to(np.asarray(values, dtype=float), (n,)), _NO_SHAPE)
-            if np.all(vals == vals[0]):
-                static.append(((name, None), float(vals[0])))
+            vals = np.where(live, np.asarray(values, dtype=float), _NO_SHAPE)
+            first = float(vals.flat[0])
+            if vals.size == 1 or np.all(vals == first):
+                static.append(((name, None), first))
             else:
-                columns.append(((name, None), vals))
-        out = np.zeros((n, len(self.flavors), nb))
+                columns.append(((name, None), np.broadcast_to(vals, (n,))))
         if not columns:
-            groups = [(slice(None), ())]
-        else:
-            codes = np.zeros(n, dtype=np.int64)
-            uniques = []
-            for _, vals in columns:
-                u, inv = np.unique(vals, return_inverse=True)
-                codes = codes * u.size + inv
-                uniques.append(u)
-            ucodes, first, ginv = np.unique(codes, return_index=True, return_inverse=True)
-            order = np.argsort(ginv, kind="stable")
-            bounds = np.concatenate([[0], np.cumsum(np.bincount(ginv, minlength=ucodes.size))])
-            groups = []
-            for g in range(ucodes.size):
-                idx = order[bounds[g]:bounds[g + 1]]
-                p0 = first[g]
-                groups.append((idx, tuple(float(vals[p0]) for _, vals in columns)))
-        static_key = tuple(static)
-        col_names = [c[0] for c in columns]
+            return dict(static), [], [(slice(None), ())]
+        codes = np.zeros(n, dtype=np.int64)
+        for _, vals in columns:
+            u, inv = np.unique(vals, return_inverse=True)
+            codes = codes * u.size + inv
+        ucodes, first_idx, ginv = np.unique(codes, return_index=True, return_inverse=True)
+        order = np.argsort(ginv, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(ginv, minlength=ucodes.size))])
+        groups = [(order[bounds[g]:bounds[g + 1]], tuple(float(vals[first_idx[g]]) for _, vals in columns))
+                  for g in range(ucodes.size)]
+        return dict(static), [c[0] for c in columns], groups
+
+    def _counts(self, pt: PhysicsPoint, total: bool) -> np.ndarray:
+        """Counts (n, n_flavors, n_bins), or with ``total`` the sum over flavours and bins, shape (n,)."""
+        n = pt.size
+        nb = 1 if total else self.n_bins
+        plans = {f: self._plan(pt, f) for f in self.flavors}
+        static, names, groups = self._groups(pt, plans)
+        out = np.zeros(n) if total else np.zeros((n, len(self.flavors), nb))
+        const = 0.0  # total: contributions that are the same for every point
         for fi, f in enumerate(self.flavors):
             blocks, mods = plans[f]
-            pairs = [self._pair_products(b, n) for b in blocks]
-            amps = [np.broadcast_to(np.asarray(m.amplitude, dtype=float), (n,)) for m in mods]
-            for idx, gkey in groups:
-                values = dict(static_key)
-                values.update(zip(col_names, gkey))
-                acc = 0.0
-                for b, prods in zip(blocks, pairs):
-                    k0 = self._block_kernel(fi, b, values, None, total)
-                    p = prods if (isinstance(idx, slice) or prods.shape[0] == 1) else prods[idx]
-                    acc = acc + p @ k0
+            amps = [np.asarray(m.amplitude, dtype=float) for m in mods]
+            for b in blocks:
+                cs = [np.asarray(c, dtype=float) for pair in b.coeffs for c in pair]
+                for idx, gkey in groups:
+                    values = dict(static)
+                    values.update(zip(names, gkey))
+                    val = _quadratic_form(cs, self._block_kernel(fi, b, values, None, total), idx, total)
                     for m, a in zip(mods, amps):
-                        ko = self._block_kernel(fi, b, values, m, total)
-                        am = a if isinstance(idx, slice) else a[idx]
-                        acc = acc - am[:, None] * (p @ ko)
-                out[idx, fi, :] = acc
-        return out
-
-    @staticmethod
-    def _pair_products(block: _Block, n: int) -> np.ndarray:
-        """Products c_j c_l (j <= l) of the block's coefficients, shape (n, n_pairs) or (1, n_pairs)."""
-        cs = []
-        for cz, cn in block.coeffs:
-            cs += [np.asarray(cz, dtype=float), np.asarray(cn, dtype=float)]
-        m = n if any(c.size > 1 for c in cs) else 1
-        cs = [np.broadcast_to(c.reshape(-1) if c.ndim else c, (m,)) for c in cs]
-        prods = [cs[j] * cs[k] for j in range(len(cs)) for k in range(j, len(cs))]
-        return np.stack(prods, axis=1)
+                        osc = _quadratic_form(cs, self._block_kernel(fi, b, values, m, total), idx, total)
+                        am = a if a.size == 1 or isinstance(idx, slice) else a[idx]
+                        val = val - (am if total or am.ndim == 0 else am.reshape(-1, 1)) * osc
+                    if total:
+                        if np.ndim(val) == 0 and isinstance(idx, slice):
+                            const += float(val)
+                        else:
+                            out[idx] += val
+                    else:
+                        out[idx, fi, :] += val
+        return out + const if total else out
 
     def _kinematic(self, ki: int, ci: int, kind: str, moments: np.ndarray | None) -> np.ndarray:
         """sum_k c_k(T) M_k(T) for isotope ki, component ci (moments None: the unmodified flux)."""
@@ -427,3 +424,30 @@ class RateEngine:
         if len(self._kernel_cache) > KERNEL_CACHE_SIZE:
             self._kernel_cache.popitem(last=False)
         return kern
+
+
+def _quadratic_form(cs: list, kern: np.ndarray, idx, total: bool):
+    """sum_{j <= l} c_j c_l K_jl for the points ``idx``: (m,) or a scalar (total), else (m or 1, n_bins).
+
+    ``cs`` are 0-d or (n,) coefficient arrays, ``kern`` the (n_pairs, n_bins) kernel with pairs (j, l),
+    j <= l, in row-major order and the factor 2 of j < l included.
+    """
+    if not isinstance(idx, slice):
+        cs = [c if c.size == 1 else c[idx] for c in cs]
+    if total:
+        k = kern[:, 0]
+        res, p = 0.0, 0
+        for j, cj in enumerate(cs):
+            if cj.size == 1 and cj.flat[0] == 0.0:
+                p += len(cs) - j
+                continue
+            inner = 0.0
+            for cl in cs[j:]:
+                if k[p] != 0.0 and not (cl.size == 1 and cl.flat[0] == 0.0):
+                    inner = inner + k[p] * cl
+                p += 1
+            res = res + cj * inner
+        return res
+    m = max(c.size for c in cs)
+    prods = np.stack([np.broadcast_to(cs[j] * cl, (m,)) for j in range(len(cs)) for cl in cs[j:]], axis=1)
+    return np.einsum("np,pb->nb", prods, kern)

@@ -54,9 +54,24 @@ class ParameterSpec:
     lower_inclusive: bool = True
     upper_inclusive: bool = True
 
+    def _all_ok(self, v: np.ndarray) -> bool:
+        """Fast path of :meth:`check`: finite and inside the domain (NaN fails every comparison)."""
+        ok = None
+        if not (math.isfinite(self.lower) and math.isfinite(self.upper)):
+            ok = np.isfinite(v)
+        if math.isfinite(self.lower):
+            m = v >= self.lower if self.lower_inclusive else v > self.lower
+            ok = m if ok is None else ok & m
+        if math.isfinite(self.upper):
+            m = v <= self.upper if self.upper_inclusive else v < self.upper
+            ok = m if ok is None else ok & m
+        return bool(ok.all())
+
     def check(self, values: np.ndarray) -> None:
         """Raise :class:`ParameterError` if any value is NaN/inf or outside the domain."""
         v = np.asarray(values, dtype=float)
+        if self._all_ok(v):
+            return
         if not np.all(np.isfinite(v)):
             raise ParameterError(f"parameter {self.name!r} must be finite, got {v[~np.isfinite(v)].flat[0]}")
         lo_bad = v < self.lower if self.lower_inclusive else v <= self.lower

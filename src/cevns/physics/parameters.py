@@ -97,6 +97,7 @@ class PhysicsPoint:
 
     def __init__(self, values: Mapping | None = None, defaults: Mapping | None = None):
         self._given: dict[str, np.ndarray] = {}
+        self._nonzero: dict[str, bool] = {}
         self._defaults: dict[str, float] = {}
         for source, target in ((defaults or {}, self._defaults), (values or {}, self._given)):
             for name, val in source.items():
@@ -153,9 +154,12 @@ class PhysicsPoint:
         return v is not None and v.size > 1 and np.ptp(v) > 0
 
     def nonzero(self, name: str) -> bool:
-        """Whether ``name`` is non-zero at any point."""
-        v = self.get(name)
-        return v is not None and bool(np.any(np.asarray(v, dtype=float) != 0.0))
+        """Whether ``name`` is non-zero at any point (memoised: points are not modified after validation)."""
+        hit = self._nonzero.get(name)
+        if hit is None:
+            v = self.get(name)
+            hit = self._nonzero[name] = v is not None and bool(np.any(np.asarray(v, dtype=float) != 0.0))
+        return hit
 
     def names(self) -> list[str]:
         """Names that were given explicitly or as experiment defaults."""
