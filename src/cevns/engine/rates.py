@@ -22,7 +22,6 @@ each group is evaluated as a matrix product. When nothing shape-changing varies,
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -41,7 +40,7 @@ from .kernels import ComponentMoments, IsotopeKernel, gauss_legendre_grid, tail_
 __all__ = ["Prediction", "RateEngine", "Target", "averaged_sin2", "gauss_legendre_grid",
            "tail_integration_weights"]
 
-#: Bound on the number of cached kernel sets per engine (each a few kB).
+#: Bound on the number of cached kernels per block signature (each a few hundred bytes).
 KERNEL_CACHE_SIZE = 20000
 _NO_SHAPE = -1.0  # shape value of points where the shaped amplitude / modifier is zero
 
@@ -142,7 +141,7 @@ class RateEngine:
         self.isotope_kernels = tuple(self._prepare_isotope(t) for t in self.targets)
         self._fn_cache: dict = {}
         self._kin_cache: dict = {}
-        self._kernel_cache: OrderedDict = OrderedDict()
+        self._kernel_cache: dict = {}
 
     # ------------------------------------------------------------------ preparation
     def _prepare_isotope(self, target: Target) -> IsotopeKernel:
@@ -259,7 +258,10 @@ class RateEngine:
         coherent = _Block("vector", [None], [[0.0, 0.0]])
         blocks = [coherent]
         mods = []
+        given = pt.given_names()
         for model in registered_models():
+            if not model.is_active(given):
+                continue
             for term in model.terms(pt, flavor, self.settings):
                 target = coherent if (term.coherent and term.kind == "vector") else _Block(term.kind, [], [])
                 for a in term.amplitudes:
@@ -285,7 +287,7 @@ class RateEngine:
         return "varies", arr
 
     # ------------------------------------------------------------------ evaluation
-    def _groups(self, pt: PhysicsPoint, plans: dict):
+    def _groups(self, pt: PhysicsPoint, plans: dict, total: bool):
         """Split the points by their shape values.
 
         Returns ``(static, names, groups)``: the shape values common to all points, the names of the
@@ -317,24 +319,38 @@ class RateEngine:
             else:
                 columns.append(((name, None), np.broadcast_to(vals, (n,))))
         if not columns:
-            return dict(static), [], [(slice(None), ())]
-        codes = np.zeros(n, dtype=np.int64)
+            return dict(static), [], [(slice(None), ())], None
+        uniques = []
         for _, vals in columns:
-            u, inv = np.unique(vals, return_inverse=True)
-            codes = codes * u.size + inv
-        ucodes, first_idx, ginv = np.unique(codes, return_index=True, return_inverse=True)
-        order = np.argsort(ginv, kind="stable")
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(ginv, minlength=ucodes.size))])
-        groups = [(order[bounds[g]:bounds[g + 1]], tuple(float(vals[first_idx[g]]) for _, vals in columns))
-                  for g in range(ucodes.size)]
-        return dict(static), [c[0] for c in columns], groups
+            uniques.append(np.unique(vals, return_inverse=True))
+        if len(uniques) == 1:
+            gvals, ginv = uniques[0][0][:, None], uniques[0][1]
+        else:
+            codes = np.zeros(n, dtype=np.int64)
+            for u, inv in uniques:
+                codes = codes * u.size + inv
+            _, first_idx, ginv = np.unique(codes, return_index=True, return_inverse=True)
+            gvals = np.stack([vals[first_idx] for _, vals in columns], axis=1)
+        ginv = ginv.reshape(-1)
+        if total:
+            groups = [(None, tuple(float(x) for x in row)) for row in gvals]
+        else:
+            order = np.argsort(ginv, kind="stable")
+            bounds = np.concatenate([[0], np.cumsum(np.bincount(ginv, minlength=len(gvals)))])
+            groups = [(order[bounds[g]:bounds[g + 1]], tuple(float(x) for x in gvals[g])) for g in range(len(gvals))]
+        return dict(static), [c[0] for c in columns], groups, ginv
 
     def _counts(self, pt: PhysicsPoint, total: bool) -> np.ndarray:
         """Counts (n, n_flavors, n_bins), or with ``total`` the sum over flavours and bins, shape (n,)."""
         n = pt.size
         nb = 1 if total else self.n_bins
         plans = {f: self._plan(pt, f) for f in self.flavors}
-        static, names, groups = self._groups(pt, plans)
+        static, names, groups, ginv = self._groups(pt, plans, total)
+        group_values = []
+        for _, gkey in groups:
+            values = dict(static)
+            values.update(zip(names, gkey))
+            group_values.append(values)
         out = np.zeros(n) if total else np.zeros((n, len(self.flavors), nb))
         const = 0.0  # total: contributions that are the same for every point
         for fi, f in enumerate(self.flavors):
@@ -342,19 +358,28 @@ class RateEngine:
             amps = [np.asarray(m.amplitude, dtype=float) for m in mods]
             for b in blocks:
                 cs = [np.asarray(c, dtype=float) for pair in b.coeffs for c in pair]
-                for idx, gkey in groups:
-                    values = dict(static)
-                    values.update(zip(names, gkey))
-                    val = _quadratic_form(cs, self._block_kernel(fi, b, values, None, total), idx, total)
-                    for m, a in zip(mods, amps):
-                        osc = _quadratic_form(cs, self._block_kernel(fi, b, values, m, total), idx, total)
+                k0 = self._kernel_getter(fi, b, None, total)
+                kmods = [self._kernel_getter(fi, b, m, total) for m in mods]
+                if total and ginv is not None:
+                    # many groups: gather each point's kernel row, one vectorised quadratic form
+                    rows = np.stack([k0(v)[:, 0] for v in group_values])[ginv]
+                    val = _quadratic_form_rows(cs, rows)
+                    for km, a in zip(kmods, amps):
+                        rows = np.stack([km(v)[:, 0] for v in group_values])[ginv]
+                        val = val - a * _quadratic_form_rows(cs, rows)
+                    out += val
+                    continue
+                for (idx, _), values in zip(groups, group_values):
+                    val = _quadratic_form(cs, k0(values), idx, total)
+                    for km, a in zip(kmods, amps):
+                        osc = _quadratic_form(cs, km(values), idx, total)
                         am = a if a.size == 1 or isinstance(idx, slice) else a[idx]
                         val = val - (am if total or am.ndim == 0 else am.reshape(-1, 1)) * osc
                     if total:
-                        if np.ndim(val) == 0 and isinstance(idx, slice):
+                        if np.ndim(val) == 0:
                             const += float(val)
                         else:
-                            out[idx] += val
+                            out += val
                     else:
                         out[idx, fi, :] += val
         return out + const if total else out
@@ -375,56 +400,74 @@ class RateEngine:
             return kin
         return np.einsum("kt,kt->t", coeffs, moments)
 
+    def _kernel_getter(self, fi: int, block: _Block, modifier, total: bool):
+        """A function ``values -> K`` (n_pairs, n_bins) for one block, cached on the engine.
+
+        The cache key holds only what the kernel depends on: the flavour, the block's kind and shapes,
+        the modifier, the neutron radii and the block's shape / modifier values.
+        """
+        sig = (fi, block.kind, total,
+               tuple(None if s is None else (s.name, id(s.function)) for s in block.shapes),
+               None if modifier is None else (modifier.name, id(modifier.function)))
+        names = [("rn", i) for i in range(len(self.isotope_kernels))]
+        names += [(s.name, None) for s in block.shapes if s is not None]
+        if modifier is not None:
+            names.append((modifier.name, None))
+        cache = self._kernel_cache.setdefault(sig, {})
+
+        def get(values: dict) -> np.ndarray:
+            key = tuple([values.get(nm) for nm in names])
+            kern = cache.get(key)
+            if kern is None:
+                kern = self._block_kernel(fi, block, values, modifier, total)
+                if len(cache) >= KERNEL_CACHE_SIZE:
+                    cache.pop(next(iter(cache)))
+                cache[key] = kern
+            return kern
+
+        return get
+
     def _block_kernel(self, fi: int, block: _Block, values: dict, modifier, total: bool) -> np.ndarray:
-        """K (n_pairs, n_bins) of a block: sum_iso sum_comp sum_t kin b_j b_l w_jl rw."""
-        rn = tuple(values.get(("rn", i)) for i in range(len(self.isotope_kernels)))
-        shp = tuple(None if s is None else (s.name, values[(s.name, None)]) for s in block.shapes)
-        mod = None if modifier is None else (modifier.name, values[(modifier.name, None)])
-        key = (fi, block.kind, shp, rn, mod, total, id(modifier.function) if modifier else None,
-               tuple(None if s is None else id(s.function) for s in block.shapes))
-        cached = self._kernel_cache.get(key)
-        if cached is not None:
-            self._kernel_cache.move_to_end(key)
-            return cached
+        """K (n_pairs, n_bins) of a block: sum_iso sum_comp sum_t kin(T) b_j(T) b_l(T) w_jl rw(T)."""
         n_slots = len(block.shapes)
         j_idx = [(j, k) for j in range(2 * n_slots) for k in range(j, 2 * n_slots)]
         weights = np.array([1.0 if j == k else 2.0 for j, k in j_idx])
         kern = np.zeros((len(j_idx), 1 if total else self.n_bins))
-        skip = mod is not None and mod[1] == _NO_SHAPE
+        mod_value = None if modifier is None else values[(modifier.name, None)]
+        if mod_value == _NO_SHAPE:
+            return kern
+        disappearance = {}
         for ki, k in enumerate(self.isotope_kernels):
-            if skip:
-                break
             fz = k.f_z
-            fn = self.neutron_form_factor(ki, rn[ki])
+            fn = self.neutron_form_factor(ki, values.get(("rn", ki)))
             basis = []
-            for s, (name_val) in zip(block.shapes, shp):
+            for s in block.shapes:
+                value = None if s is None else values[(s.name, None)]
                 if s is None:
                     sv = 1.0
-                elif name_val[1] == _NO_SHAPE:
+                elif value == _NO_SHAPE:
                     sv = 0.0
                 else:
-                    sv = np.asarray(s.function(name_val[1], k.q2_mev2), dtype=float)
+                    sv = np.asarray(s.function(value, k.q2_mev2), dtype=float)
                 basis += [k.isotope.z * fz * sv, k.isotope.n * fn * sv]
             basis = [np.broadcast_to(b, k.t_mev.shape) for b in basis]
             kin = 0.0
             for ci in self._comp_index[self.flavors[fi]]:
                 if modifier is None:
                     kin = kin + self._kinematic(ki, ci, block.kind, None)
-                else:
-                    comp = k.components[ci]
-                    d = np.asarray(modifier.function(mod[1], comp.energies_mev, self.baseline_m,
-                                                     self.baseline_spread_m, self.detector_spread_m), dtype=float)
-                    osc = np.einsum("e,ket->kt", d, comp.operators)
-                    kin = kin + self._kinematic(ki, ci, block.kind, osc)
+                    continue
+                comp = k.components[ci]
+                d = disappearance.get(ci)
+                if d is None:
+                    d = disappearance[ci] = np.asarray(modifier.function(
+                        mod_value, comp.energies_mev, self.baseline_m, self.baseline_spread_m,
+                        self.detector_spread_m), dtype=float)
+                kin = kin + self._kinematic(ki, ci, block.kind, d @ comp.operators)
             rw = k.response_total() if total else k.response_weights
             prods = np.stack([kin * basis[j] * basis[l] for j, l in j_idx])  # (n_pairs, n_t)
             kern += prods @ rw
         kern *= weights[:, None]
-        self._kernel_cache[key] = kern
-        if len(self._kernel_cache) > KERNEL_CACHE_SIZE:
-            self._kernel_cache.popitem(last=False)
         return kern
-
 
 def _quadratic_form(cs: list, kern: np.ndarray, idx, total: bool):
     """sum_{j <= l} c_j c_l K_jl for the points ``idx``: (m,) or a scalar (total), else (m or 1, n_bins).
@@ -451,3 +494,15 @@ def _quadratic_form(cs: list, kern: np.ndarray, idx, total: bool):
     m = max(c.size for c in cs)
     prods = np.stack([np.broadcast_to(cs[j] * cl, (m,)) for j in range(len(cs)) for cl in cs[j:]], axis=1)
     return np.einsum("np,pb->nb", prods, kern)
+
+
+def _quadratic_form_rows(cs: list, rows: np.ndarray) -> np.ndarray:
+    """sum_{j <= l} c_j c_l K[i, p(j, l)] with a kernel row per point ``rows`` (n, n_pairs) -> (n,)."""
+    prods = [cs[j] * cl for j in range(len(cs)) for cl in cs[j:]]
+    if all(p.size == 1 for p in prods):
+        return rows @ np.array([float(p.flat[0]) for p in prods])
+    out = 0.0
+    for k, p in enumerate(prods):
+        if not (p.size == 1 and p.flat[0] == 0.0):
+            out = out + p * rows[:, k]
+    return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from functools import lru_cache
 from typing import Mapping
 
 import numpy as np
@@ -41,6 +42,7 @@ _RN_ISO = re.compile(r"^rn_([A-Z][a-z]?)(\d{1,3})$")
 _EPS = re.compile(r"^eps_(e|mu|tau)(e|mu|tau)_([ud])([VT])$")
 
 
+@lru_cache(maxsize=4096)
 def canonical_name(name: str) -> str:
     """Map an accepted alias to its canonical parameter name (``eps_mue_uV`` -> ``eps_emu_uV``)."""
     m = _EPS.match(name)
@@ -82,6 +84,9 @@ def is_parameter(name: str) -> bool:
     return True
 
 
+_MISSING = object()
+
+
 class PhysicsPoint:
     """Validated physics parameters for one or many points.
 
@@ -98,6 +103,7 @@ class PhysicsPoint:
     def __init__(self, values: Mapping | None = None, defaults: Mapping | None = None):
         self._given: dict[str, np.ndarray] = {}
         self._nonzero: dict[str, bool] = {}
+        self._memo: dict = {}
         self._defaults: dict[str, float] = {}
         for source, target in ((defaults or {}, self._defaults), (values or {}, self._given)):
             for name, val in source.items():
@@ -131,6 +137,13 @@ class PhysicsPoint:
 
     def get(self, name: str, fallback: float | None = None):
         """Value (array of length ``size`` or scalar) of a parameter, with defaults applied."""
+        memo = self._memo.get((name, fallback), _MISSING)
+        if memo is not _MISSING:
+            return memo
+        value = self._memo[(name, fallback)] = self._lookup(name, fallback)
+        return value
+
+    def _lookup(self, name: str, fallback):
         key = canonical_name(name)
         if key in self._given:
             return self._given[key]
@@ -158,8 +171,19 @@ class PhysicsPoint:
         hit = self._nonzero.get(name)
         if hit is None:
             v = self.get(name)
-            hit = self._nonzero[name] = v is not None and bool(np.any(np.asarray(v, dtype=float) != 0.0))
+            if v is None or isinstance(v, float):
+                hit = v is not None and v != 0.0
+            else:
+                hit = bool(np.any(np.asarray(v, dtype=float) != 0.0))
+            self._nonzero[name] = hit
         return hit
+
+    def given_names(self) -> frozenset:
+        """Canonical names given explicitly or as experiment defaults (a frozenset, memoised)."""
+        names = self._memo.get("__given_names__")
+        if names is None:
+            names = self._memo["__given_names__"] = frozenset(self._given) | frozenset(self._defaults)
+        return names
 
     def names(self) -> list[str]:
         """Names that were given explicitly or as experiment defaults."""

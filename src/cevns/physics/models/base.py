@@ -96,13 +96,29 @@ class PhysicsModel:
         resolved by :func:`cevns.physics.parameters.spec_for`).
     shape_parameters : tuple of str
         Parameters whose values change the spectral shape (not a quadratic form in couplings).
+    always_active : bool
+        False: the model is skipped at points where none of its parameters is given (its defaults must
+        then leave the rate unchanged); True: always asked for terms (the SM).
     """
 
+    always_active: bool = False
     name: str = ""
     description: str = ""
     reference: str = ""
     parameters: tuple = ()
     shape_parameters: tuple = ()
+
+    @property
+    def parameter_names(self) -> frozenset:
+        """Names of the declared parameters."""
+        names = self.__dict__.get("_names")
+        if names is None:
+            names = self.__dict__["_names"] = frozenset(p.name for p in self.parameters)
+        return names
+
+    def is_active(self, given_names) -> bool:
+        """Whether the model can change the rate at a point where ``given_names`` were given."""
+        return self.always_active or not self.parameter_names.isdisjoint(given_names)
 
     @property
     def changes_shape(self) -> bool:

@@ -17,6 +17,7 @@ from .base import Amplitude, KernelTerm, PhysicsModel, register
 class StandardModel(PhysicsModel):
     """SM vector couplings (tree or radiative, ``PhysicsSettings.coupling_scheme``)."""
 
+    always_active = True
     name = "standard_model"
     description = "Standard-Model coherent vector scattering"
     reference = "PHYSICS.md 2-3; Papoulias & Kosmas Eq. 1; Canas et al. 1911.09831"
