@@ -16,7 +16,8 @@ Grids on COHERENT CsI 2017 (x by y, sqrt(N) values per axis):
 * ``zprime``: (zprime_mass in [1, 1000] MeV log, zprime_coupling in [1e-6, 1e-4] log);
 * ``sterile``: (dm41_sq in [0.1, 1e4] eV^2 log, u_mu4_sq in [1e-3, 0.5] log), scan order and y fastest.
 
-Each timing is one cold pass (fresh engine: kernel caches empty), so per-distinct-value work is included.
+Each timing is the best of up to three cold passes (fresh engine: kernel caches empty, so the
+per-distinct-value work is included; one pass if it takes over 5 s).
 The *before* code is only run up to ``--before-max`` points for the shape-changing grids (its sterile
 grid runs at a few thousand points/s).
 """
@@ -66,15 +67,20 @@ def worker(sizes, before_max, label):
         for n in sizes:
             if label == "before" and grid != "coupling" and n > before_max:
                 continue
-            eng = load_experiment("coherent-csi-2017").engine
             pts = _points(grid, n)
             size = pts[next(iter(pts))].size
-            t = time.perf_counter()
-            acc = 0.0
-            for s in range(0, size, CHUNK):
-                acc += float(eng.total({k: v[s:s + CHUNK] for k, v in pts.items()}).sum())
-            dt = time.perf_counter() - t
-            rows.append({"grid": grid, "n": size, "seconds": dt, "checksum": acc})
+            best = np.inf
+            for _ in range(3):  # best of 3 cold passes (fewer if a pass is slow): the machine is shared
+                eng = load_experiment("coherent-csi-2017").engine
+                t = time.perf_counter()
+                acc = 0.0
+                for s in range(0, size, CHUNK):
+                    acc += float(eng.total({k: v[s:s + CHUNK] for k, v in pts.items()}).sum())
+                dt = time.perf_counter() - t
+                best = min(best, dt)
+                if dt > 5.0:
+                    break
+            rows.append({"grid": grid, "n": size, "seconds": best, "checksum": acc})
     print(json.dumps(rows))
 
 
@@ -107,7 +113,7 @@ def main():
         before = _run(Path(tmp) / "src", "before", args)
     after = _run(repo / "src", "after", args)
     old = {(r["grid"], r["n"]): r for r in before}
-    print(f"RateEngine.total, COHERENT CsI 2017, chunks of {CHUNK}, one thread, cold caches")
+    print(f"RateEngine.total, COHERENT CsI 2017, chunks of {CHUNK}, one thread, cold caches, best of 3")
     print(f"| grid | points | before [points/s] | after [points/s] | after [ns/point] | speed-up |")
     print("|---|---|---|---|---|---|")
     for r in after:

@@ -30,19 +30,18 @@ import numpy as np
 from ..physics import form_factors, kinematics, nuclei
 from ..physics.constants import HBARC2_MEV2_CM2
 from ..physics.cross_sections import energy_coefficients
-from ..physics.models import registered_models
 from ..physics.oscillation import averaged_sin2
 from ..physics.parameters import PhysicsPoint
 from ..physics.settings import PhysicsSettings, default_baseline_spread_m
 from ..sources.base import FluxComponent
 from .kernels import ComponentMoments, IsotopeKernel, gauss_legendre_grid, tail_integration_weights
+from .quadratic import NO_SHAPE, Block, flavor_plan, group_points, quadratic_form, quadratic_form_rows
 
 __all__ = ["Prediction", "RateEngine", "Target", "averaged_sin2", "gauss_legendre_grid",
            "tail_integration_weights"]
 
 #: Bound on the number of cached kernels per block signature (each a few hundred bytes).
 KERNEL_CACHE_SIZE = 20000
-_NO_SHAPE = -1.0  # shape value of points where the shaped amplitude / modifier is zero
 
 
 @dataclass(frozen=True)
@@ -81,15 +80,6 @@ class Prediction:
     def by_flavor(self) -> dict:
         """Flavour -> counts summed over bins, shape (n_points,)."""
         return {f: self.counts[:, i, :].sum(axis=1) for i, f in enumerate(self.flavors)}
-
-
-@dataclass
-class _Block:
-    """One squared charge of one flavour: kind, amplitude slots (shape name or None), coefficients."""
-
-    kind: str
-    shapes: list  # per slot: Shape or None
-    coeffs: list  # per slot: (c_z, c_n)
 
 
 class RateEngine:
@@ -247,35 +237,12 @@ class RateEngine:
         if any(self._rn_values(pt, i)[0] == "varies" for i in range(len(self.isotope_kernels))):
             return True
         for f in self.flavors:
-            blocks, mods = self._plan(pt, f)
+            blocks, mods = flavor_plan(pt, f, self.settings)
             if mods or any(s is not None for b in blocks for s in b.shapes):
                 return True
         return False
 
     # ------------------------------------------------------------------ terms of the models
-    def _plan(self, pt: PhysicsPoint, flavor: str):
-        """Blocks (squared charges) and flux modifiers of ``flavor`` from the registered models."""
-        coherent = _Block("vector", [None], [[0.0, 0.0]])
-        blocks = [coherent]
-        mods = []
-        given = pt.given_names()
-        for model in registered_models():
-            if not model.is_active(given):
-                continue
-            for term in model.terms(pt, flavor, self.settings):
-                target = coherent if (term.coherent and term.kind == "vector") else _Block(term.kind, [], [])
-                for a in term.amplitudes:
-                    if a.shape is None and target.shapes and target.shapes[0] is None:
-                        target.coeffs[0][0] = target.coeffs[0][0] + a.c_z
-                        target.coeffs[0][1] = target.coeffs[0][1] + a.c_n
-                    else:
-                        target.shapes.append(a.shape)
-                        target.coeffs.append([a.c_z, a.c_n])
-                if target is not coherent:
-                    blocks.append(target)
-            mods.extend(model.flux_modifiers(pt, flavor, self.settings))
-        return blocks, mods
-
     def _rn_values(self, pt: PhysicsPoint, index: int):
         """("none" | "fixed" | "varies", value) of the neutron radius of isotope ``index``."""
         v = pt.get(f"rn_{self.isotope_kernels[index].name}")
@@ -288,63 +255,15 @@ class RateEngine:
 
     # ------------------------------------------------------------------ evaluation
     def _groups(self, pt: PhysicsPoint, plans: dict, total: bool):
-        """Split the points by their shape values.
-
-        Returns ``(static, names, groups)``: the shape values common to all points, the names of the
-        varying ones, and ``[(index, values), ...]`` (index a slice for a single group).
-        """
-        n = pt.size
-        static, columns = [], []
-        for i in range(len(self.isotope_kernels)):
-            kind, v = self._rn_values(pt, i)
-            (columns if kind == "varies" else static).append((("rn", i), v))
-        shape_vals: dict = {}
-
-        def live_mask(key, values, live):
-            entry = shape_vals.setdefault(key, [values, False])
-            entry[1] = entry[1] | live
-
-        for blocks, mods in plans.values():
-            for b in blocks:
-                for shape, (cz, cn) in zip(b.shapes, b.coeffs):
-                    if shape is not None:
-                        live_mask(shape.name, shape.values, (np.asarray(cz) != 0) | (np.asarray(cn) != 0))
-            for m in mods:
-                live_mask(m.name, m.values, np.asarray(m.amplitude) != 0)
-        for name, (values, live) in shape_vals.items():
-            vals = np.where(live, np.asarray(values, dtype=float), _NO_SHAPE)
-            first = float(vals.flat[0])
-            if vals.size == 1 or np.all(vals == first):
-                static.append(((name, None), first))
-            else:
-                columns.append(((name, None), np.broadcast_to(vals, (n,))))
-        if not columns:
-            return dict(static), [], [(slice(None), ())], None
-        uniques = []
-        for _, vals in columns:
-            uniques.append(np.unique(vals, return_inverse=True))
-        if len(uniques) == 1:
-            gvals, ginv = uniques[0][0][:, None], uniques[0][1]
-        else:
-            codes = np.zeros(n, dtype=np.int64)
-            for u, inv in uniques:
-                codes = codes * u.size + inv
-            _, first_idx, ginv = np.unique(codes, return_index=True, return_inverse=True)
-            gvals = np.stack([vals[first_idx] for _, vals in columns], axis=1)
-        ginv = ginv.reshape(-1)
-        if total:
-            groups = [(None, tuple(float(x) for x in row)) for row in gvals]
-        else:
-            order = np.argsort(ginv, kind="stable")
-            bounds = np.concatenate([[0], np.cumsum(np.bincount(ginv, minlength=len(gvals)))])
-            groups = [(order[bounds[g]:bounds[g + 1]], tuple(float(x) for x in gvals[g])) for g in range(len(gvals))]
-        return dict(static), [c[0] for c in columns], groups, ginv
+        """Shape-value groups of the points (:func:`cevns.engine.quadratic.group_points`)."""
+        rn = [(("rn", i), self._rn_values(pt, i)) for i in range(len(self.isotope_kernels))]
+        return group_points(pt.size, rn, plans, total)
 
     def _counts(self, pt: PhysicsPoint, total: bool) -> np.ndarray:
         """Counts (n, n_flavors, n_bins), or with ``total`` the sum over flavours and bins, shape (n,)."""
         n = pt.size
         nb = 1 if total else self.n_bins
-        plans = {f: self._plan(pt, f) for f in self.flavors}
+        plans = {f: flavor_plan(pt, f, self.settings) for f in self.flavors}
         static, names, groups, ginv = self._groups(pt, plans, total)
         group_values = []
         for _, gkey in groups:
@@ -363,16 +282,16 @@ class RateEngine:
                 if total and ginv is not None:
                     # many groups: gather each point's kernel row, one vectorised quadratic form
                     rows = np.stack([k0(v)[:, 0] for v in group_values])[ginv]
-                    val = _quadratic_form_rows(cs, rows)
+                    val = quadratic_form_rows(cs, rows)
                     for km, a in zip(kmods, amps):
                         rows = np.stack([km(v)[:, 0] for v in group_values])[ginv]
-                        val = val - a * _quadratic_form_rows(cs, rows)
+                        val = val - a * quadratic_form_rows(cs, rows)
                     out += val
                     continue
                 for (idx, _), values in zip(groups, group_values):
-                    val = _quadratic_form(cs, k0(values), idx, total)
+                    val = quadratic_form(cs, k0(values), idx, total)
                     for km, a in zip(kmods, amps):
-                        osc = _quadratic_form(cs, km(values), idx, total)
+                        osc = quadratic_form(cs, km(values), idx, total)
                         am = a if a.size == 1 or isinstance(idx, slice) else a[idx]
                         val = val - (am if total or am.ndim == 0 else am.reshape(-1, 1)) * osc
                     if total:
@@ -400,7 +319,7 @@ class RateEngine:
             return kin
         return np.einsum("kt,kt->t", coeffs, moments)
 
-    def _kernel_getter(self, fi: int, block: _Block, modifier, total: bool):
+    def _kernel_getter(self, fi: int, block: Block, modifier, total: bool):
         """A function ``values -> K`` (n_pairs, n_bins) for one block, cached on the engine.
 
         The cache key holds only what the kernel depends on: the flavour, the block's kind and shapes,
@@ -427,14 +346,14 @@ class RateEngine:
 
         return get
 
-    def _block_kernel(self, fi: int, block: _Block, values: dict, modifier, total: bool) -> np.ndarray:
+    def _block_kernel(self, fi: int, block: Block, values: dict, modifier, total: bool) -> np.ndarray:
         """K (n_pairs, n_bins) of a block: sum_iso sum_comp sum_t kin(T) b_j(T) b_l(T) w_jl rw(T)."""
         n_slots = len(block.shapes)
         j_idx = [(j, k) for j in range(2 * n_slots) for k in range(j, 2 * n_slots)]
         weights = np.array([1.0 if j == k else 2.0 for j, k in j_idx])
         kern = np.zeros((len(j_idx), 1 if total else self.n_bins))
         mod_value = None if modifier is None else values[(modifier.name, None)]
-        if mod_value == _NO_SHAPE:
+        if mod_value == NO_SHAPE:
             return kern
         disappearance = {}
         for ki, k in enumerate(self.isotope_kernels):
@@ -445,7 +364,7 @@ class RateEngine:
                 value = None if s is None else values[(s.name, None)]
                 if s is None:
                     sv = 1.0
-                elif value == _NO_SHAPE:
+                elif value == NO_SHAPE:
                     sv = 0.0
                 else:
                     sv = np.asarray(s.function(value, k.q2_mev2), dtype=float)
@@ -468,41 +387,3 @@ class RateEngine:
             kern += prods @ rw
         kern *= weights[:, None]
         return kern
-
-def _quadratic_form(cs: list, kern: np.ndarray, idx, total: bool):
-    """sum_{j <= l} c_j c_l K_jl for the points ``idx``: (m,) or a scalar (total), else (m or 1, n_bins).
-
-    ``cs`` are 0-d or (n,) coefficient arrays, ``kern`` the (n_pairs, n_bins) kernel with pairs (j, l),
-    j <= l, in row-major order and the factor 2 of j < l included.
-    """
-    if not isinstance(idx, slice):
-        cs = [c if c.size == 1 else c[idx] for c in cs]
-    if total:
-        k = kern[:, 0]
-        res, p = 0.0, 0
-        for j, cj in enumerate(cs):
-            if cj.size == 1 and cj.flat[0] == 0.0:
-                p += len(cs) - j
-                continue
-            inner = 0.0
-            for cl in cs[j:]:
-                if k[p] != 0.0 and not (cl.size == 1 and cl.flat[0] == 0.0):
-                    inner = inner + k[p] * cl
-                p += 1
-            res = res + cj * inner
-        return res
-    m = max(c.size for c in cs)
-    prods = np.stack([np.broadcast_to(cs[j] * cl, (m,)) for j in range(len(cs)) for cl in cs[j:]], axis=1)
-    return np.einsum("np,pb->nb", prods, kern)
-
-
-def _quadratic_form_rows(cs: list, rows: np.ndarray) -> np.ndarray:
-    """sum_{j <= l} c_j c_l K[i, p(j, l)] with a kernel row per point ``rows`` (n, n_pairs) -> (n,)."""
-    prods = [cs[j] * cl for j in range(len(cs)) for cl in cs[j:]]
-    if all(p.size == 1 for p in prods):
-        return rows @ np.array([float(p.flat[0]) for p in prods])
-    out = 0.0
-    for k, p in enumerate(prods):
-        if not (p.size == 1 and p.flat[0] == 0.0):
-            out = out + p * rows[:, k]
-    return out
