@@ -133,3 +133,29 @@ def test_sterile_curve_converges_under_step_halving_by_default(csi2017):
 
 def test_reactor_default_spread():
     assert load_experiment("conus").engine.baseline_spread_m == 1.5
+
+
+# ---------------------------------------------------------------- shape groups (issue 9 "Engine speed")
+def test_zero_mediator_coupling_is_not_a_shape(csi2017):
+    eng = csi2017.engine
+    # a Z' / scalar with zero coupling never makes its mass a shape parameter
+    assert not eng.needs_general_path(eng.point({"zprime_coupling": 0.0, "zprime_mass": [1.0, 5.0, 50.0]}))
+    assert not eng.needs_general_path(eng.point({"scalar_coupling": 0.0, "scalar_mass": [1.0, 5.0]}))
+    sm = eng.total({})[0]
+    got = eng.total({"zprime_coupling": [0.0, 0.0, 1e-5], "zprime_mass": [1.0, 5.0, 50.0]})
+    assert got[0] == got[1] == pytest.approx(sm, rel=1e-13)
+    assert abs(got[2] / sm - 1) > 1e-3
+
+
+def test_shape_values_are_reused_across_chunks(csi2017):
+    # the same grid evaluated in two chunk orders, and a second time from the cache: identical numbers
+    eng = load_experiment("coherent-csi-2017").engine
+    dm = np.logspace(-1, 3, 25)
+    u = np.linspace(0.0, 0.3, 9)
+    x, y = np.meshgrid(dm, u)  # dm41_sq fastest: every chunk holds every dm41_sq value
+    pts = {"dm41_sq": x.ravel(), "u_mu4_sq": y.ravel()}
+    whole = eng.total(pts)
+    chunks = np.concatenate([eng.total({k: v[s:s + 40] for k, v in pts.items()}) for s in range(0, x.size, 40)])
+    np.testing.assert_allclose(chunks, whole, rtol=1e-13)
+    transposed = eng.total({"dm41_sq": x.T.ravel(), "u_mu4_sq": y.T.ravel()})
+    np.testing.assert_allclose(transposed.reshape(x.T.shape).T.ravel(), whole, rtol=1e-13)

@@ -270,7 +270,8 @@ class RateEngine:
             values = dict(static)
             values.update(zip(names, gkey))
             group_values.append(values)
-        out = np.zeros(n) if total else np.zeros((n, len(self.flavors), nb))
+        # per flavour contiguous (n_flavors, n, n_bins); returned as the (n, n_flavors, n_bins) view
+        out = np.zeros(n) if total else np.zeros((len(self.flavors), n, nb))
         const = 0.0  # total: contributions that are the same for every point
         for fi, f in enumerate(self.flavors):
             blocks, mods = plans[f]
@@ -300,8 +301,8 @@ class RateEngine:
                         else:
                             out += val
                     else:
-                        out[idx, fi, :] += val
-        return out + const if total else out
+                        out[fi, idx, :] += val
+        return out + const if total else out.transpose(1, 0, 2)
 
     def _kinematic(self, ki: int, ci: int, kind: str, moments: np.ndarray | None) -> np.ndarray:
         """sum_k c_k(T) M_k(T) for isotope ki, component ci (moments None: the unmodified flux)."""
