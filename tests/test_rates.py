@@ -1,6 +1,8 @@
 """Numerics of the rate engine (cevns.engine.rates): quadrature rules, convergence, fast vs general path,
 the independent quad reference, and the COHERENT CsI 2017 numbers."""
 
+import pickle
+
 import numpy as np
 import pytest
 from scipy.integrate import quad
@@ -171,3 +173,11 @@ def test_coherent_2017_sm_prediction_and_data(csi2017):
     assert csi2017.observed.sum() == 142
     # beam-on prompt neutrons B_on ~ 6 (arXiv:1708.01294)
     assert csi2017.total_background().sum() == pytest.approx(6.0, abs=1.0)
+
+
+def test_engine_pickles_without_caches(csi2017):
+    eng = csi2017.engine
+    pt = {"dm41_sq": [1.0, 50.0], "u_mu4_sq": 0.1, "rn": [5.0, 5.5]}
+    want = eng.total(pt)
+    clone = pickle.loads(pickle.dumps(eng))
+    np.testing.assert_array_equal(clone.total(pt), want)

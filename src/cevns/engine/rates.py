@@ -133,6 +133,12 @@ class RateEngine:
         self._kin_cache: dict = {}
         self._kernel_cache: dict = {}
 
+    def __getstate__(self) -> dict:
+        """Pickle without the caches (they are rebuilt on demand in the receiving process)."""
+        state = dict(self.__dict__)
+        state["_fn_cache"], state["_kin_cache"], state["_kernel_cache"] = {}, {}, {}
+        return state
+
     # ------------------------------------------------------------------ preparation
     def _prepare_isotope(self, target: Target) -> IsotopeKernel:
         iso = target.isotope
@@ -327,8 +333,8 @@ class RateEngine:
         the modifier, the neutron radii and the block's shape / modifier values.
         """
         sig = (fi, block.kind, total,
-               tuple(None if s is None else (s.name, id(s.function)) for s in block.shapes),
-               None if modifier is None else (modifier.name, id(modifier.function)))
+               tuple(None if s is None else (s.name, _function_key(s.function)) for s in block.shapes),
+               None if modifier is None else (modifier.name, _function_key(modifier.function)))
         names = [("rn", i) for i in range(len(self.isotope_kernels))]
         names += [(s.name, None) for s in block.shapes if s is not None]
         if modifier is not None:
@@ -388,3 +394,8 @@ class RateEngine:
             kern += prods @ rw
         kern *= weights[:, None]
         return kern
+
+
+def _function_key(fn) -> tuple:
+    """A process-independent identity of a shape / modifier function (module, qualified name)."""
+    return getattr(fn, "__module__", None), getattr(fn, "__qualname__", repr(fn))
