@@ -60,9 +60,10 @@ def group_points(n: int, rn_values: list, plans: dict, total: bool):
     flavour -> (blocks, modifiers) of :func:`flavor_plan`. Shape values of points whose amplitude
     (modifier) is zero are replaced by :data:`NO_SHAPE`, so that they share one group.
 
-    Returns ``(static, names, groups, inverse)``: the shape values common to all points, the names of
-    the varying ones, ``[(index, values), ...]`` (index a slice for a single group, None with ``total``)
-    and the group of each point (None for a single group).
+    Returns ``(static, names, keys, index, inverse)``: the shape values common to all points (dict),
+    the names of the varying ones, one tuple of their values per group, the points of each group (a
+    list of index arrays, ``[slice(None)]`` for a single group, None with ``total``) and the group of
+    each point (None for a single group).
     """
     static, columns = [], []
     for key, (kind, v) in rn_values:
@@ -88,7 +89,7 @@ def group_points(n: int, rn_values: list, plans: dict, total: bool):
         else:
             columns.append(((name, None), np.broadcast_to(vals, (n,))))
     if not columns:
-        return dict(static), [], [(slice(None), ())], None
+        return dict(static), [], [()], [slice(None)], None
     uniques = []
     for _, vals in columns:
         uniques.append(np.unique(vals, return_inverse=True))
@@ -101,13 +102,14 @@ def group_points(n: int, rn_values: list, plans: dict, total: bool):
         _, first_idx, ginv = np.unique(codes, return_index=True, return_inverse=True)
         gvals = np.stack([vals[first_idx] for _, vals in columns], axis=1)
     ginv = ginv.reshape(-1)
+    keys = [tuple(row) for row in gvals.tolist()]
     if total:
-        groups = [(None, tuple(float(x) for x in row)) for row in gvals]
+        index = None
     else:
         order = np.argsort(ginv, kind="stable")
         bounds = np.concatenate([[0], np.cumsum(np.bincount(ginv, minlength=len(gvals)))])
-        groups = [(order[bounds[g]:bounds[g + 1]], tuple(float(x) for x in gvals[g])) for g in range(len(gvals))]
-    return dict(static), [c[0] for c in columns], groups, ginv
+        index = [order[bounds[g]:bounds[g + 1]] for g in range(len(gvals))]
+    return dict(static), [c[0] for c in columns], keys, index, ginv
 
 
 def quadratic_form(cs: list, kern: np.ndarray, idx, total: bool):

@@ -42,6 +42,8 @@ __all__ = ["Prediction", "RateEngine", "Target", "averaged_sin2", "gauss_legendr
 
 #: Bound on the number of cached kernels per block signature (each a few hundred bytes).
 KERNEL_CACHE_SIZE = 20000
+#: Distinct shape values whose kernels are computed together (bounds the temporary arrays).
+KERNEL_BATCH = 128
 
 
 @dataclass(frozen=True)
@@ -270,12 +272,8 @@ class RateEngine:
         n = pt.size
         nb = 1 if total else self.n_bins
         plans = {f: flavor_plan(pt, f, self.settings) for f in self.flavors}
-        static, names, groups, ginv = self._groups(pt, plans, total)
-        group_values = []
-        for _, gkey in groups:
-            values = dict(static)
-            values.update(zip(names, gkey))
-            group_values.append(values)
+        static, names, keys, index, ginv = self._groups(pt, plans, total)
+        groups = (static, names, keys)
         # per flavour contiguous (n_flavors, n, n_bins); returned as the (n, n_flavors, n_bins) view
         out = np.zeros(n) if total else np.zeros((len(self.flavors), n, nb))
         const = 0.0  # total: contributions that are the same for every point
@@ -288,17 +286,19 @@ class RateEngine:
                 kmods = [self._kernel_getter(fi, b, m, total) for m in mods]
                 if total and ginv is not None:
                     # many groups: gather each point's kernel row, one vectorised quadratic form
-                    rows = np.stack([k0(v)[:, 0] for v in group_values])[ginv]
+                    rows = np.stack([k[:, 0] for k in k0.many(*groups)])[ginv]
                     val = quadratic_form_rows(cs, rows)
                     for km, a in zip(kmods, amps):
-                        rows = np.stack([km(v)[:, 0] for v in group_values])[ginv]
+                        rows = np.stack([k[:, 0] for k in km.many(*groups)])[ginv]
                         val = val - a * quadratic_form_rows(cs, rows)
                     out += val
                     continue
-                for (idx, _), values in zip(groups, group_values):
-                    val = quadratic_form(cs, k0(values), idx, total)
-                    for km, a in zip(kmods, amps):
-                        osc = quadratic_form(cs, km(values), idx, total)
+                kern0 = k0.many(*groups)
+                kerns = [km.many(*groups) for km in kmods]
+                for gi, idx in enumerate(index):
+                    val = quadratic_form(cs, kern0[gi], idx, total)
+                    for kms, a in zip(kerns, amps):
+                        osc = quadratic_form(cs, kms[gi], idx, total)
                         am = a if a.size == 1 or isinstance(idx, slice) else a[idx]
                         val = val - (am if total or am.ndim == 0 else am.reshape(-1, 1)) * osc
                     if total:
@@ -324,14 +324,10 @@ class RateEngine:
             if kin is None:
                 kin = self._kin_cache[key] = np.einsum("kt,kt->t", coeffs, k.components[ci].moments)
             return kin
-        return np.einsum("kt,kt->t", coeffs, moments)
+        return np.einsum("kt,...kt->...t", coeffs, moments)
 
-    def _kernel_getter(self, fi: int, block: Block, modifier, total: bool):
-        """A function ``values -> K`` (n_pairs, n_bins) for one block, cached on the engine.
-
-        The cache key holds only what the kernel depends on: the flavour, the block's kind and shapes,
-        the modifier, the neutron radii and the block's shape / modifier values.
-        """
+    def _kernel_getter(self, fi: int, block: Block, modifier, total: bool) -> "_KernelStore":
+        """The cached kernels ``values -> K`` (n_pairs, n_bins) of one block (see :class:`_KernelStore`)."""
         sig = (fi, block.kind, total,
                tuple(None if s is None else (s.name, _function_key(s.function)) for s in block.shapes),
                None if modifier is None else (modifier.name, _function_key(modifier.function)))
@@ -339,63 +335,94 @@ class RateEngine:
         names += [(s.name, None) for s in block.shapes if s is not None]
         if modifier is not None:
             names.append((modifier.name, None))
-        cache = self._kernel_cache.setdefault(sig, {})
+        return _KernelStore(self, self._kernel_cache.setdefault(sig, {}), names, fi, block, modifier, total)
 
-        def get(values: dict) -> np.ndarray:
-            key = tuple([values.get(nm) for nm in names])
-            kern = cache.get(key)
-            if kern is None:
-                kern = self._block_kernel(fi, block, values, modifier, total)
-                if len(cache) >= KERNEL_CACHE_SIZE:
-                    cache.pop(next(iter(cache)))
-                cache[key] = kern
-            return kern
+    def _block_kernels(self, fi: int, block: Block, values_list: list, modifier, total: bool) -> np.ndarray:
+        """K (G, n_pairs, n_bins) of a block for G sets of shape values, computed together.
 
-        return get
-
-    def _block_kernel(self, fi: int, block: Block, values: dict, modifier, total: bool) -> np.ndarray:
-        """K (n_pairs, n_bins) of a block: sum_iso sum_comp sum_t kin(T) b_j(T) b_l(T) w_jl rw(T)."""
+        ``K_jl = sum_iso sum_comp sum_t kin(T) b_j(T) b_l(T) w_jl rw(T)`` with the basis functions
+        ``b = (Z F_Z s_1, N F_N s_1, Z F_Z s_2, ...)`` of the block's slots and the kinematic factor of
+        its kind from the flux moments (modified by ``modifier`` when given).
+        """
+        g = len(values_list)
         n_slots = len(block.shapes)
         j_idx = [(j, k) for j in range(2 * n_slots) for k in range(j, 2 * n_slots)]
         weights = np.array([1.0 if j == k else 2.0 for j, k in j_idx])
-        kern = np.zeros((len(j_idx), 1 if total else self.n_bins))
-        mod_value = None if modifier is None else values[(modifier.name, None)]
-        if mod_value == NO_SHAPE:
-            return kern
-        disappearance = {}
+        kern = np.zeros((g, len(j_idx), 1 if total else self.n_bins))
+        mod_values = None if modifier is None else [v[(modifier.name, None)] for v in values_list]
         for ki, k in enumerate(self.isotope_kernels):
-            fz = k.f_z
-            fn = self.neutron_form_factor(ki, values.get(("rn", ki)))
+            nt = k.t_mev.size
+            fz = k.f_z[None, :]
+            fn = np.stack([self.neutron_form_factor(ki, v.get(("rn", ki))) for v in values_list])
             basis = []
             for s in block.shapes:
-                value = None if s is None else values[(s.name, None)]
                 if s is None:
                     sv = 1.0
-                elif value == NO_SHAPE:
-                    sv = 0.0
                 else:
-                    sv = np.asarray(s.function(value, k.q2_mev2), dtype=float)
+                    sv = np.stack([np.zeros(nt) if v[(s.name, None)] == NO_SHAPE else
+                                   np.broadcast_to(np.asarray(s.function(v[(s.name, None)], k.q2_mev2), dtype=float),
+                                                   (nt,)) for v in values_list])
                 basis += [k.isotope.z * fz * sv, k.isotope.n * fn * sv]
-            basis = [np.broadcast_to(b, k.t_mev.shape) for b in basis]
             kin = 0.0
             for ci in self._comp_index[self.flavors[fi]]:
                 if modifier is None:
-                    kin = kin + self._kinematic(ki, ci, block.kind, None)
+                    kin = kin + self._kinematic(ki, ci, block.kind, None)[None, :]
                     continue
                 comp = k.components[ci]
-                d = disappearance.get(ci)
-                if d is None:
-                    d = disappearance[ci] = np.asarray(modifier.function(
-                        mod_value, comp.energies_mev, self.baseline_m, self.baseline_spread_m,
-                        self.detector_spread_m), dtype=float)
-                kin = kin + self._kinematic(ki, ci, block.kind, d @ comp.operators)
+                d = np.stack([np.zeros(comp.energies_mev.size) if mv == NO_SHAPE else np.asarray(modifier.function(
+                    mv, comp.energies_mev, self.baseline_m, self.baseline_spread_m, self.detector_spread_m),
+                    dtype=float) for mv in mod_values])  # (G, n_e)
+                osc = np.stack([d @ comp.operators[m] for m in range(3)], axis=1)  # (G, 3, n_t)
+                kin = kin + self._kinematic(ki, ci, block.kind, osc)
             rw = k.response_total() if total else k.response_weights
-            prods = np.stack([kin * basis[j] * basis[l] for j, l in j_idx])  # (n_pairs, n_t)
+            prods = np.stack([np.broadcast_to(kin * basis[j] * basis[l], (g, nt)) for j, l in j_idx], axis=1)
             kern += prods @ rw
-        kern *= weights[:, None]
+        kern *= weights[None, :, None]
         return kern
-
 
 def _function_key(fn) -> tuple:
     """A process-independent identity of a shape / modifier function (module, qualified name)."""
     return getattr(fn, "__module__", None), getattr(fn, "__qualname__", repr(fn))
+
+
+class _KernelStore:
+    """Kernels of one block keyed by its shape values, stored in the engine's bounded cache."""
+
+    def __init__(self, engine: RateEngine, cache: dict, names: list, fi, block, modifier, total):
+        self.engine, self.cache, self.names = engine, cache, names
+        self.args = (fi, block, modifier, total)
+
+    def many(self, static: dict, names: list, keys: list) -> list:
+        """Kernels for the groups with shape values ``static`` + ``zip(names, key)`` for each key.
+
+        The missing ones are computed in batches of :data:`KERNEL_BATCH`.
+        """
+        columns = list(zip(*keys)) if names else []
+        pos = {nm: i for i, nm in enumerate(names)}
+        cols = [columns[pos[nm]] if nm in pos else [static.get(nm)] * len(keys) for nm in self.names]
+        own = list(zip(*cols)) if cols else [()] * len(keys)
+        got = [self.cache.get(k) for k in own]
+        missing = {}
+        for k, kern, key in zip(own, got, keys):
+            if kern is None and k not in missing:
+                values = dict(static)
+                values.update(zip(names, key))
+                missing[k] = values
+        if not missing:
+            return got
+        items = list(missing.items())
+        fi, block, modifier, total = self.args
+        fresh = {}
+        for start in range(0, len(items), KERNEL_BATCH):
+            batch = items[start:start + KERNEL_BATCH]
+            kerns = self.engine._block_kernels(fi, block, [v for _, v in batch], modifier, total)
+            for (k, _), kern in zip(batch, kerns):
+                fresh[k] = kern
+                if len(self.cache) >= KERNEL_CACHE_SIZE:
+                    self.cache.pop(next(iter(self.cache)))
+                self.cache[k] = kern
+        return [kern if kern is not None else fresh[k] for k, kern in zip(own, got)]
+
+    def __call__(self, values: dict) -> np.ndarray:
+        """The kernel for one set of shape values."""
+        return self.many(values, [], [()])[0]
