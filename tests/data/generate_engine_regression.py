@@ -1,4 +1,4 @@
-"""Generate tests/data/engine_regression.json from the engine of commit f4e87a4 + the charge-radius fix.
+"""Generate tests/data/engine_regression.json from the engine of commit f4e87a4 + the charge-radius fix (commit 73275f8, branch h1).
 
 Run with PYTHONPATH pointing at that tree. The CsI settings got detector_spread_m = 0.0 afterwards (the
 setting did not exist then; 0 reproduces the old behaviour); see the "note" in the JSON file.
