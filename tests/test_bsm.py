@@ -41,7 +41,7 @@ def cs_flat():
     eff = {"model": "unity", "a": None, "k": None, "x0": None, "zero_below": None, "steps": [],
            "evaluate_at": "value"}
     return load_experiment("coherent-csi-2017", overrides={"detector": {"material": "Cs", "efficiency": eff}},
-                           settings={"form_factor": "unity"})
+                           settings={"form_factor": "unity", "baseline_spread_m": 0.0, "detector_spread_m": 0.0})
 
 
 # ---------------------------------------------------------------- SM limits
@@ -217,9 +217,23 @@ def test_charge_radius_equals_sin2_shift(csi2017):
     plus = _flavor_counts(csi2017, {"sin2_theta_w": S2 + ds2})
     minus = _flavor_counts(csi2017, {"sin2_theta_w": S2 - ds2})
     assert with_mu["nu_mu"][0] == pytest.approx(plus["nu_mu"][0], rel=1e-12, abs=0)
-    # antineutrinos: the opposite shift
-    assert with_mu["nu_mu_bar"][0] == pytest.approx(minus["nu_mu_bar"][0], rel=1e-12, abs=0)
+    # antineutrinos: the SAME shift (PHYSICS.md 4; arXiv:1810.05606, 2020 revision)
+    assert with_mu["nu_mu_bar"][0] == pytest.approx(plus["nu_mu_bar"][0], rel=1e-12, abs=0)
     assert abs(plus["nu_mu_bar"][0] / minus["nu_mu_bar"][0] - 1) > 1e-3
+
+
+def test_charge_radius_changes_nu_and_antinu_by_the_same_factor(cs):
+    # issue 8 item 1: with only r2_nu_mu set, nu_mu and anti-nu_mu at the same energy change by the same
+    # factor. Compare the prompt nu_mu line at 29.79 MeV with the anti-nu_mu spectrum restricted to one energy
+    # (a delayed flux with one non-zero node is the same as a line through the engine's moments).
+    sm = _flavor_counts(cs, {})
+    r2 = 2e-32
+    got = _flavor_counts(cs, {"r2_nu_mu": r2})
+    ratio_nu = got["nu_mu"][0] / sm["nu_mu"][0]
+    ratio_nubar = got["nu_mu_bar"][0] / sm["nu_mu_bar"][0]
+    # the ratio is (Q_V(g_p + dg) / Q_V(g_p))^2 at every E and T for F_Z = F_N (rn = rp): energy-independent
+    assert ratio_nu == pytest.approx(ratio_nubar, rel=1e-10, abs=0)
+    assert abs(ratio_nu - 1) > 0.01
 
 
 # ---------------------------------------------------------------- sterile neutrino
@@ -261,9 +275,9 @@ def test_sterile_prompt_line_phase(cs_flat):
 def test_neutron_radius_equal_to_proton_radius_is_single_form_factor(csi2017):
     eng = csi2017.engine
     # the experiment's proton radius convention: R = 1.2 A^(1/3) fm, Helm <r^2> = 3/5 R^2 (s cancels)
-    rp = {d["isotope"].name: np.sqrt(0.6) * 1.2 * d["isotope"].a ** (1 / 3) for d in eng._iso}
-    for d in eng._iso:
-        assert d["rp"] == pytest.approx(rp[d["isotope"].name], rel=1e-12, abs=0)
+    rp = {k.name: np.sqrt(0.6) * 1.2 * k.isotope.a ** (1 / 3) for k in eng.isotope_kernels}
+    for k in eng.isotope_kernels:
+        assert k.proton_rms_fm == pytest.approx(rp[k.name], rel=1e-12, abs=0)
     sm = eng.predict({}).counts
     # a radius 1e-9 fm away from R_p forces a separate F_N evaluation (general path via the array)
     params = {f"rn_{k}": [v + 1e-9, v + 1.0] for k, v in rp.items()}

@@ -47,11 +47,12 @@ def test_charge_radius_coefficient_recomputed():
     assert charge_radius_coefficient_cm2_inv() == pytest.approx(coeff, rel=1e-10, abs=0)
 
 
-def test_charge_radius_shift_and_antineutrino_sign():
+def test_charge_radius_shift_same_for_antineutrinos():
+    # PHYSICS.md 4 (arXiv:1810.05606, 2020 revision): nu_a and anti-nu_a get the same g_V^p shift
     r2 = np.array([-3e-32, 1e-32, 4e-32])
     coeff = np.sqrt(2) * np.pi * ALPHA / (3 * G_F) / HBARC_CM**2
     np.testing.assert_allclose(charge_radius_shift(r2), -coeff * r2, rtol=1e-10)
-    np.testing.assert_allclose(charge_radius_shift(r2, antineutrino=True), coeff * r2, rtol=1e-10)
+    np.testing.assert_allclose(charge_radius_shift(r2, antineutrino=True), -coeff * r2, rtol=1e-10)
     # a positive <r^2> of 1e-32 cm^2 lowers g_V^p by ~0.024
     assert float(charge_radius_shift(1e-32)) == pytest.approx(-0.0238, abs=1e-4)
 

@@ -4,48 +4,46 @@ Expected counts in observed bin b for flux component f (PHYSICS.md section 6)::
 
     N_fb = sum_x n_x  int dT  R_xb(T)  int_{E_min(T)} dE  dPhi_f/dE P_f(E)  dsigma_x/dT(E, T)
 
-Every cross section of :mod:`cevns.physics.cross_sections` is a sum of terms ``c(T) E^-k`` (k = 0, 1,
-2), so the neutrino-energy integral reduces to three *moments* of the flux above E_min(T)::
+Every cross section is ``(c0 + c1/E + c2/E^2) |Q|^2`` (:func:`cevns.physics.cross_sections.energy_coefficients`),
+so the energy integral is a sum of flux moments (:mod:`cevns.engine.kernels`). The recoil integral uses
+composite Gauss-Legendre nodes between break points (every line's T_max, the response's discontinuities).
 
-    M_k(T) = int_{E_min(T)} dE dPhi/dE P(E) E^-k,
+The physics comes from the registered models (:mod:`cevns.physics.models`): for each flavour, each model
+returns kernel terms ``kin_kind(E, T) |sum_i (Z F_Z c_z,i + N F_N c_n,i) s_i(T)|^2`` and flux modifiers
+``P(E) = 1 - A D(E)``. The counts are then a quadratic form in the coefficients (c_z, c_n) per point,
 
-computed by a linear operator on the energy nodes (trapezoidal rule with the partial interval at
-E_min(T) treated exactly for the piecewise-linear interpolant). The recoil integral uses composite
-Gauss-Legendre nodes between break points (the T_max of every line, the discontinuities of the
-detector response), so both grids converge fast (``tests/test_rates.py`` halves the steps).
+    N_f = sum_pairs c_j c_l K_jl - sum_modifiers A (sum_pairs c_j c_l K^osc_jl),
 
-Parameters enter as follows:
-
-* couplings (sin2_theta_w, NSI, charge radii, magnetic moments, tensor NSI) are constant in T: the
-  counts are a quadratic form in them, evaluated from precomputed kernels (the *fast path*);
-* rn (neutron form factor), light mediators (T-dependent couplings) and sterile mixing (E-dependent
-  survival) change the spectrum shape: the *general path* evaluates the T-resolved rate for chunks of
-  points, computing form factors and oscillation moments only once per distinct rn / dm41_sq value.
+with kernels ``K`` that depend only on the *shape values* of the point (neutron radii, mediator masses,
+dm41^2). Points are grouped by those values, each distinct set's kernels are computed once and kept in
+a bounded cache on the engine (across calls and chunks, independent of the order of the points), and
+each group is evaluated as a matrix product. When nothing shape-changing varies, there is one group.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from ..physics import form_factors, kinematics, nuclei
-from ..physics.constants import ALPHA, G_F_MEV2, HBARC2_MEV2_CM2, M_E_MEV, OSC_PHASE
-from ..physics.couplings import (
-    SCALAR_PER_NEUTRON,
-    SCALAR_PER_PROTON,
-    charge_radius_coefficient_cm2_inv,
-    nsi_charges,
-    sm_vector_couplings,
-)
-from ..physics.parameters import LEPTONS, PhysicsPoint
-from ..physics.settings import PhysicsSettings
-from ..sources.base import FluxComponent, flavor_index, is_antineutrino
+from ..physics.constants import HBARC2_MEV2_CM2
+from ..physics.cross_sections import energy_coefficients
+from ..physics.oscillation import averaged_sin2
+from ..physics.parameters import PhysicsPoint
+from ..physics.settings import PhysicsSettings, default_baseline_spread_m
+from ..sources.base import FluxComponent
+from .kernels import ComponentMoments, IsotopeKernel, gauss_legendre_grid, tail_integration_weights
+from .quadratic import NO_SHAPE, Block, flavor_plan, group_points, quadratic_form, quadratic_form_rows
 
-_GF2 = G_F_MEV2**2
-_MAG = np.pi * ALPHA**2 / M_E_MEV**2
+__all__ = ["Prediction", "RateEngine", "Target", "averaged_sin2", "gauss_legendre_grid",
+           "tail_integration_weights"]
+
+#: Bound on the number of cached kernels per block signature (each a few hundred bytes).
+KERNEL_CACHE_SIZE = 20000
+#: Distinct shape values whose kernels are computed together (bounds the temporary arrays).
+KERNEL_BATCH = 128
 
 
 @dataclass(frozen=True)
@@ -86,81 +84,6 @@ class Prediction:
         return {f: self.counts[:, i, :].sum(axis=1) for i, f in enumerate(self.flavors)}
 
 
-@lru_cache(maxsize=256)
-def _leggauss(n: int):
-    return np.polynomial.legendre.leggauss(n)
-
-
-def gauss_legendre_grid(edges: Sequence[float], n_total: int, n_min: int = 6):
-    """Composite Gauss-Legendre nodes and weights on consecutive segments ``edges``.
-
-    Nodes are shared out in proportion to the segment lengths (at least ``n_min`` per segment).
-    """
-    edges = np.asarray(edges, dtype=float)
-    total = edges[-1] - edges[0]
-    xs, ws = [], []
-    for a, b in zip(edges[:-1], edges[1:]):
-        if b <= a:
-            continue
-        n = max(n_min, int(np.ceil(n_total * (b - a) / total)))
-        x, w = _leggauss(n)
-        xs.append(0.5 * (b - a) * x + 0.5 * (a + b))
-        ws.append(0.5 * (b - a) * w)
-    return np.concatenate(xs), np.concatenate(ws)
-
-
-def tail_integration_weights(energies: np.ndarray, e_lower: np.ndarray) -> np.ndarray:
-    """Weights W[i, t] with ``sum_i W[i, t] g(E_i) = int_{e_lower[t]}^{E_last} g`` for piecewise-linear g.
-
-    The interval containing ``e_lower[t]`` is integrated exactly for the linear interpolant;
-    ``e_lower`` below the first node integrates over the whole range, above the last gives zero.
-    """
-    e = np.asarray(energies, dtype=float)
-    n = e.size
-    h = np.diff(e)
-    lo = np.clip(np.asarray(e_lower, dtype=float), e[0], e[-1])
-    j = np.clip(np.searchsorted(e, lo, side="right") - 1, 0, n - 2)  # interval index
-    u = (lo - e[j]) / h[j]
-    i = np.arange(n)[:, None]
-    hl = np.concatenate([[0.0], h])  # h_{i-1}
-    hr = np.concatenate([h, [0.0]])  # h_i
-    full = 0.5 * (hl + hr)[:, None]
-    w = np.where(i > j + 1, full, 0.0)
-    w = w + np.where(i == j + 1, 0.5 * hr[:, None], 0.0)
-    w = w + np.where(i == j, 0.5 * h[j] * (1 - u) ** 2, 0.0)
-    w = w + np.where(i == j + 1, 0.5 * h[j] * (1 - u) * (1 + u), 0.0)
-    w[:, np.asarray(e_lower) >= e[-1]] = 0.0
-    return w
-
-
-def averaged_sin2(phase_per_m: np.ndarray, baseline_m: float, spread_m: float) -> np.ndarray:
-    """<sin^2(k L')> for L' uniform in [L - d, L + d]: 1/2 - cos(2kL) sin(2kd) / (4kd); sin^2(kL) at d = 0."""
-    k = np.asarray(phase_per_m, dtype=float)
-    if spread_m <= 0:
-        return np.sin(k * baseline_m) ** 2
-    x = 2.0 * k * spread_m
-    sinc = np.sinc(x / np.pi)  # sin(x)/x
-    return 0.5 - 0.5 * np.cos(2.0 * k * baseline_m) * sinc
-
-
-class _Component:
-    """A flux component prepared for one isotope: moment operators and their P = 1 moments."""
-
-    def __init__(self, comp: FluxComponent, e_min_mev: np.ndarray):
-        self.flux = comp
-        e = comp.energies_mev
-        if comp.is_line:
-            w = (e[0] >= e_min_mev).astype(float)[None, :] * comp.values[0]
-        else:
-            w = tail_integration_weights(e, e_min_mev) * comp.values[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inv = np.where(e > 0, 1.0 / e, 0.0)
-        # operators W_k[i, t] (k = 0, 1, 2); rows with zero flux are zero
-        self.ops = np.stack([w, w * inv[:, None], w * inv[:, None] ** 2])
-        self.moments = self.ops.sum(axis=1)  # (3, nT) for P = 1
-        self.energies = e
-
-
 class RateEngine:
     """Precomputed kernels of one detector + source; evaluates counts for arrays of physics points.
 
@@ -175,16 +98,19 @@ class RateEngine:
         (:class:`cevns.detectors.response.DetectorResponse`).
     settings : PhysicsSettings
     baseline_m : float
-        Source-detector distance (for oscillations).
+        Mean source-detector distance [m] (for oscillations).
     n_t : int
         Approximate number of recoil-energy nodes per isotope.
     defaults : mapping
         Experiment-level parameter defaults (e.g. ``{"sin2_theta_w": 0.2312}``).
+    source_kind : str, optional
+        ``"spallation"``, ``"reactor"`` ...: selects the default baseline spread of the source
+        (:func:`cevns.physics.settings.default_baseline_spread_m`) when the settings leave it unset.
     """
 
     def __init__(self, targets: Sequence[Target], fluxes: Sequence[FluxComponent], response,
                  settings: PhysicsSettings | None = None, baseline_m: float = 20.0, n_t: int = 400,
-                 defaults: Mapping | None = None):
+                 defaults: Mapping | None = None, source_kind: str | None = None):
         if not targets:
             raise ValueError("an experiment needs at least one target isotope")
         if not fluxes:
@@ -194,16 +120,29 @@ class RateEngine:
         self.response = response
         self.settings = settings or PhysicsSettings()
         self.baseline_m = float(baseline_m)
+        self.source_kind = source_kind
+        s = self.settings
+        self.baseline_spread_m = float(s.baseline_spread_m if s.baseline_spread_m is not None
+                                       else default_baseline_spread_m(source_kind))
+        self.detector_spread_m = float(s.detector_spread_m)
         self.n_t = int(n_t)
         self.defaults = dict(defaults or {})
         self.flavors = list(dict.fromkeys(c.flavor for c in self.fluxes))
-        self._flavor_of = [self.flavors.index(c.flavor) for c in self.fluxes]
+        self._comp_index = {f: [i for i, c in enumerate(self.fluxes) if c.flavor == f] for f in self.flavors}
         self.bin_edges = np.asarray(response.bin_edges, dtype=float)
-        self._iso = [self._prepare_isotope(t) for t in self.targets]
+        self.isotope_kernels = tuple(self._prepare_isotope(t) for t in self.targets)
+        self._fn_cache: dict = {}
+        self._kin_cache: dict = {}
         self._kernel_cache: dict = {}
 
+    def __getstate__(self) -> dict:
+        """Pickle without the caches (they are rebuilt on demand in the receiving process)."""
+        state = dict(self.__dict__)
+        state["_fn_cache"], state["_kin_cache"], state["_kernel_cache"] = {}, {}, {}
+        return state
+
     # ------------------------------------------------------------------ preparation
-    def _prepare_isotope(self, target: Target) -> dict:
+    def _prepare_isotope(self, target: Target) -> IsotopeKernel:
         iso = target.isotope
         m = iso.mass_mev
         e_tops = [c.e_max_mev for c in self.fluxes]
@@ -221,14 +160,13 @@ class RateEngine:
         w = 1e-3 * w_kev
         resp = np.asarray(self.response.matrix(t_kev, iso.z), dtype=float)  # (n_bins, n_t)
         e_min = kinematics.e_min_mev(t, m)
-        comps = [_Component(c, e_min) for c in self.fluxes]
         q = kinematics.momentum_transfer_mev(t, m, exact=self.settings.exact_momentum_transfer)
         rp = self._proton_rms(iso)
-        return {
-            "isotope": iso, "n": target.n_nuclei, "mass": m, "t": t, "q": q,
-            "rw": (resp * w[None, :]).T * (target.n_nuclei * HBARC2_MEV2_CM2),  # (n_t, n_bins)
-            "comps": comps, "rp": rp, "fz": self._ff(q, rp), "fn_cache": {},
-        }
+        return IsotopeKernel(
+            isotope=iso, n_nuclei=target.n_nuclei, mass_mev=m, t_mev=t, q_mev=q,
+            response_weights=(resp * w[None, :]).T * (target.n_nuclei * HBARC2_MEV2_CM2),
+            proton_rms_fm=rp, f_z=self.form_factor(q, rp),
+            components=tuple(ComponentMoments.build(c, e_min) for c in self.fluxes))
 
     def _proton_rms(self, iso) -> float:
         s = self.settings
@@ -240,28 +178,39 @@ class RateEngine:
                  "unity": 0.0}[s.form_factor]
         return float(np.sqrt(0.6 * r**2 + extra))
 
-    def _ff(self, q_mev, rms_fm):
+    def form_factor(self, q_mev, rms_fm: float) -> np.ndarray:
+        """The settings' nuclear form factor at momentum transfers ``q_mev`` for an rms radius [fm]."""
         s = self.settings
+        q_mev = np.asarray(q_mev, dtype=float)
         if s.form_factor == "unity":
             return np.ones_like(q_mev)
         kw = {"helm": "s_fm", "klein_nystrand": "a_fm", "symmetrized_fermi": "a_fm"}[s.form_factor]
         return form_factors.form_factor(s.form_factor, q_mev, rms_fm, **{kw: s.shape_fm})
 
-    def _fn(self, d: dict, rn: float | None) -> np.ndarray:
-        key = None if rn is None else float(rn)
-        if key is None or key == d["rp"]:
-            return d["fz"]
-        cache = d["fn_cache"]
-        if key not in cache:
-            if len(cache) > 4096:
-                cache.clear()
-            cache[key] = self._ff(d["q"], key)
-        return cache[key]
+    def neutron_form_factor(self, index: int, rn_fm: float | None) -> np.ndarray:
+        """F_N at the nodes of isotope ``index`` for neutron rms radius ``rn_fm`` (None: the proton radius)."""
+        k = self.isotope_kernels[index]
+        if rn_fm is None or float(rn_fm) == k.proton_rms_fm:
+            return k.f_z
+        key = (index, float(rn_fm))
+        out = self._fn_cache.get(key)
+        if out is None:
+            if len(self._fn_cache) > 4096:
+                self._fn_cache.clear()
+            out = self._fn_cache[key] = self.form_factor(k.q_mev, float(rn_fm))
+        return out
 
     # ------------------------------------------------------------------ public API
     @property
     def n_bins(self) -> int:
         return self.bin_edges.size - 1
+
+    def resolved_settings(self) -> dict:
+        """The physics settings with every default filled in (including the baseline spread in use)."""
+        d = self.settings.resolved()
+        d["baseline_spread_m"] = self.baseline_spread_m
+        d["detector_spread_m"] = self.detector_spread_m
+        return d
 
     def point(self, params: Mapping | PhysicsPoint | None = None) -> PhysicsPoint:
         """Validate a parameter mapping into a :class:`PhysicsPoint` with this engine's defaults."""
@@ -276,207 +225,204 @@ class RateEngine:
         ----------
         params : mapping name -> float or 1-D array (see :mod:`cevns.physics.parameters`)
         chunk_size : int
-            Points evaluated together on the general (shape-changing) path.
+            Kept for compatibility: memory no longer grows with the recoil grid times the points.
 
         Returns
         -------
         Prediction
         """
         pt = self.point(params)
-        counts = self._counts(pt, chunk_size, total=False)
-        return Prediction(counts, self.flavors, self.bin_edges)
+        return Prediction(self._counts(pt, total=False), self.flavors, self.bin_edges)
 
     def total(self, params: Mapping | PhysicsPoint | None = None, chunk_size: int = 1024) -> np.ndarray:
         """Counts summed over bins and flavours, shape (n_points,) (kernels are summed first)."""
         pt = self.point(params)
-        return self._counts(pt, chunk_size, total=True).sum(axis=(1, 2))
+        return self._counts(pt, total=True)
 
     def needs_general_path(self, pt: PhysicsPoint) -> bool:
-        """Whether ``pt`` changes the spectrum shape (rn variation, light mediators, sterile mixing)."""
-        if any(pt.nonzero(n) for n in ("zprime_coupling", "scalar_coupling", "u_e4_sq", "u_mu4_sq", "u_tau4_sq")):
+        """Whether ``pt`` changes the spectrum shape (varying neutron radii, light mediators, sterile mixing)."""
+        pt = self.point(pt)
+        if any(self._rn_values(pt, i)[0] == "varies" for i in range(len(self.isotope_kernels))):
             return True
-        return any(pt.varies(self._rn_name(d)) or pt.varies("rn") for d in self._iso)
+        for f in self.flavors:
+            blocks, mods = flavor_plan(pt, f, self.settings)
+            if mods or any(s is not None for b in blocks for s in b.shapes):
+                return True
+        return False
 
-    # ------------------------------------------------------------------ couplings
-    @staticmethod
-    def _rn_name(d) -> str:
-        return f"rn_{d['isotope'].name}"
-
-    def _vector_couplings(self, pt: PhysicsPoint, flavor: str):
-        """Diagonal (c_Z, c_N) and flavour-changing [(c_Z, c_N), ...] couplings, arrays of n_points."""
-        a = LEPTONS[flavor_index(flavor)]
-        gp, gn = sm_vector_couplings(pt.get("sin2_theta_w"), self.settings.coupling_scheme)
-        dz, dn = nsi_charges(pt.get(f"eps_{a}{a}_uV"), pt.get(f"eps_{a}{a}_dV"))
-        r2 = pt.get(f"r2_nu_{a}")
-        sign = -1.0 if is_antineutrino(flavor) else 1.0
-        cz = gp + dz - sign * charge_radius_coefficient_cm2_inv() * np.asarray(r2)
-        cn = gn + dn
-        off = []
-        for b in LEPTONS:
-            if b == a:
-                continue
-            ez, en = nsi_charges(pt.get(f"eps_{a}{b}_uV"), pt.get(f"eps_{a}{b}_dV"))
-            if np.any(ez != 0) or np.any(en != 0):
-                off.append((ez, en))
-        return cz, cn, off
-
-    def _tensor_couplings(self, pt: PhysicsPoint, flavor: str):
-        a = LEPTONS[flavor_index(flavor)]
-        out = []
-        for b in LEPTONS:
-            tz, tn = nsi_charges(pt.get(f"eps_{a}{b}_uT"), pt.get(f"eps_{a}{b}_dT"))
-            if np.any(tz != 0) or np.any(tn != 0):
-                out.append((tz, tn))
-        return out
-
-    def _oscillation_amplitude(self, pt: PhysicsPoint, flavor: str):
-        """A_f with P_f(E) = 1 - A_f <sin^2(1.267 dm2 L/E)>, array over points (or 0.0)."""
-        a = LEPTONS[flavor_index(flavor)]
-        ua = np.asarray(pt.get(f"u_{a}4_sq"), dtype=float)
-        if self.settings.sterile_treatment == "survival":
-            return 4.0 * ua * (1.0 - ua)
-        us = 1.0 - sum(np.asarray(pt.get(f"u_{b}4_sq"), dtype=float) for b in LEPTONS)
-        return 4.0 * ua * us
+    # ------------------------------------------------------------------ terms of the models
+    def _rn_values(self, pt: PhysicsPoint, index: int):
+        """("none" | "fixed" | "varies", value) of the neutron radius of isotope ``index``."""
+        v = pt.get(f"rn_{self.isotope_kernels[index].name}")
+        if v is None:
+            return "none", None
+        arr = np.atleast_1d(np.asarray(v, dtype=float))
+        if arr.size == 1 or np.all(arr == arr[0]):
+            return "fixed", float(arr[0])
+        return "varies", arr
 
     # ------------------------------------------------------------------ evaluation
-    def _counts(self, pt: PhysicsPoint, chunk_size: int, total: bool) -> np.ndarray:
-        if self.needs_general_path(pt):
-            out = []
-            for start in range(0, pt.size, chunk_size):
-                sl = slice(start, min(start + chunk_size, pt.size))
-                out.append(self._counts_general(pt, sl, total))
-            return np.concatenate(out, axis=0)
-        return self._counts_fast(pt, total)
+    def _groups(self, pt: PhysicsPoint, plans: dict, total: bool):
+        """Shape-value groups of the points (:func:`cevns.engine.quadratic.group_points`)."""
+        rn = [(("rn", i), self._rn_values(pt, i)) for i in range(len(self.isotope_kernels))]
+        return group_points(pt.size, rn, plans, total)
 
-    def _kernels(self, d: dict, rn, total: bool):
-        """Per-component kernels over bins: vector ZZ/ZN/NN, tensor ZZ/ZN/NN, magnetic."""
-        key = (id(d), None if rn is None else float(rn), total, self.settings.kinematics)
-        if key in self._kernel_cache:
-            return self._kernel_cache[key]
-        iso = d["isotope"]
-        t, m = d["t"], d["mass"]
-        fz, fn = d["fz"], self._fn(d, rn)
-        rw = d["rw"].sum(axis=1, keepdims=True) if total else d["rw"]
-        ks = []
-        for c in d["comps"]:
-            kin_v, kin_t, kin_m = self._kinematic_moments(c.moments, t, m)
-            zz, zn, nn = (iso.z * fz) ** 2, 2 * iso.z * iso.n * fz * fn, (iso.n * fn) ** 2
-            ks.append({
-                "v": np.stack([kin_v * zz, kin_v * zn, kin_v * nn]) @ rw,
-                "t": np.stack([kin_t * zz, kin_t * zn, kin_t * nn]) @ rw,
-                "m": (kin_m * zz) @ rw,
-            })
-        self._kernel_cache[key] = ks
-        return ks
-
-    def _kinematic_moments(self, mom, t, m):
-        """Flux-integrated kinematic factors from moments (M0, M1, M2), each (..., n_t)."""
-        m0, m1, m2 = mom[..., 0, :], mom[..., 1, :], mom[..., 2, :]
-        kin_v = m0 - 0.5 * m * t * m2
-        if self.settings.kinematics == "full":
-            kin_v = kin_v - t * m1
-        kin_v = _GF2 * m / np.pi * kin_v
-        kin_t = 4.0 * _GF2 * m / np.pi * (m0 - 0.25 * m * t * m2)
-        kin_m = _MAG * (m0 / t - m1)
-        return kin_v, kin_t, kin_m
-
-    def _rn_value(self, pt: PhysicsPoint, d: dict, sl=None):
-        v = pt.get(self._rn_name(d))
-        if v is None:
-            return None
-        v = np.atleast_1d(v)
-        return v if sl is None or v.size == 1 else v[sl]
-
-    def _counts_fast(self, pt: PhysicsPoint, total: bool) -> np.ndarray:
+    def _counts(self, pt: PhysicsPoint, total: bool) -> np.ndarray:
+        """Counts (n, n_flavors, n_bins), or with ``total`` the sum over flavours and bins, shape (n,)."""
+        n = pt.size
         nb = 1 if total else self.n_bins
-        out = np.zeros((pt.size, len(self.flavors), nb))
-        cache = {}
-        for d in self._iso:
-            rn = self._rn_value(pt, d)
-            ks = self._kernels(d, None if rn is None else rn[0], total)
-            for ci, c in enumerate(d["comps"]):
-                fl = c.flux.flavor
-                if fl not in cache:
-                    a = LEPTONS[flavor_index(fl)]
-                    cache[fl] = (self._vector_couplings(pt, fl), self._tensor_couplings(pt, fl),
-                                 np.asarray(pt.get(f"mu_nu_{a}"), dtype=float))
-                (cz, cn, off), tens, mu = cache[fl]
-                k = ks[ci]
-                acc = _quad_form(k["v"], cz, cn)
-                for oz, on in off:
-                    acc = acc + _quad_form(k["v"], oz, on)
-                for tz, tn in tens:
-                    acc = acc + _quad_form(k["t"], tz, tn)
-                if np.any(mu != 0):
-                    acc = acc + np.atleast_1d(mu**2)[:, None] * k["m"][None, :]
-                out[:, self._flavor_of[ci], :] += np.broadcast_to(acc, (pt.size, nb))
-        return out
+        plans = {f: flavor_plan(pt, f, self.settings) for f in self.flavors}
+        static, names, keys, index, ginv = self._groups(pt, plans, total)
+        groups = (static, names, keys)
+        # per flavour contiguous (n_flavors, n, n_bins); returned as the (n, n_flavors, n_bins) view
+        out = np.zeros(n) if total else np.zeros((len(self.flavors), n, nb))
+        const = 0.0  # total: contributions that are the same for every point
+        for fi, f in enumerate(self.flavors):
+            blocks, mods = plans[f]
+            amps = [np.asarray(m.amplitude, dtype=float) for m in mods]
+            for b in blocks:
+                cs = [np.asarray(c, dtype=float) for pair in b.coeffs for c in pair]
+                k0 = self._kernel_getter(fi, b, None, total)
+                kmods = [self._kernel_getter(fi, b, m, total) for m in mods]
+                if total and ginv is not None:
+                    # many groups: gather each point's kernel row, one vectorised quadratic form
+                    rows = np.stack([k[:, 0] for k in k0.many(*groups)])[ginv]
+                    val = quadratic_form_rows(cs, rows)
+                    for km, a in zip(kmods, amps):
+                        rows = np.stack([k[:, 0] for k in km.many(*groups)])[ginv]
+                        val = val - a * quadratic_form_rows(cs, rows)
+                    out += val
+                    continue
+                kern0 = k0.many(*groups)
+                kerns = [km.many(*groups) for km in kmods]
+                for gi, idx in enumerate(index):
+                    val = quadratic_form(cs, kern0[gi], idx, total)
+                    for kms, a in zip(kerns, amps):
+                        osc = quadratic_form(cs, kms[gi], idx, total)
+                        am = a if a.size == 1 or isinstance(idx, slice) else a[idx]
+                        val = val - (am if total or am.ndim == 0 else am.reshape(-1, 1)) * osc
+                    if total:
+                        if np.ndim(val) == 0:
+                            const += float(val)
+                        else:
+                            out += val
+                    else:
+                        out[fi, idx, :] += val
+        return out + const if total else out.transpose(1, 0, 2)
 
-    def _counts_general(self, pt: PhysicsPoint, sl: slice, total: bool) -> np.ndarray:
-        n = sl.stop - sl.start
-        nb = 1 if total else self.n_bins
+    def _kinematic(self, ki: int, ci: int, kind: str, moments: np.ndarray | None) -> np.ndarray:
+        """sum_k c_k(T) M_k(T) for isotope ki, component ci (moments None: the unmodified flux)."""
+        k = self.isotope_kernels[ki]
+        coeff_key = (ki, kind)
+        coeffs = self._kin_cache.get(coeff_key)
+        if coeffs is None:
+            coeffs = self._kin_cache[coeff_key] = np.stack(
+                energy_coefficients(kind, k.t_mev, k.mass_mev, self.settings.kinematics))
+        if moments is None:
+            key = (ki, ci, kind)
+            kin = self._kin_cache.get(key)
+            if kin is None:
+                kin = self._kin_cache[key] = np.einsum("kt,kt->t", coeffs, k.components[ci].moments)
+            return kin
+        return np.einsum("kt,...kt->...t", coeffs, moments)
 
-        def take(v):
-            v = np.atleast_1d(np.asarray(v, dtype=float))
-            return (v if v.size == 1 else v[sl])[:, None]  # (n or 1, 1)
+    def _kernel_getter(self, fi: int, block: Block, modifier, total: bool) -> "_KernelStore":
+        """The cached kernels ``values -> K`` (n_pairs, n_bins) of one block (see :class:`_KernelStore`)."""
+        sig = (fi, block.kind, total,
+               tuple(None if s is None else (s.name, _function_key(s.function)) for s in block.shapes),
+               None if modifier is None else (modifier.name, _function_key(modifier.function)))
+        names = [("rn", i) for i in range(len(self.isotope_kernels))]
+        names += [(s.name, None) for s in block.shapes if s is not None]
+        if modifier is not None:
+            names.append((modifier.name, None))
+        return _KernelStore(self, self._kernel_cache.setdefault(sig, {}), names, fi, block, modifier, total)
 
-        out = np.zeros((n, len(self.flavors), nb))
-        zp_g, zp_m = take(pt.get("zprime_coupling")), take(pt.get("zprime_mass"))
-        sc_g, sc_m = take(pt.get("scalar_coupling")), take(pt.get("scalar_mass"))
-        dm = np.atleast_1d(np.asarray(pt.get("dm41_sq"), dtype=float))
-        dm = dm if dm.size == 1 else dm[sl]
-        for d in self._iso:
-            iso, t, m = d["isotope"], d["t"], d["mass"]
-            rw = d["rw"].sum(axis=1, keepdims=True) if total else d["rw"]
-            rn = self._rn_value(pt, d, sl)
-            if rn is None:
-                fn = d["fz"][None, :]
-            else:
-                uniq, inv = np.unique(rn, return_inverse=True)
-                fn = np.stack([self._fn(d, r) for r in uniq])[inv]  # (n or 1, n_t)
-            fz = d["fz"][None, :]
-            q2 = d["q"] ** 2
-            eps_zp = zp_g / (np.sqrt(2.0) * G_F_MEV2 * (q2[None, :] + zp_m**2))  # (., n_t)
-            for ci, c in enumerate(d["comps"]):
-                fl = c.flux.flavor
-                mom = c.moments[None, :, :]  # (1, 3, n_t)
-                amp = np.atleast_1d(self._oscillation_amplitude(pt, fl))
-                amp = amp if amp.size == 1 else amp[sl]
-                if np.any(amp != 0):
-                    mom = mom - amp[:, None, None] * self._oscillation_moments(c, dm)
-                kin_v, kin_t, kin_m = self._kinematic_moments(mom, t, m)
-                cz, cn, off = self._vector_couplings(pt, fl)
-                cz = take(cz) + 3.0 * eps_zp
-                cn = take(cn) + 3.0 * eps_zp
-                q2v = (iso.z * cz * fz + iso.n * cn * fn) ** 2
-                for oz, on in off:
-                    q2v = q2v + (iso.z * take(oz) * fz + iso.n * take(on) * fn) ** 2
-                rate = kin_v * q2v
-                for tz, tn in self._tensor_couplings(pt, fl):
-                    rate = rate + kin_t * (iso.z * take(tz) * fz + iso.n * take(tn) * fn) ** 2
-                mu = take(pt.get(f"mu_nu_{LEPTONS[flavor_index(fl)]}"))
-                if np.any(mu != 0):
-                    rate = rate + mu**2 * kin_m * (iso.z * fz) ** 2
-                if np.any(sc_g != 0):
-                    qs = SCALAR_PER_PROTON * iso.z * fz + SCALAR_PER_NEUTRON * iso.n * fn
-                    m2 = mom[:, 2, :]
-                    rate = rate + sc_g**2 * qs**2 * m**2 * t / (4 * np.pi * (2 * m * t + sc_m**2) ** 2) * m2
-                rate = np.broadcast_to(rate, (n, t.size))
-                out[:, self._flavor_of[ci], :] += rate @ rw
-        return out
+    def _block_kernels(self, fi: int, block: Block, values_list: list, modifier, total: bool) -> np.ndarray:
+        """K (G, n_pairs, n_bins) of a block for G sets of shape values, computed together.
 
-    def _oscillation_moments(self, c: _Component, dm: np.ndarray) -> np.ndarray:
-        """sum_i <sin^2>(E_i; dm) W_k[i, t] for each point's dm41_sq, shape (n or 1, 3, n_t)."""
-        uniq, inv = np.unique(dm, return_inverse=True)
-        with np.errstate(divide="ignore"):
-            k = OSC_PHASE * uniq[:, None] / np.where(c.energies > 0, c.energies, np.inf)[None, :]
-        s = averaged_sin2(k, self.baseline_m, self.settings.baseline_spread_m)  # (u, n_e)
-        o = np.einsum("ue,ket->ukt", s, c.ops)
-        return o[inv]
+        ``K_jl = sum_iso sum_comp sum_t kin(T) b_j(T) b_l(T) w_jl rw(T)`` with the basis functions
+        ``b = (Z F_Z s_1, N F_N s_1, Z F_Z s_2, ...)`` of the block's slots and the kinematic factor of
+        its kind from the flux moments (modified by ``modifier`` when given).
+        """
+        g = len(values_list)
+        n_slots = len(block.shapes)
+        j_idx = [(j, k) for j in range(2 * n_slots) for k in range(j, 2 * n_slots)]
+        weights = np.array([1.0 if j == k else 2.0 for j, k in j_idx])
+        kern = np.zeros((g, len(j_idx), 1 if total else self.n_bins))
+        mod_values = None if modifier is None else [v[(modifier.name, None)] for v in values_list]
+        for ki, k in enumerate(self.isotope_kernels):
+            nt = k.t_mev.size
+            fz = k.f_z[None, :]
+            fn = np.stack([self.neutron_form_factor(ki, v.get(("rn", ki))) for v in values_list])
+            basis = []
+            for s in block.shapes:
+                if s is None:
+                    sv = 1.0
+                else:
+                    sv = np.stack([np.zeros(nt) if v[(s.name, None)] == NO_SHAPE else
+                                   np.broadcast_to(np.asarray(s.function(v[(s.name, None)], k.q2_mev2), dtype=float),
+                                                   (nt,)) for v in values_list])
+                basis += [k.isotope.z * fz * sv, k.isotope.n * fn * sv]
+            kin = 0.0
+            for ci in self._comp_index[self.flavors[fi]]:
+                if modifier is None:
+                    kin = kin + self._kinematic(ki, ci, block.kind, None)[None, :]
+                    continue
+                comp = k.components[ci]
+                d = np.stack([np.zeros(comp.energies_mev.size) if mv == NO_SHAPE else np.asarray(modifier.function(
+                    mv, comp.energies_mev, self.baseline_m, self.baseline_spread_m, self.detector_spread_m),
+                    dtype=float) for mv in mod_values])  # (G, n_e)
+                osc = np.stack([d @ comp.operators[m] for m in range(3)], axis=1)  # (G, 3, n_t)
+                kin = kin + self._kinematic(ki, ci, block.kind, osc)
+            rw = k.response_total() if total else k.response_weights
+            prods = np.stack([np.broadcast_to(kin * basis[j] * basis[l], (g, nt)) for j, l in j_idx], axis=1)
+            kern += prods @ rw
+        kern *= weights[None, :, None]
+        return kern
+
+def _function_key(fn) -> tuple:
+    """A process-independent identity of a shape / modifier function (module, qualified name)."""
+    return getattr(fn, "__module__", None), getattr(fn, "__qualname__", repr(fn))
 
 
-def _quad_form(k: np.ndarray, cz, cn) -> np.ndarray:
-    """cz^2 K_ZZ + cz cn K_ZN + cn^2 K_NN for coupling arrays (n,) and kernels (3, n_bins)."""
-    cz = np.atleast_1d(np.asarray(cz, dtype=float))[:, None]
-    cn = np.atleast_1d(np.asarray(cn, dtype=float))[:, None]
-    return cz**2 * k[0][None, :] + cz * cn * k[1][None, :] + cn**2 * k[2][None, :]
+class _KernelStore:
+    """Kernels of one block keyed by its shape values, stored in the engine's bounded cache."""
+
+    def __init__(self, engine: RateEngine, cache: dict, names: list, fi, block, modifier, total):
+        self.engine, self.cache, self.names = engine, cache, names
+        self.args = (fi, block, modifier, total)
+
+    def many(self, static: dict, names: list, keys: list) -> list:
+        """Kernels for the groups with shape values ``static`` + ``zip(names, key)`` for each key.
+
+        The missing ones are computed in batches of :data:`KERNEL_BATCH`.
+        """
+        columns = list(zip(*keys)) if names else []
+        pos = {nm: i for i, nm in enumerate(names)}
+        cols = [columns[pos[nm]] if nm in pos else [static.get(nm)] * len(keys) for nm in self.names]
+        own = list(zip(*cols)) if cols else [()] * len(keys)
+        got = [self.cache.get(k) for k in own]
+        missing = {}
+        for k, kern, key in zip(own, got, keys):
+            if kern is None and k not in missing:
+                values = dict(static)
+                values.update(zip(names, key))
+                missing[k] = values
+        if not missing:
+            return got
+        items = list(missing.items())
+        fi, block, modifier, total = self.args
+        fresh = {}
+        for start in range(0, len(items), KERNEL_BATCH):
+            batch = items[start:start + KERNEL_BATCH]
+            kerns = self.engine._block_kernels(fi, block, [v for _, v in batch], modifier, total)
+            for (k, _), kern in zip(batch, kerns):
+                fresh[k] = kern
+                if len(self.cache) >= KERNEL_CACHE_SIZE:
+                    self.cache.pop(next(iter(self.cache)))
+                self.cache[k] = kern
+        return [kern if kern is not None else fresh[k] for k, kern in zip(own, got)]
+
+    def __call__(self, values: dict) -> np.ndarray:
+        """The kernel for one set of shape values."""
+        return self.many(values, [], [()])[0]

@@ -3,7 +3,7 @@
 For one physics point, integrates ``n_x dPhi/dE R(T) dsigma/dT`` with adaptive ``scipy.integrate.quad``
 over the recoil energy and the neutrino energy, calling the cross sections of
 :mod:`cevns.physics.cross_sections` directly. It shares no code with the kernel engine of
-:mod:`cevns.rates` beyond the flux nodes, the response function and the physics functions, and is used by
+:mod:`cevns.engine.rates` beyond the flux nodes, the response function and the physics functions, and is used by
 the tests and ``benchmarks/`` to check the engine and to measure its speed-up.
 """
 
@@ -18,7 +18,7 @@ from ..physics import cross_sections as xs
 from ..physics import kinematics
 from ..physics.couplings import charge_radius_shift, nsi_charges, sm_vector_couplings
 from ..physics.parameters import LEPTONS, PhysicsPoint
-from ..sources.base import flavor_index, is_antineutrino
+from ..sources.base import flavor_index
 
 
 def _f(v) -> float:
@@ -39,9 +39,9 @@ def total_counts_quad(experiment, params: Mapping | None = None, epsabs: float =
         if pt.nonzero(n):
             raise NotImplementedError(f"reference integration does not cover {n}")
     total = 0.0
-    for d in eng._iso:
-        iso, m = d["isotope"], d["mass"]
-        rp = d["rp"]
+    for k in eng.isotope_kernels:
+        iso, m = k.isotope, k.mass_mev
+        rp = k.proton_rms_fm
         rn = pt.get(f"rn_{iso.name}")
         rn = rp if rn is None else float(np.atleast_1d(rn)[0])
         resp_cache = {}
@@ -57,14 +57,14 @@ def total_counts_quad(experiment, params: Mapping | None = None, epsabs: float =
             a = LEPTONS[flavor_index(comp.flavor)]
             gp, gn = sm_vector_couplings(_f(pt.get("sin2_theta_w")), eng.settings.coupling_scheme)
             dz, dn = nsi_charges(_f(pt.get(f"eps_{a}{a}_uV")), _f(pt.get(f"eps_{a}{a}_dV")))
-            gp = float(gp + dz + charge_radius_shift(_f(pt.get(f"r2_nu_{a}")), is_antineutrino(comp.flavor)))
+            gp = float(gp + dz + charge_radius_shift(_f(pt.get(f"r2_nu_{a}"))))
             gn = float(gn + dn)
             mu = _f(pt.get(f"mu_nu_{a}"))
 
             def dsigma(e, t):
                 q = kinematics.momentum_transfer_mev(t, m, exact=eng.settings.exact_momentum_transfer)
-                fz = float(eng._ff(np.array([q]), rp)[0])
-                fn = float(eng._ff(np.array([q]), rn)[0])
+                fz = float(eng.form_factor(np.array([q]), rp)[0])
+                fn = float(eng.form_factor(np.array([q]), rn)[0])
                 val = xs.dsigma_dt_sm(e, t, m, iso.z, iso.n, gp, gn, fz, fn, eng.settings.kinematics)
                 if mu:
                     val = val + xs.dsigma_dt_magnetic(e, t, m, iso.z, mu, fz)
@@ -77,7 +77,7 @@ def total_counts_quad(experiment, params: Mapping | None = None, epsabs: float =
                 pts = [b for b in bps if t_lo < b < t_hi]
                 val, _ = integrate.quad(lambda t: response(t) * dsigma(e0, t), t_lo, t_hi, points=pts or None,
                                         limit=400, epsabs=epsabs, epsrel=epsrel)
-                total += d["n"] * comp.values[0] * val
+                total += k.n_nuclei * comp.values[0] * val
                 continue
             energies, values = comp.energies_mev, comp.values
 
@@ -93,5 +93,5 @@ def total_counts_quad(experiment, params: Mapping | None = None, epsabs: float =
             e_lo = float(kinematics.e_min_mev(t_lo, m))
             val, _ = integrate.quad(inner, max(e_lo, energies[0]), energies[-1], limit=200, epsabs=epsabs,
                                     epsrel=epsrel)
-            total += d["n"] * val
+            total += k.n_nuclei * val
     return total

@@ -184,7 +184,7 @@ def build_parts(spec: ExperimentSpec, path: Path, settings, param_defaults) -> P
     _read_data(spec, path, edges, response, parts)  # before the (slower) engine: file errors come first
     with at(path, "experiment"):
         parts.engine = RateEngine(targets, fluxes, response, settings=settings, baseline_m=baseline,
-                                  n_t=spec.n_t, defaults=param_defaults)
+                                  n_t=spec.n_t, defaults=param_defaults, source_kind=spec.source.kind)
     return parts
 
 

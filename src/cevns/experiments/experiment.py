@@ -24,11 +24,10 @@ __all__ = ["Experiment", "build_experiment", "build_validated", "engine_isotopes
 def engine_isotopes(engine) -> list[dict]:
     """Per-isotope summary of a rate engine: isotope, number of nuclei, proton rms radius [fm].
 
-    The only place outside the engine that reads its per-isotope state (until the engine exposes
-    a public per-isotope record).
+    Read from the engine's public :attr:`cevns.engine.RateEngine.isotope_kernels`.
     """
-    return [{"isotope": d["isotope"], "n_nuclei": float(d["n"]), "proton_rms_fm": float(d["rp"])}
-            for d in engine._iso]
+    return [{"isotope": k.isotope, "n_nuclei": float(k.n_nuclei), "proton_rms_fm": float(k.proton_rms_fm)}
+            for k in engine.isotope_kernels]
 
 
 def _array_summary(v) -> float | None:
@@ -163,7 +162,7 @@ class Experiment:
                 rn_val = float(np.atleast_1d(rn)[0]) if np.size(rn) == 1 else np.asarray(rn).tolist()
             radii[iso.name] = {"proton_rms_fm": d["proton_rms_fm"], "neutron_rms_fm": rn_val,
                                "abundance": iso.abundance, "nuclei": d["n_nuclei"]}
-        return {"parameters": values, "physics": eng.settings.resolved(), "nuclei": radii,
+        return {"parameters": values, "physics": eng.resolved_settings(), "nuclei": radii,
                 "detector": self.spec.detector.model_dump(), "source": self.spec.source.model_dump(), "n_t": eng.n_t}
 
     def describe(self) -> dict:
@@ -215,7 +214,7 @@ class Experiment:
             "backgrounds": {k: float(np.sum(v)) for k, v in self.backgrounds.items()},
             "statistics": spec.statistics.model_dump(mode="json"),
             "systematics": [s.model_dump(mode="json") for s in spec.systematics],
-            "physics": {"settings": eng.settings.resolved(), "parameter_defaults": dict(defaults)},
+            "physics": {"settings": eng.resolved_settings(), "parameter_defaults": dict(defaults)},
             "references": self.references,
         }
 

@@ -1,1 +1,2 @@
-"""Pure physics functions: constants, nuclei, kinematics, form factors, couplings, cross sections."""
+"""Pure physics functions: constants, nuclei, kinematics, form factors, couplings, cross sections,
+oscillations, and the registry of physics models (:mod:`cevns.physics.models`)."""

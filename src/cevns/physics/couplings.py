@@ -70,13 +70,17 @@ def charge_radius_coefficient_cm2_inv() -> float:
 
 
 def charge_radius_shift(r2_cm2, antineutrino: bool = False):
-    """Shift added to g_V^p by a neutrino charge radius <r^2> [cm^2].
+    """Shift added to g_V^p by a neutrino charge radius <r^2_a> [cm^2].
 
-    ``delta g_V^p = -2.38e30 cm^-2 * <r^2>`` for neutrinos; the opposite sign for antineutrinos
-    (their charge radius is -<r^2>).
+    ``delta g_V^p = -(sqrt(2) pi alpha / (3 G_F)) <r^2_a> = -2.38e30 cm^-2 * <r^2_a>``
+    (Cadeddu et al., arXiv:1810.05606, revised 2020; PHYSICS.md section 4).
+
+    The shift is the SAME for nu_a and anti-nu_a when the parameter is the neutrino's <r^2_a>: one
+    effective operator describes both, exactly as g_V^p itself is the same for nu and anti-nu in
+    CEvNS. ``antineutrino`` is accepted for backward compatibility and does not change the result.
     """
-    sign = -1.0 if antineutrino else 1.0
-    return -sign * charge_radius_coefficient_cm2_inv() * np.asarray(r2_cm2, dtype=float)
+    del antineutrino  # same shift for neutrinos and antineutrinos (see docstring)
+    return -charge_radius_coefficient_cm2_inv() * np.asarray(r2_cm2, dtype=float)
 
 
 def zprime_effective_eps(coupling, mass_mev, q2_mev2):

@@ -14,94 +14,35 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import dataclass
+from functools import lru_cache
 from typing import Mapping
 
 import numpy as np
+import periodictable
 
 from ..errors import ParameterError
+from .models import PARAMETER_TABLE, registered_models
+from .parameter_spec import LEPTONS, QUARKS, ParameterSpec
 
-LEPTONS = ("e", "mu", "tau")
-QUARKS = ("u", "d")
+__all__ = ["LEPTONS", "QUARKS", "PARAMETERS", "ParameterSpec", "PhysicsPoint", "canonical_name", "is_parameter",
+           "spec_for", "shape_parameters"]
 
-
-@dataclass(frozen=True)
-class ParameterSpec:
-    """Description of one physics parameter."""
-
-    name: str
-    default: float | None
-    unit: str
-    description: str
-    reference: str
-    lower: float = -math.inf
-    upper: float = math.inf
-    lower_inclusive: bool = True
-    upper_inclusive: bool = True
-
-    def check(self, values: np.ndarray) -> None:
-        """Raise :class:`ParameterError` if any value is NaN/inf or outside the domain."""
-        v = np.asarray(values, dtype=float)
-        if not np.all(np.isfinite(v)):
-            raise ParameterError(f"parameter {self.name!r} must be finite, got {v[~np.isfinite(v)].flat[0]}")
-        lo_bad = v < self.lower if self.lower_inclusive else v <= self.lower
-        hi_bad = v > self.upper if self.upper_inclusive else v >= self.upper
-        bad = lo_bad | hi_bad
-        if np.any(bad):
-            lo = ("[" if self.lower_inclusive else "(") + f"{self.lower:g}"
-            hi = f"{self.upper:g}" + ("]" if self.upper_inclusive else ")")
-            raise ParameterError(
-                f"parameter {self.name!r} = {v[bad].flat[0]:g} is outside its physical domain {lo}, {hi}")
+#: Every fixed-name parameter, collected from the registered physics models (:mod:`cevns.physics.models`;
+#: a live view: registering a model adds its parameters). ``rn_<Isotope>`` names are accepted in addition
+#: (see :func:`spec_for`).
+PARAMETERS: dict[str, ParameterSpec] = PARAMETER_TABLE
 
 
-def _pair_names():
-    pairs = []
-    for i, a in enumerate(LEPTONS):
-        for b in LEPTONS[i:]:
-            pairs.append((a, b))
-    return pairs
+def shape_parameters() -> set[str]:
+    """Names of the parameters that change the spectral shape (``rn_<Isotope>`` are shape parameters too)."""
+    return {n for m in registered_models() for n in m.shape_parameters}
 
-
-def _build_specs() -> dict[str, ParameterSpec]:
-    s: dict[str, ParameterSpec] = {}
-
-    def add(*a, **k):
-        spec = ParameterSpec(*a, **k)
-        s[spec.name] = spec
-
-    add("sin2_theta_w", 0.2312, "-", "weak mixing angle sin^2(theta_W)", "PHYSICS.md 2", 0.0, 1.0, False, False)
-    add("rn", None, "fm", "neutron rms radius of every target isotope (default: the proton rms radius)",
-        "PHYSICS.md 3; Canas et al. 1911.09831", 0.0, math.inf, False)
-    for a, b in _pair_names():
-        for q in QUARKS:
-            add(f"eps_{a}{b}_{q}V", 0.0, "-", f"vector NSI eps_{a}{b}^{q}V", "PHYSICS.md 4; Canas et al. Eq. 2")
-            add(f"eps_{a}{b}_{q}T", 0.0, "-", f"tensor NSI eps_{a}{b}^{q}T", "PHYSICS.md 4; arXiv:1711.09773")
-    add("mu_nu", 0.0, "mu_B", "effective magnetic moment of all flavours", "PHYSICS.md 4; Papoulias Eqs. 7-8", 0.0)
-    for a in LEPTONS:
-        add(f"mu_nu_{a}", None, "mu_B", f"effective magnetic moment of nu_{a} (default: mu_nu)",
-            "PHYSICS.md 4; Papoulias Eqs. 7-8", 0.0)
-    for a in LEPTONS:
-        add(f"r2_nu_{a}", 0.0, "cm^2", f"charge radius <r^2> of nu_{a} (antineutrino: opposite sign)",
-            "PHYSICS.md 4; arXiv:1810.05606")
-    for a in LEPTONS:
-        add(f"u_{a}4_sq", 0.0, "-", f"|U_{a}4|^2, 3+1 sterile mixing", "PHYSICS.md 4; Papoulias Eq. 9", 0.0, 1.0)
-    add("dm41_sq", 1.0, "eV^2", "sterile mass splitting Delta m^2_41", "PHYSICS.md 4; Papoulias Eq. 9", 0.0)
-    add("zprime_mass", 1000.0, "MeV", "light vector mediator mass", "PHYSICS.md 4", 0.0, math.inf, False)
-    add("zprime_coupling", 0.0, "-", "g_nu * g_q of the light vector mediator (universal quarks)", "PHYSICS.md 4")
-    add("scalar_mass", 1000.0, "MeV", "light scalar mediator mass", "PHYSICS.md 4; arXiv:1604.01025",
-        0.0, math.inf, False)
-    add("scalar_coupling", 0.0, "-", "g_nu * g_q of the light scalar mediator (universal quarks)",
-        "PHYSICS.md 4; arXiv:1802.05171")
-    return s
-
-
-#: Every fixed-name parameter. ``rn_<Isotope>`` names are accepted in addition (see :func:`spec_for`).
-PARAMETERS: dict[str, ParameterSpec] = _build_specs()
 
 _RN_ISO = re.compile(r"^rn_([A-Z][a-z]?)(\d{1,3})$")
 _EPS = re.compile(r"^eps_(e|mu|tau)(e|mu|tau)_([ud])([VT])$")
 
 
+@lru_cache(maxsize=4096)
 def canonical_name(name: str) -> str:
     """Map an accepted alias to its canonical parameter name (``eps_mue_uV`` -> ``eps_emu_uV``)."""
     m = _EPS.match(name)
@@ -123,8 +64,6 @@ def spec_for(name: str) -> ParameterSpec:
         return PARAMETERS[cname]
     m = _RN_ISO.match(name)
     if m:
-        import periodictable
-
         sym, a = m.group(1), int(m.group(2))
         el = getattr(periodictable, sym, None)
         if el is None or not hasattr(el, "isotopes") or a not in el.isotopes:
@@ -145,6 +84,9 @@ def is_parameter(name: str) -> bool:
     return True
 
 
+_MISSING = object()
+
+
 class PhysicsPoint:
     """Validated physics parameters for one or many points.
 
@@ -160,6 +102,8 @@ class PhysicsPoint:
 
     def __init__(self, values: Mapping | None = None, defaults: Mapping | None = None):
         self._given: dict[str, np.ndarray] = {}
+        self._nonzero: dict[str, bool] = {}
+        self._memo: dict = {}
         self._defaults: dict[str, float] = {}
         for source, target in ((defaults or {}, self._defaults), (values or {}, self._given)):
             for name, val in source.items():
@@ -193,6 +137,13 @@ class PhysicsPoint:
 
     def get(self, name: str, fallback: float | None = None):
         """Value (array of length ``size`` or scalar) of a parameter, with defaults applied."""
+        memo = self._memo.get((name, fallback), _MISSING)
+        if memo is not _MISSING:
+            return memo
+        value = self._memo[(name, fallback)] = self._lookup(name, fallback)
+        return value
+
+    def _lookup(self, name: str, fallback):
         key = canonical_name(name)
         if key in self._given:
             return self._given[key]
@@ -216,9 +167,23 @@ class PhysicsPoint:
         return v is not None and v.size > 1 and np.ptp(v) > 0
 
     def nonzero(self, name: str) -> bool:
-        """Whether ``name`` is non-zero at any point."""
-        v = self.get(name)
-        return v is not None and bool(np.any(np.asarray(v, dtype=float) != 0.0))
+        """Whether ``name`` is non-zero at any point (memoised: points are not modified after validation)."""
+        hit = self._nonzero.get(name)
+        if hit is None:
+            v = self.get(name)
+            if v is None or isinstance(v, float):
+                hit = v is not None and v != 0.0
+            else:
+                hit = bool(np.any(np.asarray(v, dtype=float) != 0.0))
+            self._nonzero[name] = hit
+        return hit
+
+    def given_names(self) -> frozenset:
+        """Canonical names given explicitly or as experiment defaults (a frozenset, memoised)."""
+        names = self._memo.get("__given_names__")
+        if names is None:
+            names = self._memo["__given_names__"] = frozenset(self._given) | frozenset(self._defaults)
+        return names
 
     def names(self) -> list[str]:
         """Names that were given explicitly or as experiment defaults."""
