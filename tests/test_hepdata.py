@@ -110,7 +110,7 @@ def test_round_trip_returns_the_same_results(scan_dir, exported, where):
     by_name = {s["name"]: s for s in back["scans"]}
     # the grids come back equal to the CSVs written by the scan (%.12g there, full precision here)
     for s in results["scans"]:
-        g = read_scan_grid(scan_dir / f"{s['name']}.csv")
+        g = read_scan_grid(next(p for p in (scan_dir / f"{s['name']}.npz", scan_dir / f"{s['name']}.csv") if p.exists()))
         b = by_name[s["name"]]
         got = b["profile"] if "parameter" in s else b["grid"]
         for k in g:
@@ -206,13 +206,13 @@ def test_large_grids_become_resources(scan_dir, tmp_path):
     summary = export_hepdata(scan_dir, tmp_path / "out", max_grid_points=100, images=False)
     assert "grid" not in {t["kind"] for t in summary["tables"]}
     head, _ = _tables(tmp_path / "out" / SUBMISSION_FOLDER)
-    assert {"nsi_ee.grid.csv", "scalar.grid.csv", "sterile_e.grid.csv"} <= {r["location"] for r in
-                                                                             head["additional_resources"]}
+    attached = {r["location"].rsplit(".", 1)[0] for r in head["additional_resources"]}
+    assert {"nsi_ee.grid", "scalar.grid", "sterile_e.grid"} <= attached  # .npz when the scan wrote one, else .csv
     back = read_hepdata(tmp_path / "out")
     _assert_same(_results(scan_dir), back)
     for s in back["scans"]:  # the reader loads the attached grid files
         if "parameters" in s:
-            g = read_scan_grid(scan_dir / f"{s['name']}.csv")
+            g = read_scan_grid(next(p for p in (scan_dir / f"{s['name']}.npz", scan_dir / f"{s['name']}.csv") if p.exists()))
             for k in g:
                 np.testing.assert_array_equal(s["grid"][k], g[k])
 
@@ -296,6 +296,7 @@ def _bad_folders(tmp_path: Path, scan_dir: Path) -> dict:
     d = tmp_path / "bad_csv"
     shutil.copytree(scan_dir, d)
     (d / "nsi_ee.csv").write_text("x,y,delta_chi2\n1,2\n")
+    (d / "nsi_ee.npz").unlink(missing_ok=True)  # the .npz grid is read first when present
     cases["bad csv"] = (d, tmp_path / "o-csv")
     (tmp_path / "outfile").write_text("x")
     cases["--out is a file"] = (scan_dir, tmp_path / "outfile")

@@ -11,7 +11,7 @@ from cevns.experiments import load_experiment
 from cevns.physics import models
 from cevns.physics.oscillation import averaged_sin2
 from cevns.physics.parameters import PARAMETERS, PhysicsPoint, shape_parameters, spec_for
-from cevns.stats.likelihood import build_likelihood
+from cevns.analysis import build_likelihood
 from cevns.stats.scan import evaluate_grid
 
 BUILTIN = ["standard_model", "vector_nsi", "tensor_nsi", "magnetic_moment", "charge_radius", "sterile",

@@ -415,4 +415,4 @@ def test_numbers_match_the_stored_reference(outdir):
     for paper, scans in ref.items():  # scans added later (new analysis files) are not a difference
         for name, d in scans.items():
             diffs += compare(d, new[paper].get(name), f"{paper}:{name}")
-    assert not diffs, f"{len(diffs)} differences, first: " + "; ".join(diffs[:8])
+    assert not diffs, f"{len(diffs)} differences:\n" + "\n".join(diffs)
