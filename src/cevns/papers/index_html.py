@@ -1,26 +1,119 @@
-"""``index.html`` of a reproduction: every composed figure and bounds table, links to every output."""
+"""``index.html`` of a reproduction: a self-contained report page of every figure, bounds table and output.
+
+The page (written by :func:`write_index`) has
+
+* a ``<title>`` and a table of contents (``<nav id="toc">``) with an anchor for every paper, figure,
+  bounds table and the list of other outputs;
+* every composed figure inline (PNG), with links to its PNG, PDF, the CSV file(s) of the data it
+  draws (the scan CSVs of ``run_analysis``, or ``<figure id>.csv`` next to the PNG when one was
+  written) and, when exported, its HEPData record (see :func:`hepdata_record`);
+* the bounds table of each paper as a sortable HTML table (a small inline script: click or press
+  Enter on a column header; numbers sort numerically, text naturally);
+* no external resources: styles and script are inline, every link is relative to the page.
+"""
 
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 from typing import Mapping
 
+from .. import __version__
+from ..errors import ConfigError
 from ..io import write_text
-from .tables import MD_COLUMNS
+from .registry import load_paper
+from .tables import FIELDS
 
-__all__ = ["write_index"]
+__all__ = ["write_index", "figure_scans", "hepdata_record", "anchor_id", "TABLE_COLUMNS", "HEPDATA_FOLDER"]
 
-_LINKED_SUFFIXES = (".png", ".pdf", ".csv", ".md", ".json")
-_CSS = """body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em;color:#222}
-h1{font-size:1.5em}h2{border-bottom:1px solid #aaa;margin-top:2em}figure{margin:1.5em 0}
-img{max-width:100%;border:1px solid #ddd}figcaption{font-size:.9em;color:#444}
-table{border-collapse:collapse;font-size:.8em;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}
-th{background:#eee}ul.files{columns:2;font-size:.8em}.note{font-size:.9em;color:#333}"""
+_LINKED_SUFFIXES = (".png", ".pdf", ".csv", ".md", ".json", ".gz", ".yaml")
+#: Columns of the bounds table on the page (the CSV has every field of :data:`~cevns.papers.tables.FIELDS`).
+TABLE_COLUMNS = [c for c in FIELDS if c != "analysis"]
+#: Name of the folder ``cevns export-hepdata ... --out`` is pointed at, looked up by :func:`hepdata_record`.
+HEPDATA_FOLDER = "hepdata"
+#: Files of a HEPData export, in the order they are preferred as the link target.
+_HEPDATA_TARGETS = ("submission.tar.gz", "submission/submission.yaml", "submission.yaml")
+
+_CSS = """:root{--fg:#1d2433;--muted:#5b6475;--line:#d8dde6;--accent:#2456a6;--bg2:#f5f7fa}
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);margin:0;
+line-height:1.45;background:#fff}
+a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
+header.top{background:#1d2c4d;color:#fff;padding:1.1em 2em}header.top h1{margin:0;font-size:1.45em}
+header.top p{margin:.3em 0 0;color:#c9d3e6;font-size:.9em}
+.layout{display:grid;grid-template-columns:17em minmax(0,1fr);gap:2em;max-width:1400px;margin:0 auto;padding:0 1.5em}
+nav#toc{position:sticky;top:0;align-self:start;max-height:100vh;overflow:auto;padding:1em 0;font-size:.85em}
+nav#toc h2{font-size:1em;margin:0 0 .5em;border:0}nav#toc ol{padding-left:1.1em;margin:.2em 0}
+nav#toc li{margin:.15em 0}nav#toc>ol>li{margin-bottom:.6em}nav#toc>ol>li>a{font-weight:600}
+main{padding:1em 0 3em;min-width:0}
+h2{border-bottom:2px solid var(--line);margin-top:1.8em;padding-bottom:.2em;font-size:1.3em}
+h3{font-size:1.05em;margin-top:1.6em}
+.note{font-size:.9em;color:var(--muted)}
+figure{margin:1.2em 0 2em;padding:.8em;border:1px solid var(--line);border-radius:6px;background:#fff}
+figure img{display:block;max-width:100%;height:auto;margin:0 auto}
+figcaption{font-size:.9em;margin-top:.6em}
+.links{margin-top:.4em;font-size:.85em}
+.links a,.links span.missing{display:inline-block;padding:.05em .55em;margin:.15em .25em .15em 0;border:1px solid var(--line);
+border-radius:3px;background:var(--bg2)}
+.links span.missing{color:var(--muted);border-style:dashed}
+.tablewrap{overflow-x:auto}
+table.sortable{border-collapse:collapse;font-size:.78em;margin:.6em 0;min-width:100%}
+table.sortable td,table.sortable th{border:1px solid var(--line);padding:3px 7px;text-align:left;vertical-align:top}
+table.sortable th{background:#e9edf3;cursor:pointer;user-select:none;white-space:nowrap;position:sticky;top:0}
+table.sortable th::after{content:" \\2195";color:#98a1b3}
+table.sortable th[aria-sort=ascending]::after{content:" \\25B2";color:var(--fg)}
+table.sortable th[aria-sort=descending]::after{content:" \\25BC";color:var(--fg)}
+table.sortable tbody tr:nth-child(even){background:#fafbfc}
+td.c-scan,td.c-parameters{overflow-wrap:anywhere;max-width:14em}td.c-bound{min-width:16em}td.c-note{min-width:12em}
+td.c-figure,td.c-cl,td.c-low,td.c-high{white-space:nowrap}
+details{margin:.4em 0}summary{cursor:pointer}ul.files{columns:2;font-size:.8em}
+code{background:var(--bg2);padding:0 .25em;border-radius:3px}
+@media (max-width:900px){.layout{grid-template-columns:1fr}nav#toc{position:static;max-height:none}}"""
+
+# Sorts the rows of every table.sortable when a header cell is clicked (or Enter/Space on it): numbers
+# numerically and before text, text in natural order, ties keep their order; a second click reverses.
+_JS = """(function () {
+  "use strict";
+  function key(cell) {
+    var t = (cell.getAttribute("data-sort") || cell.textContent).trim();
+    var n = Number(t);
+    return t !== "" && isFinite(n) ? {num: true, v: n} : {num: false, v: t};
+  }
+  function compare(a, b) {
+    if (a.num && b.num) { return a.v - b.v; }
+    if (a.num !== b.num) { return a.num ? -1 : 1; }
+    return a.v.localeCompare(b.v, undefined, {numeric: true});
+  }
+  function sortBy(table, th, col) {
+    var dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (h) { h.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
+    var body = table.tBodies[0];
+    Array.prototype.map.call(body.rows, function (row, i) { return {row: row, k: key(row.cells[col]), i: i}; })
+      .sort(function (a, b) { return dir * compare(a.k, b.k) || a.i - b.i; })
+      .forEach(function (item) { body.appendChild(item.row); });
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
+      th.tabIndex = 0;
+      th.title = "sort by this column";
+      th.addEventListener("click", function () { sortBy(table, th, col); });
+      th.addEventListener("keydown", function (ev) {
+        if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); sortBy(table, th, col); }
+      });
+    });
+  });
+}());"""
 
 
 def _rel(path, root: Path) -> str:
     return Path(path).resolve().relative_to(root.resolve()).as_posix()
+
+
+def anchor_id(*parts: str) -> str:
+    """An HTML id made of ``parts`` (letters, digits, ``_`` and ``-`` kept; anything else -> ``-``)."""
+    return "--".join(re.sub(r"[^A-Za-z0-9_-]+", "-", str(p)).strip("-") or "x" for p in parts)
 
 
 def _visible(p: Path, base: Path) -> bool:
@@ -29,72 +122,200 @@ def _visible(p: Path, base: Path) -> bool:
     return p.is_file() and p.suffix in _LINKED_SUFFIXES and not any(x.startswith(".") for x in parts)
 
 
+def figure_scans(paper: str, figure_id: str) -> list[str]:
+    """The scans (``"<analysis file stem>.<scan>"``) drawn by figure ``figure_id`` of ``paper``.
+
+    Read from the paper's ``figures.toml`` (every ``scan`` of every curve of every panel, in order,
+    without repeats); an unknown paper or figure, or a figure drawn from no scan (kind ``spectrum``),
+    gives an empty list.
+    """
+    try:
+        info = load_paper(paper)
+    except ConfigError:
+        return []
+    out: list[str] = []
+    for fig in info.figures:
+        if fig.get("id") != figure_id:
+            continue
+        for panel in fig.get("panels", []):
+            for curve in panel.get("curves", []):
+                name = curve.get("scan")
+                if isinstance(name, str) and name not in out:
+                    out.append(name)
+    return out
+
+
+def hepdata_record(root, paper: str, stem: str, scans_folder) -> Path | None:
+    """The HEPData export of analysis file ``stem``, if one was written; else None.
+
+    ``cevns export-hepdata <scan folder> --out DIR`` writes ``DIR/submission/`` and
+    ``DIR/submission.tar.gz``. Looked up, first match wins, with ``DIR`` one of
+    ``<scans_folder>/<stem>/hepdata``, ``<root>/<paper>/hepdata/<stem>``, ``<root>/hepdata/<paper>/<stem>``;
+    the link target is the archive, else ``submission.yaml``, else the folder itself.
+    """
+    root = Path(root)
+    for d in (Path(scans_folder) / stem / HEPDATA_FOLDER, root / paper / HEPDATA_FOLDER / stem,
+              root / HEPDATA_FOLDER / paper / stem):
+        if d.is_dir():
+            for name in _HEPDATA_TARGETS:
+                if (d / name).is_file():
+                    return d / name
+            return d
+    return None
+
+
+def _href(path: Path, root: Path) -> str:
+    r = _rel(path, root)
+    return r + "/" if path.is_dir() else r
+
+
+def _figure_links(key: str, s: dict, fig: dict, root: Path, linked: set[str]) -> str:
+    """The link row of one figure: PNG, PDF, CSV of the data drawn, HEPData record(s)."""
+    e = html.escape
+    files = [Path(p) for p in fig["files"]]
+    links = [f"<a href='{e(_rel(p, root))}'>{e(p.suffix[1:].upper())}</a>" for p in files]
+    linked.update(_rel(p, root) for p in files)
+    scans_folder = Path(s.get("scans_folder", s["folder"]))
+    own_csv = Path(s["folder"]) / f"{fig['stem']}.csv"
+    csvs: list[tuple[str, Path]] = [("CSV", own_csv)] if own_csv.is_file() else []
+    stems: list[str] = []
+    names = fig.get("scans") or figure_scans(s.get("paper", key), fig["stem"])
+    for name in names:
+        stem, _, scan = name.partition(".")
+        if stem not in stems:
+            stems.append(stem)
+        csv = scans_folder / stem / f"{scan}.csv"
+        if csv.is_file():
+            csvs.append((f"CSV {name}" if len(names) > 1 else "CSV", csv))
+    for label, p in csvs:
+        links.append(f"<a href='{e(_rel(p, root))}' title='{e(_rel(p, root))}'>{e(label)}</a>")
+        linked.add(_rel(p, root))
+    if not csvs:
+        links.append("<span class='missing' title='no data file was written for this figure'>CSV: none</span>")
+    records = [(stem, hepdata_record(root, s.get("paper", key), stem, scans_folder)) for stem in stems]
+    found = [(stem, p) for stem, p in records if p is not None]
+    for stem, p in found:
+        label = f"HEPData {stem}" if len(stems) > 1 else "HEPData"
+        links.append(f"<a href='{e(_href(p, root))}'>{e(label)}</a>")
+    if stems and not found:
+        hint = f"cevns export-hepdata {_rel(scans_folder, root)}/STEM --out {_rel(scans_folder, root)}/STEM/hepdata"
+        links.append(f"<span class='missing' title='{e(hint)}'>HEPData: not exported</span>")
+    return "<div class='links'>" + " ".join(links) + "</div>"
+
+
+def _bounds_table(rows: list[dict]) -> list[str]:
+    e = html.escape
+    out = ["<div class='tablewrap'><table class='sortable'><thead><tr>"
+           + "".join(f"<th scope='col'>{e(c)}</th>" for c in TABLE_COLUMNS) + "</tr></thead><tbody>"]
+    for row in rows:
+        out.append("<tr>" + "".join(f"<td class='c-{c}'>{e(str(row.get(c, '')))}</td>" for c in TABLE_COLUMNS)
+                   + "</tr>")
+    out.append("</tbody></table></div>")
+    return out
+
+
 def _paper_section(key: str, s: dict, root: Path, linked: set[str]) -> list[str]:
     e = html.escape
-    parts = [f"<h2 id='{e(key)}'>{e(s['title'])}</h2>",
+    parts = [f"<section id='{anchor_id(key)}'><h2>{e(s['title'])}</h2>",
              f"<p class='note'>{e(s['reference'])}. {e(s.get('note', ''))}</p>"]
     for sk in s.get("skipped", []):
         parts.append(f"<p class='note'>Skipped (optional): {e(sk['analysis_file'])}: {e(sk['reason'])}</p>")
     for fig in s["figures"]:
-        files = [_rel(p, root) for p in fig["files"]]
-        png = next((f for f in files if f.endswith(".png")), None)
-        links = " ".join(f"<a href='{e(f)}'>{e(Path(f).suffix[1:].upper())}</a>" for f in files)
-        parts.append("<figure>")
+        png = next((p for p in fig["files"] if str(p).endswith(".png")), None)
+        parts.append(f"<figure id='{anchor_id(key, fig['stem'])}'>")
         if png:
-            parts.append(f"<a href='{e(png)}'><img src='{e(png)}' alt='{e(fig['title'])}'></a>")
-        parts.append(f"<figcaption><b>{e(fig['title'])}</b>. {e(fig['caption'])} [{links}]</figcaption>")
-        parts.append("</figure>")
-        linked.update(files)
+            r = e(_rel(png, root))
+            parts.append(f"<a href='{r}'><img src='{r}' alt='{e(fig['title'])}' loading='eager'></a>")
+        parts.append(f"<figcaption><b>{e(fig['title'])}</b>. {e(fig['caption'])}"
+                     f"{_figure_links(key, s, fig, root, linked)}</figcaption></figure>")
     tables = [_rel(p, root) for p in s["tables"]]
     linked.update(tables)
     res = _rel(Path(s["folder"]) / "results.json", root)
     linked.add(res)
-    parts.append("<h3>Extracted bounds</h3>")
-    parts.append("<p>" + " ".join(f"<a href='{e(t)}'>{e(Path(t).name)}</a>" for t in tables)
-                 + f" <a href='{e(res)}'>results.json</a></p>")
-    parts.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in MD_COLUMNS) + "</tr>")
-    for row in s.get("rows", []):
-        parts.append("<tr>" + "".join(f"<td>{e(str(row.get(c, '')))}</td>" for c in MD_COLUMNS) + "</tr>")
-    parts.append("</table>")
+    parts.append(f"<h3 id='{anchor_id(key, 'bounds')}'>Extracted bounds</h3>")
+    parts.append("<p class='links'>" + " ".join(f"<a href='{e(t)}'>{e(Path(t).name)}</a>" for t in tables)
+                 + f" <a href='{e(res)}'>results.json</a> <span class='note'>(click a column header to sort)</span></p>")
+    parts.extend(_bounds_table(s.get("rows", [])))
+    parts.append("</section>")
+    return parts
+
+
+def _toc(summary: Mapping[str, dict], has_others: bool) -> str:
+    e = html.escape
+    items = []
+    for key, s in summary.items():
+        sub = "".join(f"<li><a href='#{anchor_id(key, f['stem'])}'>{e(f['title'])}</a></li>" for f in s["figures"])
+        sub += f"<li><a href='#{anchor_id(key, 'bounds')}'>Extracted bounds</a></li>"
+        items.append(f"<li><a href='#{anchor_id(key)}'>{e(s['title'])}</a><ol>{sub}</ol></li>")
+    if has_others:
+        items.append("<li><a href='#files'>All other outputs</a></li>")
+    return "<nav id='toc' aria-label='Contents'><h2>Contents</h2><ol>" + "".join(items) + "</ol></nav>"
+
+
+def _other_outputs(summary: Mapping[str, dict], root: Path, linked: set[str]) -> list[str]:
+    """Every further output file of the scan folders (and HEPData folders), grouped by folder."""
+    e = html.escape
+    groups: dict[str, list[Path]] = {}
+    for key, s in summary.items():
+        bases = [Path(s.get("scans_folder", s["folder"])), Path(s["folder"]) / HEPDATA_FOLDER,
+                 root / HEPDATA_FOLDER / s.get("paper", key)]
+        for base in bases:
+            if base.is_dir():
+                for p in sorted(base.rglob("*")):
+                    if _visible(p, base) and _rel(p, root) not in linked:
+                        groups.setdefault(_rel(p.parent, root), []).append(p)
+    if not groups:
+        return []
+    parts = ["<section id='files'><h2>All other outputs (per analysis file)</h2>"]
+    for folder, files in groups.items():
+        parts.append(f"<details><summary>{e(folder)}/ ({len(files)} files)</summary><ul class='files'>")
+        parts.extend(f"<li><a href='{e(_rel(p, root))}'>{e(p.name)}</a></li>" for p in files)
+        parts.append("</ul></details>")
+    parts.append("</section>")
     return parts
 
 
 def write_index(out_dir, summary: Mapping[str, dict], seconds: float | None = None,
                 grid_scale: float = 1.0) -> Path:
-    """Write ``out_dir/index.html`` (atomically).
+    """Write ``out_dir/index.html`` (atomically) and return its path.
 
-    Shows every composed figure (PNG inline, PDF linked) and the bounds table of each paper in
-    ``summary`` (values: the output of :func:`cevns.papers.run.run_paper`), then links every PNG, PDF,
-    CSV, Markdown and JSON output of this run's scan folders (``scans_folder`` of each paper).
+    Parameters
+    ----------
+    out_dir : str or Path
+        The reproduction's root folder; every link on the page is relative to it.
+    summary : mapping
+        Paper key -> the output of :func:`cevns.papers.run.run_paper` (keys used: ``title``,
+        ``reference``, ``note``, ``folder``, ``scans_folder``, ``figures``, ``tables``, ``rows``,
+        ``skipped``; a figure may carry ``scans``, else they are read from the paper's figures.toml).
+    seconds : float, optional
+        Run time shown in the header.
+    grid_scale : float
+        Shown in the header when not 1 (reduced grids).
     """
     root = Path(out_dir)
     e = html.escape
-    parts = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'><title>cevns reproduce</title>",
-             f"<style>{_CSS}</style></head><body>", "<h1>cevns reproduce: the seed papers</h1>"]
-    meta = []
+    linked: set[str] = set()
+    body: list[str] = []
+    for key, s in summary.items():
+        body.extend(_paper_section(key, s, root, linked))
+    others = _other_outputs(summary, root, linked)
+    titles = "; ".join(s["title"].split(":")[0] for s in summary.values())
+    meta = [f"cevns {__version__}"]
     if seconds is not None:
         meta.append(f"generated in {seconds:.0f} s")
     if grid_scale != 1.0:
-        meta.append(f"reduced grids (grid scale {grid_scale:g})")
-    if meta:
-        parts.append(f"<p class='note'>{e('; '.join(meta))}</p>")
-    parts.append("<ul>" + "".join(f"<li><a href='#{e(k)}'>{e(s['title'])}</a></li>" for k, s in summary.items())
-                 + "</ul>")
-    linked: set[str] = set()
-    for key, s in summary.items():
-        parts.extend(_paper_section(key, s, root, linked))
-    others = []
-    for s in summary.values():
-        base = Path(s.get("scans_folder", s["folder"]))
-        if base.is_dir():
-            others += [p for p in sorted(base.rglob("*")) if _visible(p, base) and _rel(p, root) not in linked]
-    if others:
-        parts.append("<h2 id='files'>All other outputs (per analysis file)</h2><ul class='files'>")
-        for p in others:
-            r = _rel(p, root)
-            parts.append(f"<li><a href='{e(r)}'>{e(r)}</a></li>")
-        parts.append("</ul>")
-    parts.append("</body></html>")
+        meta.append(f"reduced grids (grid scale {grid_scale:g}): coarser numbers than a full run")
+    parts = ["<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
+             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+             "<link rel='icon' href='data:,'>",
+             f"<title>cevns reproduce: {e(titles or 'no papers')}</title>",
+             f"<style>{_CSS}</style></head><body>",
+             "<header class='top'><h1>cevns reproduce: the seed papers</h1>"
+             f"<p>{e('; '.join(meta))}</p></header>",
+             "<div class='layout'>", _toc(summary, bool(others)), "<main>"]
+    parts.extend(body)
+    parts.extend(others)
+    parts += ["</main></div>", f"<script>{_JS}</script>", "</body></html>"]
     path = root / "index.html"
     write_text(path, "\n".join(parts) + "\n")
     return path
