@@ -14,6 +14,7 @@ import functools
 import http.server
 import os
 import shutil
+import sys
 import threading
 import time
 import urllib.error
@@ -46,11 +47,20 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """A client closing the connection early (the browser cancelling a load) is not an error here."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 @contextlib.contextmanager
 def serve(folder):
     """Serve ``folder`` on ``http://127.0.0.1:<free port>/`` in a daemon thread; yields the base URL."""
     handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -89,7 +99,7 @@ def _status(url: str) -> int:
     req = urllib.request.Request(url, method="GET")
     try:
         with urllib.request.urlopen(req, timeout=20) as resp:
-            resp.read(1)
+            resp.read()
             return resp.status
     except urllib.error.HTTPError as exc:
         return exc.code

@@ -72,18 +72,28 @@ code{background:var(--bg2);padding:0 .25em;border-radius:3px}
 @media (max-width:900px){.layout{grid-template-columns:1fr}nav#toc{position:static;max-height:none}}"""
 
 # Sorts the rows of every table.sortable when a header cell is clicked (or Enter/Space on it): numbers
-# numerically and before text, text in natural order, ties keep their order; a second click reverses.
-_JS = """(function () {
+# numerically and before text, text in natural order (case-insensitive, digit runs by value, else by
+# code point), ties keep their order; a second click reverses.
+_JS = r"""(function () {
   "use strict";
   function key(cell) {
     var t = (cell.getAttribute("data-sort") || cell.textContent).trim();
     var n = Number(t);
     return t !== "" && isFinite(n) ? {num: true, v: n} : {num: false, v: t};
   }
+  function natural(a, b) {
+    var x = a.toLowerCase().match(/\d+|\D+/g) || [], y = b.toLowerCase().match(/\d+|\D+/g) || [];
+    for (var i = 0; i < Math.min(x.length, y.length); i++) {
+      var dx = /^\d/.test(x[i]), dy = /^\d/.test(y[i]);
+      if (dx && dy && Number(x[i]) !== Number(y[i])) { return Number(x[i]) - Number(y[i]); }
+      if (x[i] !== y[i]) { return x[i] < y[i] ? -1 : 1; }
+    }
+    return x.length - y.length;
+  }
   function compare(a, b) {
     if (a.num && b.num) { return a.v - b.v; }
     if (a.num !== b.num) { return a.num ? -1 : 1; }
-    return a.v.localeCompare(b.v, undefined, {numeric: true});
+    return natural(a.v, b.v);
   }
   function sortBy(table, th, col) {
     var dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
@@ -180,13 +190,15 @@ def _figure_links(key: str, s: dict, fig: dict, root: Path, linked: set[str]) ->
     csvs: list[tuple[str, Path]] = [("CSV", own_csv)] if own_csv.is_file() else []
     stems: list[str] = []
     names = fig.get("scans") or figure_scans(s.get("paper", key), fig["stem"])
-    for name in names:
-        stem, _, scan = name.partition(".")
+    short = [n.partition(".")[2] for n in names]
+    for name, scan in zip(names, short):
+        stem = name.partition(".")[0]
         if stem not in stems:
             stems.append(stem)
         csv = scans_folder / stem / f"{scan}.csv"
         if csv.is_file():
-            csvs.append((f"CSV {name}" if len(names) > 1 else "CSV", csv))
+            label = "CSV" if len(names) == 1 else f"CSV {scan if short.count(scan) == 1 else name}"
+            csvs.append((label, csv))
     for label, p in csvs:
         links.append(f"<a href='{e(_rel(p, root))}' title='{e(_rel(p, root))}'>{e(label)}</a>")
         linked.add(_rel(p, root))
