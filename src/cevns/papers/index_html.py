@@ -42,7 +42,7 @@ line-height:1.45;background:#fff}
 a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
 header.top{background:#1d2c4d;color:#fff;padding:1.1em 2em}header.top h1{margin:0;font-size:1.45em}
 header.top p{margin:.3em 0 0;color:#c9d3e6;font-size:.9em}
-.layout{display:grid;grid-template-columns:17em minmax(0,1fr);gap:2em;max-width:1400px;margin:0 auto;padding:0 1.5em}
+.layout{display:grid;grid-template-columns:15em minmax(0,1fr);gap:1.5em;max-width:1400px;margin:0 auto;padding:0 1.5em}
 nav#toc{position:sticky;top:0;align-self:start;max-height:100vh;overflow:auto;padding:1em 0;font-size:.85em}
 nav#toc h2{font-size:1em;margin:0 0 .5em;border:0}nav#toc ol{padding-left:1.1em;margin:.2em 0}
 nav#toc li{margin:.15em 0}nav#toc>ol>li{margin-bottom:.6em}nav#toc>ol>li>a{font-weight:600}
@@ -65,7 +65,7 @@ table.sortable th::after{content:" \\2195";color:#98a1b3}
 table.sortable th[aria-sort=ascending]::after{content:" \\25B2";color:var(--fg)}
 table.sortable th[aria-sort=descending]::after{content:" \\25BC";color:var(--fg)}
 table.sortable tbody tr:nth-child(even){background:#fafbfc}
-td.c-scan,td.c-parameters{overflow-wrap:anywhere;max-width:14em}td.c-bound{min-width:16em}td.c-note{min-width:12em}
+td.c-scan{min-width:8em;max-width:14em}td.c-bound{min-width:12em}
 td.c-figure,td.c-cl,td.c-low,td.c-high{white-space:nowrap}
 details{margin:.4em 0}summary{cursor:pointer}ul.files{columns:2;font-size:.8em}
 code{background:var(--bg2);padding:0 .25em;border-radius:3px}
@@ -215,12 +215,20 @@ def _figure_links(key: str, s: dict, fig: dict, root: Path, linked: set[str]) ->
     return "<div class='links'>" + " ".join(links) + "</div>"
 
 
+def _cell(column: str, value) -> str:
+    """Escaped cell text; long scan names may wrap after ``.`` and ``_`` (``<wbr>``, no text added)."""
+    text = html.escape(str(value))
+    if column == "scan":
+        text = text.replace(".", ".<wbr>").replace("_", "_<wbr>")
+    return text
+
+
 def _bounds_table(rows: list[dict]) -> list[str]:
     e = html.escape
     out = ["<div class='tablewrap'><table class='sortable'><thead><tr>"
            + "".join(f"<th scope='col'>{e(c)}</th>" for c in TABLE_COLUMNS) + "</tr></thead><tbody>"]
     for row in rows:
-        out.append("<tr>" + "".join(f"<td class='c-{c}'>{e(str(row.get(c, '')))}</td>" for c in TABLE_COLUMNS)
+        out.append("<tr>" + "".join(f"<td class='c-{c}'>{_cell(c, row.get(c, ''))}</td>" for c in TABLE_COLUMNS)
                    + "</tr>")
     out.append("</tbody></table></div>")
     return out
