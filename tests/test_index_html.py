@@ -141,6 +141,21 @@ def test_hepdata_record_linked_where_exported(report, where):
         "</figure>")[0]
 
 
+@pytest.mark.parametrize("where", ["paper_folder", "root_folder"])
+def test_paper_hepdata_record_linked_from_every_figure(report, where):
+    root, summary = report
+    d = {"paper_folder": root / "canas" / HEPDATA_FOLDER, "root_folder": root / HEPDATA_FOLDER / "canas"}[where]
+    d.mkdir(parents=True)
+    assert hepdata_record(root, "canas") is None, "an empty folder is no record"
+    _touch(d / "submission.tar.gz")
+    assert hepdata_record(root, "canas") == d / "submission.tar.gz"
+    html = write_index(root, summary).read_text()
+    rel = (d / "submission.tar.gz").relative_to(root).as_posix()
+    fig1 = html.split(f"id='{anchor_id('canas', 'fig1_nsi_reactors')}'")[1].split("</figure>")[0]
+    assert f"<a href='{rel}'>HEPData (paper)</a>" in fig1 and "not exported" not in fig1
+    assert html.count(f"href='{rel}'") >= 2, "from the figures and from the bounds table"
+
+
 def test_bounds_table_is_sortable_html(report):
     root, summary = report
     html = write_index(root, summary).read_text()

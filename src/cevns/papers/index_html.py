@@ -155,22 +155,38 @@ def figure_scans(paper: str, figure_id: str) -> list[str]:
     return out
 
 
-def hepdata_record(root, paper: str, stem: str, scans_folder) -> Path | None:
-    """The HEPData export of analysis file ``stem``, if one was written; else None.
+def _submission(d: Path) -> Path | None:
+    for name in _HEPDATA_TARGETS:
+        if (d / name).is_file():
+            return d / name
+    return None
 
-    ``cevns export-hepdata <scan folder> --out DIR`` writes ``DIR/submission/`` and
-    ``DIR/submission.tar.gz``. Looked up, first match wins, with ``DIR`` one of
-    ``<scans_folder>/<stem>/hepdata``, ``<root>/<paper>/hepdata/<stem>``, ``<root>/hepdata/<paper>/<stem>``;
-    the link target is the archive, else ``submission.yaml``, else the folder itself.
+
+def hepdata_record(root, paper: str, stem: str | None = None, scans_folder=None) -> Path | None:
+    """The HEPData export of analysis file ``stem`` of ``paper`` (or of the whole paper), else None.
+
+    ``cevns export-hepdata RESULTS_DIR --out DIR`` writes ``DIR/submission/`` and
+    ``DIR/submission.tar.gz``; ``RESULTS_DIR`` is an analysis folder ``<scans_folder>/<stem>`` or the
+    paper folder ``<root>/<paper>``. Looked up, first match wins:
+
+    * ``stem`` given: ``DIR`` = ``<scans_folder>/<stem>/hepdata``, ``<root>/<paper>/hepdata/<stem>`` or
+      ``<root>/hepdata/<paper>/<stem>``; the link target is the archive, else ``submission.yaml``, else
+      the folder itself;
+    * ``stem`` None (the paper's record): ``DIR`` = ``<root>/<paper>/hepdata`` or
+      ``<root>/hepdata/<paper>`` holding the archive or ``submission.yaml``.
     """
     root = Path(root)
-    for d in (Path(scans_folder) / stem / HEPDATA_FOLDER, root / paper / HEPDATA_FOLDER / stem,
-              root / HEPDATA_FOLDER / paper / stem):
+    if stem is None:
+        for d in (root / paper / HEPDATA_FOLDER, root / HEPDATA_FOLDER / paper):
+            if d.is_dir() and _submission(d) is not None:
+                return _submission(d)
+        return None
+    folders = [root / paper / HEPDATA_FOLDER / stem, root / HEPDATA_FOLDER / paper / stem]
+    if scans_folder is not None:
+        folders.insert(0, Path(scans_folder) / stem / HEPDATA_FOLDER)
+    for d in folders:
         if d.is_dir():
-            for name in _HEPDATA_TARGETS:
-                if (d / name).is_file():
-                    return d / name
-            return d
+            return _submission(d) or d
     return None
 
 
@@ -209,8 +225,14 @@ def _figure_links(key: str, s: dict, fig: dict, root: Path, linked: set[str]) ->
     for stem, p in found:
         label = f"HEPData {stem}" if len(stems) > 1 else "HEPData"
         links.append(f"<a href='{e(_href(p, root))}'>{e(label)}</a>")
-    if stems and not found:
-        hint = f"cevns export-hepdata {_rel(scans_folder, root)}/STEM --out {_rel(scans_folder, root)}/STEM/hepdata"
+    paper_record = hepdata_record(root, s.get("paper", key)) if stems and not found else None
+    if paper_record is not None:
+        links.append(f"<a href='{e(_href(paper_record, root))}'>HEPData (paper)</a>")
+    elif stems and not found:
+        folder = _rel(s["folder"], root)
+        hint = (f"cevns export-hepdata {folder} --out {folder}/{HEPDATA_FOLDER} (whole paper), or "
+                f"cevns export-hepdata {_rel(scans_folder, root)}/STEM --out {_rel(scans_folder, root)}/STEM/"
+                f"{HEPDATA_FOLDER} (one analysis file)")
         links.append(f"<span class='missing' title='{e(hint)}'>HEPData: not exported</span>")
     return "<div class='links'>" + " ".join(links) + "</div>"
 
@@ -253,8 +275,11 @@ def _paper_section(key: str, s: dict, root: Path, linked: set[str]) -> list[str]
     res = _rel(Path(s["folder"]) / "results.json", root)
     linked.add(res)
     parts.append(f"<h3 id='{anchor_id(key, 'bounds')}'>Extracted bounds</h3>")
+    record = hepdata_record(root, s.get("paper", key))
+    hep = f" <a href='{e(_href(record, root))}'>HEPData (paper)</a>" if record is not None else ""
     parts.append("<p class='links'>" + " ".join(f"<a href='{e(t)}'>{e(Path(t).name)}</a>" for t in tables)
-                 + f" <a href='{e(res)}'>results.json</a> <span class='note'>(click a column header to sort)</span></p>")
+                 + f" <a href='{e(res)}'>results.json</a>{hep}"
+                 " <span class='note'>(click a column header to sort)</span></p>")
     parts.extend(_bounds_table(s.get("rows", [])))
     parts.append("</section>")
     return parts
