@@ -103,7 +103,7 @@ def test_report_page_in_chromium(report, driver, tmp_path):
         problems = check_page(driver, base + "index.html")
         assert problems == [], "\n".join(problems)
         n_img = driver.execute_script("return document.images.length;")
-        assert n_img >= 2, "the composed figures are shown"
+        assert n_img == len(list((out / PAPER).glob("*.png"))) >= 2, "every composed figure is shown"
         assert driver.title.startswith("cevns reproduce")
         links = driver.execute_script("return Array.from(document.querySelectorAll('figure .links a'),"
                                       " a => a.textContent);")
