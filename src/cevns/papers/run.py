@@ -3,7 +3,7 @@
 Layout of ``out_dir`` (see :func:`reproduce`)::
 
     index.html
-    <paper>/figN_*.png, .pdf        composed figures (figures.toml)
+    <paper>/figN_*.png, .pdf        composed figures (figures.toml); .csv: data of a spectrum figure
     <paper>/results.json            every scan, names "<analysis file stem>.<scan>"
     <paper>/bounds.csv, bounds.md   the extracted bounds
     <paper>/scans/<stem>/           run_analysis outputs of each analysis file (full grids)
@@ -32,6 +32,7 @@ from ..analysis import load_analysis, run_analysis
 from ..errors import ConfigError
 from ..io import atomic_path, save_figure, write_json
 from .composers import compose_figure
+from .figure_data import write_figure_csv
 from .grids import QUICK_SCALE, scaled_analysis
 from .index_html import write_index
 from .registry import PAPERS, analysis_files, load_paper
@@ -176,6 +177,7 @@ def run_paper(paper: str, out_dir, grid_scale: float = 1.0, executor=None, progr
         files = [folder / f"{spec['id']}.png", folder / f"{spec['id']}.pdf"]
         save_figure(fig, files[0], dpi=150)
         save_figure(fig, files[1])
+        write_figure_csv(spec, folder / f"{spec['id']}.csv")  # spectrum figures; others: the scan CSVs
         figures.append({"stem": spec["id"], "title": spec["title"], "caption": spec["caption"],
                         "files": [str(p) for p in files]})
         if log:
