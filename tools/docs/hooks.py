@@ -71,6 +71,9 @@ def _expand_nav(nav: list, section: str, pages: list[str], title_of) -> None:
 def on_config(config):
     """Generate the pages (once per build) and list the per-experiment and per-package pages in the nav."""
     docs = Path(config["docs_dir"])
+    # the notebook kernels started by mkdocs-jupyter must import the same checked-out source
+    paths = [str(ROOT / "src")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     _GENERATED.clear()
     _GENERATED["validation.md"] = validation_page((docs / "physics.md").read_text(encoding="utf-8"))
     _GENERATED["cli.md"] = gen_cli.cli_page()
