@@ -18,10 +18,13 @@ cli_main = importlib.import_module("cevns.cli.main")
 
 
 def _click_group():
+    """The click group of the full CLI, with the commands that attach themselves when ``main()`` starts."""
+    group = typer.main.get_command(cli_main.app)
     register = getattr(cli_main, "_register_optional", None)
-    if register is not None and len(typer.main.get_command(cli_main.app).commands) < 5:
-        register()  # commands that live in their own modules attach themselves at startup
-    return typer.main.get_command(cli_main.app)
+    if register is not None and not {"scan", "reproduce"} <= set(group.commands):
+        register()
+        group = typer.main.get_command(cli_main.app)
+    return group
 
 
 def _type_name(p) -> str:

@@ -9,6 +9,7 @@ experiment has data); the provenance notes next to the file (``REFERENCES.md``, 
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from pathlib import Path
@@ -48,9 +49,15 @@ def _demote(md: str) -> str:
     return re.sub(r"^(#{1,4}) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", md, flags=re.M)
 
 
-def _prediction(name: str) -> str:
+@functools.lru_cache(maxsize=None)
+def _built(name: str):
+    """The experiment and its SM prediction (built once per build)."""
     exp = load_experiment(name)
-    pred = exp.predict({})
+    return exp, exp.predict({})
+
+
+def _prediction(name: str) -> str:
+    exp, pred = _built(name)
     edges = pred.bin_edges
     obs_unit = exp.spec.detector.observable
     lines = [f"Computed while building this page: `load_experiment({name!r}).predict({{}})`, i.e. the physics of the "
@@ -137,8 +144,8 @@ def experiment_pages() -> dict[str, str]:
     for row in rows:
         slug = _slug(row["name"])
         pages[f"experiments/{slug}.md"] = experiment_page(row)
-        exp = load_experiment(row["name"])
-        index.append(f"| [{row['name']}]({slug}.md) | {_cell(row['title'])} | {float(exp.predict({}).total[0]):.1f} | "
+        exp, pred = _built(row["name"])
+        index.append(f"| [{row['name']}]({slug}.md) | {_cell(row['title'])} | {float(pred.total[0]):.1f} | "
                      f"{'released data' if exp.observed is not None else 'projection (Asimov)'} |")
     pages["experiments/index.md"] = "\n".join(index) + "\n"
     return pages
