@@ -91,3 +91,18 @@ def test_strict_build_fails_on_a_broken_link(tmp_path):
                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert proc.returncode != 0
     assert "nowhere.md" in proc.stdout + proc.stderr
+
+
+def test_strict_build_fails_on_a_missing_api_reference(tmp_path):
+    """A ``:::`` block naming an object that does not exist in cevns makes the strict build fail."""
+    cfg = tmp_path / "mkdocs.yml"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text("# x\n\n::: cevns.physics.no_such_module\n")
+    cfg.write_text(f"site_name: t\ndocs_dir: docs\nplugins:\n  - mkdocstrings:\n      handlers:\n"
+                   f"        python:\n          paths: [{ROOT / 'src'}]\n")
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(cfg),
+                           "--site-dir", str(tmp_path / "site")], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert proc.returncode != 0
+    assert "no_such_module" in proc.stdout + proc.stderr

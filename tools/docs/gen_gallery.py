@@ -60,16 +60,14 @@ def gallery_files(mode: str = "quick") -> dict[str, str | bytes]:
     if mode != "off":
         with tempfile.TemporaryDirectory(prefix="cevns-gallery-") as tmp:
             result = reproduce(tmp, quick=(mode == "quick"))
-            for key, s in result["papers"].items():
+            for key in PAPERS:
+                described = {f.get("stem"): f for f in result.get("papers", {}).get(key, {}).get("figures", [])}
                 figs = []
-                for f in s["figures"]:
-                    png = next((Path(p) for p in f["files"] if str(p).endswith(".png")), None)
-                    if png is None or not png.exists():
-                        continue
+                for png in sorted((Path(tmp) / key).glob("*.png")):  # every figure the run wrote for this paper
                     uri = f"gallery/{key}/{png.name}"
                     files[uri] = png.read_bytes()
-                    figs.append({**f, "uri": uri})
-                summary[key] = {"figures": figs, "seconds": s.get("seconds", 0.0)}
+                    figs.append({"stem": png.stem, **described.get(png.stem, {}), "uri": uri})
+                summary[key] = {"figures": figs}
     page = ["# Gallery\n",
             "The figures of `cevns reproduce`: the two seed papers, each figure composed from the scans of the "
             "paper's analysis files (under `src/cevns/papers/`). "
@@ -83,7 +81,8 @@ def gallery_files(mode: str = "quick") -> dict[str, str | bytes]:
             "and a bounds table (`bounds.csv`, `bounds.md`) in the output folder; `reproduction/index.html` shows "
             "them all on one page.\n"]
     for key, paper in PAPERS.items():
-        page += [f"## {paper.title}\n", f"{paper.reference}. {paper.note}\n", "All figures of this paper:\n",
+        page += [f"## {getattr(paper, 'title', key)}\n",
+                 f"{getattr(paper, 'reference', '')}. {getattr(paper, 'note', '')}\n", "All figures of this paper:\n",
                  _commands(key, quick=(mode == "quick"))]
         for f in summary.get(key, {}).get("figures", []):
             img = Path(f["uri"]).relative_to("gallery").as_posix()
