@@ -21,6 +21,7 @@ Environment variables:
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -87,6 +88,16 @@ def on_config(config):
         _expand_nav(config["nav"], "Experiments", exps, lambda u: Path(u).stem)
         _expand_nav(config["nav"], "Python API", apis, lambda u: "cevns." + Path(u).stem)
     return config
+
+
+#: Sphinx cross-reference roles as Markdown renders them from numpydoc docstrings: ``:func:<code>~a.b</code>``.
+_SPHINX_ROLE = re.compile(r":(?:func|class|mod|meth|attr|data|exc|obj|const):<code>(~?)([^<]*)</code>")
+
+
+def on_page_content(html, page, config, files):
+    """Show Sphinx roles of the docstrings (``:func:`x```) as plain code, ``~a.b.c`` as ``c``."""
+    return _SPHINX_ROLE.sub(lambda m: f"<code>{m.group(2).rsplit('.', 1)[-1] if m.group(1) else m.group(2)}</code>",
+                            html)
 
 
 def on_files(files, config):
