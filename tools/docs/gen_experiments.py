@@ -14,6 +14,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import cevns.papers
 from cevns.experiments import list_experiments, load_experiment
 
 NOTE_FILES = ("REFERENCES.md", "NOTES.md", "data/PROVENANCE.md", "PROVENANCE.md")
@@ -97,6 +98,32 @@ def _data_section(raw: dict) -> str:
     return out + "\n"
 
 
+@functools.lru_cache(maxsize=None)
+def _paper_analyses() -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """``(relative path, title, experiment names)`` of every analysis file shipped under ``cevns/papers``."""
+    root = Path(cevns.papers.__file__).resolve().parent
+    out = []
+    for path in sorted(root.rglob("*.toml")):
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError:
+            continue
+        entries = raw.get("experiments")
+        if not isinstance(entries, list):
+            continue
+        names = tuple(str(e.get("experiment", "")) for e in entries if isinstance(e, dict))
+        out.append((f"src/cevns/papers/{path.relative_to(root).as_posix()}", str(raw.get("title", "")), names))
+    return tuple(out)
+
+
+def _used_by(name: str) -> str:
+    rows = [f"- `{rel}`: {title}" for rel, title, names in _paper_analyses() if name in names]
+    if not rows:
+        return "No shipped analysis file uses this experiment yet.\n"
+    return ("Analysis files of the paper reproductions that use it (see the [Gallery](../gallery.md)):\n\n"
+            + "\n".join(rows) + "\n")
+
+
 def experiment_page(row: dict) -> str:
     """Markdown page of one built-in experiment (``row`` from :func:`cevns.experiments.list_experiments`)."""
     path = Path(row["path"])
@@ -106,7 +133,7 @@ def experiment_page(row: dict) -> str:
     parts = [f"# {name}\n", f"**{raw.get('title', '')}**\n", raw.get("description", "").strip() + "\n",
              "## References\n", "\n".join(f"- {r}" for r in raw.get("references", [])) + "\n",
              "## Standard-Model prediction\n", _prediction(row["name"]),
-             "## Data and likelihood\n", _data_section(raw), "## Inputs\n"]
+             "## Data and likelihood\n", _data_section(raw), _used_by(name), "## Inputs\n"]
     for key, title in (("source", "Source"), ("detector", "Detector"), ("physics", "Physics choices")):
         if key in raw:
             parts.append(f"### {title}\n\n" + _table(raw[key]))
