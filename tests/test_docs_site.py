@@ -106,3 +106,16 @@ def test_strict_build_fails_on_a_missing_api_reference(tmp_path):
                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert proc.returncode != 0
     assert "no_such_module" in proc.stdout + proc.stderr
+
+
+def test_getting_started_has_the_readme_quick_start_commands():
+    """docs/getting-started.md shows the README's quick-start commands verbatim (no drift between them)."""
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```bash\n(.*?)```", quick, flags=re.S)
+    assert len(commands) >= 2
+    page = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    for cmd in commands:
+        assert cmd.strip() in page, cmd
