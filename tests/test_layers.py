@@ -24,6 +24,8 @@ def test_import_linter_contracts_are_kept():
 def _function_imports(path: Path):
     tree = ast.parse(path.read_text(), filename=str(path))
     for node in ast.walk(tree):
+        if path == PACKAGE / "__init__.py" and getattr(node, "name", "") == "__getattr__":
+            continue  # the top-level package's lazy attributes: ``import cevns.errors`` stays light (PEP 562)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for sub in ast.walk(node):
                 if isinstance(sub, ast.Import):
