@@ -18,7 +18,6 @@ import json
 from functools import partial
 
 from ..errors import CevnsError, ConfigError
-from ..physics.parameters import PhysicsPoint
 from ..stats import binned
 from ..stats.cost import GaussianPrior
 from ..stats.executors import ChunkJob
@@ -33,7 +32,7 @@ __all__ = ["build_likelihood", "make_grid", "scan_inputs", "chunk_job", "analysi
 def _nuisances(entry, exp) -> list:
     nuis = {}
     if entry.use_experiment_systematics:
-        for s in exp.spec.systematics:
+        for s in getattr(getattr(exp, "spec", None), "systematics", ()):
             nuis[s.name] = binned.Nuisance(s.name, s.sigma, tuple(s.applies_to))
     for s in entry.systematics:
         nuis[s.name] = binned.Nuisance(s.name, s.sigma, tuple(s.applies_to))
@@ -64,8 +63,7 @@ def build_likelihood(spec, base_dir=None) -> Likelihood:
             cls = term_class(e.likelihood)
             asimov = None
             if e.data == "asimov":
-                pt = PhysicsPoint({**spec.fixed, **e.asimov_parameters}, defaults=exp.engine.defaults)
-                asimov = e.data_scale * exp.engine.predict(pt).per_bin[0]
+                asimov = e.data_scale * cls.asimov_signal(exp, {**spec.fixed, **e.asimov_parameters})
             terms.append(cls.from_experiment(exp, label=e.label or exp.name, dataset=f"e{i}", asimov=asimov,
                                              fixed=spec.fixed, nuisances=_nuisances(e, exp), variance=e.variance))
         except CevnsError as exc:

@@ -31,10 +31,13 @@ from .files import (
     plain,
     read_toml,
 )
+from .kinds import DEFAULT_KIND, EXPERIMENT_KINDS, experiment_kind, kind_builder, register_experiment_kind
 from .schema import ExperimentSpec
 
 __all__ = [
     "BUILTIN_DIR",
+    "EXPERIMENT_KINDS",
+    "register_experiment_kind",
     "Experiment",
     "ExperimentSpec",
     "build_experiment",
@@ -121,8 +124,13 @@ def load_experiment(name_or_path: str | Path, overrides: Mapping | None = None,
         stamp, exp = hit
         if stamp and stamp == _stamp([path, *exp.files]):
             return exp.copy()
-    spec, phys, defaults, raw = _validated(name_or_path, overrides, settings)
-    exp = build_validated(spec, phys, defaults, raw, path)
+    path, raw, overrides, settings = _resolve(name_or_path, overrides, settings)
+    kind = experiment_kind(raw, path)
+    if kind != DEFAULT_KIND:  # a plug-in kind (cevns.experiments.kinds) builds and validates itself
+        exp = kind_builder(kind)(raw, path)
+    else:
+        spec, phys, defaults, raw = _validated(name_or_path, overrides, settings, resolved=raw)
+        exp = build_validated(spec, phys, defaults, raw, path)
     _remember(_CACHE, key, (_stamp([path, *exp.files]), exp))
     return exp.copy()
 
@@ -135,8 +143,11 @@ def _remember(cache: OrderedDict, key, value) -> None:
             cache.popitem(last=False)
 
 
-def _validated(name_or_path, overrides, settings) -> tuple:
-    """(spec, physics settings, parameter defaults, merged raw), validated once per file version."""
+def _validated(name_or_path, overrides, settings, resolved: dict | None = None) -> tuple:
+    """(spec, physics settings, parameter defaults, merged raw), validated once per file version.
+
+    ``resolved``: the file's content with overrides and settings merged, when the caller has read it.
+    """
     path = experiment_path(name_or_path)
     key = _key(path, check_mapping(overrides, "overrides"), check_mapping(settings, "settings"))
     with _LOCK:
@@ -144,7 +155,15 @@ def _validated(name_or_path, overrides, settings) -> tuple:
     if hit is not None and hit[0] and hit[0] == _stamp([path]):
         return hit[1]
     stamp = _stamp([path])
-    path, raw, overrides, settings = _resolve(name_or_path, overrides, settings)
+    if resolved is None:
+        path, raw, overrides, settings = _resolve(name_or_path, overrides, settings)
+    else:
+        raw = resolved
+    if raw.get("kind", DEFAULT_KIND) == DEFAULT_KIND:
+        raw.pop("kind", None)
+    else:
+        raise ConfigError(f"{path}: experiment kind {raw.get('kind')!r} has no spectrum schema to validate; "
+                          "load it with load_experiment")
     spec, phys, defaults = validate_spec(raw, path, _label(path, overrides, settings))
     _remember(_SPECS, key, (stamp, (spec, phys, defaults, raw)))
     return spec, phys, defaults, raw

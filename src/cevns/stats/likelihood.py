@@ -128,6 +128,15 @@ class Term(Cost):
         None for the observed data). Options of the analysis entry arrive as keywords."""
         raise NotImplementedError
 
+    @classmethod
+    def asimov_signal(cls, experiment, params: Mapping) -> np.ndarray:
+        """The expected signal per bin at one physics point (the Asimov data before ``data_scale``).
+
+        Kinds whose experiments are not engine-based (plug-in experiment kinds) override this.
+        """
+        pt = PhysicsPoint(dict(params), defaults=experiment.engine.defaults)
+        return experiment.engine.predict(pt).per_bin[0]
+
     # ---------------------------------------------------------------- evaluation
     def signal(self, flat: Mapping, n: int) -> np.ndarray:
         """Predicted signal at ``n`` points: (n,) totals or (n, n_bins) spectra."""
