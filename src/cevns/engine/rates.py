@@ -48,7 +48,15 @@ KERNEL_BATCH = 128
 
 @dataclass(frozen=True)
 class Target:
-    """A target isotope and its number of nuclei in the detector."""
+    """A target isotope and its number of nuclei in the detector.
+
+    Attributes
+    ----------
+    isotope : Isotope
+        The target nucleus.
+    n_nuclei : float
+        Number of nuclei in the detector (dimensionless).
+    """
 
     isotope: "nuclei.Isotope"
     n_nuclei: float
@@ -179,7 +187,15 @@ class RateEngine:
         return float(np.sqrt(0.6 * r**2 + extra))
 
     def form_factor(self, q_mev, rms_fm: float) -> np.ndarray:
-        """The settings' nuclear form factor at momentum transfers ``q_mev`` for an rms radius [fm]."""
+        """The settings' nuclear form factor at momentum transfers ``q_mev`` for an rms radius [fm].
+
+        Parameters
+        ----------
+        q_mev : float or ndarray
+            Momentum transfer |q| [MeV].
+        rms_fm : float
+            rms radius [fm].
+        """
         s = self.settings
         q_mev = np.asarray(q_mev, dtype=float)
         if s.form_factor == "unity":
@@ -203,6 +219,7 @@ class RateEngine:
     # ------------------------------------------------------------------ public API
     @property
     def n_bins(self) -> int:
+        """Number of observable bins (``len(bin_edges) - 1``)."""
         return self.bin_edges.size - 1
 
     def resolved_settings(self) -> dict:
@@ -213,7 +230,13 @@ class RateEngine:
         return d
 
     def point(self, params: Mapping | PhysicsPoint | None = None) -> PhysicsPoint:
-        """Validate a parameter mapping into a :class:`PhysicsPoint` with this engine's defaults."""
+        """Validate a parameter mapping into a :class:`PhysicsPoint` with this engine's defaults.
+
+        Parameters
+        ----------
+        params : mapping or PhysicsPoint, optional
+            Parameter name -> value (scalar or array of points).
+        """
         if isinstance(params, PhysicsPoint):
             return params
         return PhysicsPoint(params or {}, defaults=self.defaults)
@@ -235,7 +258,15 @@ class RateEngine:
         return Prediction(self._counts(pt, total=False), self.flavors, self.bin_edges)
 
     def total(self, params: Mapping | PhysicsPoint | None = None, chunk_size: int = 1024) -> np.ndarray:
-        """Counts summed over bins and flavours, shape (n_points,) (kernels are summed first)."""
+        """Counts summed over bins and flavours, shape (n_points,) (kernels are summed first).
+
+        Parameters
+        ----------
+        params : mapping or PhysicsPoint, optional
+            Parameter name -> value (scalar or array of points).
+        chunk_size : int, optional
+            Points evaluated at once (memory bound).
+        """
         pt = self.point(params)
         return self._counts(pt, total=True)
 

@@ -78,6 +78,13 @@ def charge_radius_shift(r2_cm2, antineutrino: bool = False):
     The shift is the SAME for nu_a and anti-nu_a when the parameter is the neutrino's <r^2_a>: one
     effective operator describes both, exactly as g_V^p itself is the same for nu and anti-nu in
     CEvNS. ``antineutrino`` is accepted for backward compatibility and does not change the result.
+
+    Parameters
+    ----------
+    r2_cm2 : float or ndarray
+        Neutrino charge radius <r^2_a> [cm^2] (positive or negative).
+    antineutrino : bool, optional
+        Accepted for backward compatibility; does not change the result.
     """
     del antineutrino  # same shift for neutrinos and antineutrinos (see docstring)
     return -charge_radius_coefficient_cm2_inv() * np.asarray(r2_cm2, dtype=float)
@@ -106,6 +113,11 @@ def nsi_charges(eps_u, eps_d):
 
     A proton is uud and a neutron udd, so ``delta g^p = 2 eps^u + eps^d`` and
     ``delta g^n = eps^u + 2 eps^d`` (Canas et al. Eq. 2).
+
+    Parameters
+    ----------
+    eps_u, eps_d : float or ndarray
+        Flavour-diagonal vector NSI couplings to u and d quarks (dimensionless, in units of G_F).
     """
     eps_u = np.asarray(eps_u, dtype=float)
     eps_d = np.asarray(eps_d, dtype=float)

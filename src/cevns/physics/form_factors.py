@@ -102,6 +102,13 @@ def helm_rms_from_radius(r_fm, s_fm):
 
     Convention of Papoulias & Kosmas (arXiv:1711.09773): ``R0^2 = R^2 - 5 s^2``; then
     ``<r^2> = 3/5 R0^2 + 3 s^2 = 3/5 R^2``. Requires R^2 > 5 s^2.
+
+    Parameters
+    ----------
+    r_fm : float
+        Helm effective radius R [fm].
+    s_fm : float
+        Helm surface thickness s [fm].
     """
     r = _radius(r_fm, "r_fm")
     s = _shape(s_fm, "s_fm", allow_zero=True)
@@ -111,7 +118,13 @@ def helm_rms_from_radius(r_fm, s_fm):
 
 
 def papoulias_helm_rms_fm(a):
-    """rms radius [fm] of the Helm density with R = 1.2 A^(1/3) fm, s = 0.5 fm (arXiv:1711.09773)."""
+    """rms radius [fm] of the Helm density with R = 1.2 A^(1/3) fm, s = 0.5 fm (arXiv:1711.09773).
+
+    Parameters
+    ----------
+    a : int or float
+        Mass number A.
+    """
     a_arr = _radius(a, "mass number a")
     return helm_rms_from_radius(1.2 * np.cbrt(a_arr), 0.5)
 
@@ -210,6 +223,22 @@ def form_factor(name: str, q_mev, rms_radius_fm, **shape):
 
     ``shape`` holds the model's shape parameter (``s_fm`` for helm, ``a_fm`` for klein_nystrand and
     symmetrized_fermi). Unknown names or parameters raise ValueError.
+
+    Parameters
+    ----------
+    name : str
+        Form-factor model, a key of :data:`FORM_FACTORS`.
+    q_mev : float or ndarray
+        Momentum transfer |q| [MeV].
+    rms_radius_fm : float
+        rms radius of the nucleon distribution [fm].
+    **shape
+        Shape parameter of the model [fm].
+
+    Returns
+    -------
+    ndarray
+        F(q), dimensionless (F(0) = 1).
     """
     func = FORM_FACTORS.get(name) if isinstance(name, str) else None
     if func is None:

@@ -30,6 +30,13 @@ def t_max_mev(energy_mev, mass_mev):
     """Maximum recoil kinetic energy [MeV] for neutrino energy E [MeV] and nuclear mass M [MeV].
 
     ``T_max = 2 E^2 / (M + 2 E)`` (backward scattering; ``shared/PHYSICS.md`` section 1).
+
+    Parameters
+    ----------
+    energy_mev : float or ndarray
+        Neutrino energy E [MeV], >= 0.
+    mass_mev : float or ndarray
+        Nuclear mass M [MeV], > 0.
     """
     e = _array(energy_mev, "energy_mev")
     m = _array(mass_mev, "mass_mev", positive=True)
@@ -40,6 +47,13 @@ def e_min_mev(t_mev, mass_mev):
     """Minimum neutrino energy [MeV] that can give recoil energy T [MeV] to a nucleus of mass M.
 
     ``E_min = (T + sqrt(T^2 + 2 M T)) / 2``, the inverse of :func:`t_max_mev`.
+
+    Parameters
+    ----------
+    t_mev : float or ndarray
+        Nuclear recoil kinetic energy T [MeV], >= 0.
+    mass_mev : float or ndarray
+        Nuclear mass M [MeV], > 0.
     """
     t = _array(t_mev, "t_mev")
     m = _array(mass_mev, "mass_mev", positive=True)
@@ -51,6 +65,15 @@ def momentum_transfer_mev(t_mev, mass_mev, exact: bool = False):
 
     ``|q| = sqrt(2 M T)`` (= sqrt(-t), the invariant four-momentum transfer), or with
     ``exact=True`` the three-momentum transferred in the lab frame, ``sqrt(2 M T + T^2)``.
+
+    Parameters
+    ----------
+    t_mev : float or ndarray
+        Nuclear recoil kinetic energy T [MeV], >= 0.
+    mass_mev : float or ndarray
+        Nuclear mass M [MeV], > 0.
+    exact : bool, optional
+        Return the lab-frame three-momentum instead of sqrt(2 M T).
     """
     t = _array(t_mev, "t_mev")
     m = _array(mass_mev, "mass_mev", positive=True)

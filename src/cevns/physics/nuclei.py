@@ -276,6 +276,11 @@ def charge_radius_fm(isotope: Isotope) -> float:
     here (see :func:`has_measured_charge_radius`); otherwise the rms radius of a uniform sphere of
     radius ``1.2 A^(1/3)`` fm, ``sqrt(3/5) * 1.2 * A^(1/3)`` fm (accurate to a few per cent for
     A > 20: 4.74 fm vs 4.80 fm measured for Cs133).
+
+    Parameters
+    ----------
+    isotope : Isotope
+        The nucleus (see :func:`isotope`).
     """
     iso = _check_isotope(isotope)
     measured = _CHARGE_RADII_FM.get((iso.z, iso.a))
@@ -291,6 +296,11 @@ def proton_rms_radius_fm(isotope: Isotope) -> float:
     section 3). The neutron mean-square charge radius (N/Z * -0.116 fm^2), Darwin-Foldy
     (0.033 fm^2) and spin-orbit terms are neglected; together they shift R_p by about
     +0.01 to +0.02 fm for A > 20 (e.g. +0.014 fm for Cs133).
+
+    Parameters
+    ----------
+    isotope : Isotope
+        The nucleus.
     """
     r_ch = charge_radius_fm(isotope)
     return math.sqrt(r_ch**2 - PROTON_RMS_RADIUS_FM**2)

@@ -59,6 +59,11 @@ def michel_nu_e_pdf(energy_mev):
     ``f(E) = (192 / m_mu) (E/m_mu)^2 (1/2 - E/m_mu)`` for ``0 <= E <= m_mu/2``, zero elsewhere
     (Michel spectrum without radiative corrections; PHYSICS.md section 5). Integrates to 1; mean
     energy 3 m_mu / 10.
+
+    Parameters
+    ----------
+    energy_mev : float or ndarray
+        Neutrino energy E [MeV].
     """
     x = np.asarray(energy_mev, dtype=float) / M_MU_MEV
     inside = (x >= 0) & (x <= _X_MAX)
@@ -70,6 +75,11 @@ def michel_nu_mu_bar_pdf(energy_mev):
 
     ``f(E) = (64 / m_mu) (E/m_mu)^2 (3/4 - E/m_mu)`` for ``0 <= E <= m_mu/2``, zero elsewhere
     (PHYSICS.md section 5). Integrates to 1; mean energy 7 m_mu / 20.
+
+    Parameters
+    ----------
+    energy_mev : float or ndarray
+        Neutrino energy E [MeV].
     """
     x = np.asarray(energy_mev, dtype=float) / M_MU_MEV
     inside = (x >= 0) & (x <= _X_MAX)
@@ -141,6 +151,11 @@ def time_window_fraction(bin_centers_us, probabilities, window_us):
 def load_arrival_time_pdf(path):
     """Read a COHERENT arrival-time PDF, "t_center[us], prob" per line (release arXiv:1804.09459).
 
+    Parameters
+    ----------
+    path : str or Path
+        The release text file.
+
     Returns
     -------
     centers_us, prob : ndarray
@@ -164,6 +179,19 @@ def spallation_flux(
     are ``delayed_fraction * Phi * f(E)`` with the Michel PDFs on ``n_energy`` uniform nodes from 0 to
     m_mu/2. The fractions are the parts of each population kept by a timing cut
     (see :func:`time_window_fraction`).
+
+    Parameters
+    ----------
+    pot : float
+        Protons on target N_POT.
+    nu_per_flavor_per_pot : float
+        Neutrinos of each flavour per proton, r (dimensionless).
+    distance_m : float
+        Source-detector distance L [m].
+    n_energy : int, optional
+        Number of energy nodes of the delayed spectra.
+    prompt_fraction, delayed_fraction : float, optional
+        Fractions (dimensionless, in [0, 1]) of each population kept by a timing cut.
 
     Returns
     -------
