@@ -5,9 +5,10 @@ module* (name without a leading underscore; functions, classes and the public me
 classes), checks:
 
 * a docstring exists;
-* a callable with parameters (other than ``self``/``cls``/``*args``/``**kwargs``) documents them: a numpydoc
-  ``Parameters`` section, or every parameter name mentioned in the docstring (a class may document its
-  constructor arguments in the class docstring, ``__init__`` docstring or an ``Attributes`` section);
+* a callable with parameters (other than ``self``/``cls``/``*args``/``**kwargs``) names every one of them in
+  its docstring: in a numpydoc ``Parameters`` section (``x, y : float`` entries count for both), or in the
+  prose of a short docstring (a class may document its constructor arguments in the class docstring, its
+  ``__init__`` docstring or an ``Attributes`` section);
 * in the physics-computing packages (``cevns.physics``, ``cevns.sources``, ``cevns.detectors``,
   ``cevns.engine``), a function whose name ends in a unit suffix (``_mev``, ``_kev``, ``_fm``, ``_cm2``, ...)
   names a unit in its docstring (a unit token such as MeV, keV, fm, cm, s, us, or
@@ -47,7 +48,7 @@ def _read_allowlist():
 
 
 def _documented_parameters(obj, doc, extra_doc=""):
-    """Names of ``obj``'s parameters that its docstring neither lists in a Parameters section nor mentions."""
+    """Names of ``obj``'s parameters that its docstring (or ``extra_doc``) never mentions."""
     try:
         signature = inspect.signature(obj)
     except (TypeError, ValueError):
@@ -58,8 +59,6 @@ def _documented_parameters(obj, doc, extra_doc=""):
     if not names:
         return []
     text = doc + "\n" + extra_doc
-    if re.search(r"^\s*(Parameters|Attributes|Other Parameters)\s*\n\s*-{3,}", text, re.MULTILINE):
-        return []
     return [n for n in names if not re.search(rf"\b{re.escape(n)}\b", text)]
 
 
@@ -161,6 +160,10 @@ def test_check_catches_an_undocumented_function():
         return 2 * x
 
     assert _problems_for_callable("t.energy_mev", energy_mev, "cevns.physics.t") == ["t.energy_mev: no docstring"]
+    energy_mev.__doc__ = "Return the input.\n\nParameters\n----------\ny : float\n    A value."
+    assert _problems_for_callable("t.energy_mev", energy_mev, "cevns.physics.t") == [
+        "t.energy_mev: parameters not documented: x",
+        "t.energy_mev: name has a unit suffix but the docstring names no unit"]
     energy_mev.__doc__ = "Return x.\n\nParameters\n----------\nx : float\n    A value."
     assert _problems_for_callable("t.energy_mev", energy_mev, "cevns.physics.t") == [
         "t.energy_mev: name has a unit suffix but the docstring names no unit"]

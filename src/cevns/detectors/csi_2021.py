@@ -140,6 +140,10 @@ def gamma_pe_bin_probabilities(e_ee_kevee, edges_pe, light_yield_pe_per_kevee: f
         Electron-equivalent energies [keVee], >= 0 (0 gives no light: PE = 0 exactly).
     edges_pe : array_like, shape (m + 1,)
         Strictly ascending PE edges.
+    light_yield_pe_per_kevee : float, optional
+        Light yield LY [PE/keVee].
+    beta_per_kevee : float, optional
+        Gamma shape parameter beta_1 [1/keVee].
 
     Returns
     -------

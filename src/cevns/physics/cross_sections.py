@@ -119,9 +119,17 @@ def dsigma_dt_vector(energy_mev, t_mev, mass_mev, charge, kinematics: str = "ful
 
     Parameters
     ----------
+    energy_mev : float or ndarray
+        Neutrino energy E [MeV].
+    t_mev : float or ndarray
+        Nuclear recoil energy T [MeV].
+    mass_mev : float
+        Nuclear mass M [MeV].
     charge : float or ndarray
         The (form-factor weighted) vector charge Q = Z g^p F_Z + N g^n F_N (Q^2 may also include
         flavour-changing terms; pass sqrt of the sum). Q_W = -2 Q for F = 1.
+    kinematics : {"full", "seed"}
+        Kinematic factor, see :func:`kinematic_factor`.
     """
     pref = G_F_MEV2**2 * mass_mev / np.pi
     return pref * kinematic_factor(energy_mev, t_mev, mass_mev, kinematics) * np.asarray(charge) ** 2 \
