@@ -10,8 +10,8 @@ classes), checks:
   prose of a short docstring (a class may document its constructor arguments in the class docstring, its
   ``__init__`` docstring or an ``Attributes`` section);
 * in the physics-computing packages (``cevns.physics``, ``cevns.sources``, ``cevns.detectors``,
-  ``cevns.engine``), a function whose name ends in a unit suffix (``_mev``, ``_kev``, ``_fm``, ``_cm2``, ...)
-  names a unit in its docstring (a unit token such as MeV, keV, fm, cm, s, us, or
+  ``cevns.engine``), a function whose name or one of whose parameters ends in a unit suffix (``_mev``,
+  ``_kev``, ``_fm``, ``_cm2``, ...) names a unit in its docstring (a unit token such as MeV, keV, fm, cm, s, us, or
   ``dimensionless``/``unitless``).
 
 Known offenders in packages other sessions are editing are listed in
@@ -47,17 +47,20 @@ def _read_allowlist():
     return entries
 
 
-def _documented_parameters(obj, doc, extra_doc=""):
-    """Names of ``obj``'s parameters that its docstring (or ``extra_doc``) never mentions."""
+def _parameter_names(obj):
+    """Named parameters of a callable, without self/cls/*args/**kwargs."""
     try:
         signature = inspect.signature(obj)
     except (TypeError, ValueError):
         return []
-    names = [p.name for p in signature.parameters.values()
-             if p.name not in SKIP_PARAMS
-             and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
-    if not names:
-        return []
+    return [p.name for p in signature.parameters.values()
+            if p.name not in SKIP_PARAMS
+            and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+
+
+def _documented_parameters(obj, doc, extra_doc=""):
+    """Names of ``obj``'s parameters that its docstring (or ``extra_doc``) never mentions."""
+    names = _parameter_names(obj)
     text = doc + "\n" + extra_doc
     return [n for n in names if not re.search(rf"\b{re.escape(n)}\b", text)]
 
@@ -71,8 +74,11 @@ def _problems_for_callable(qualname, obj, module_name, extra_doc=""):
     if missing:
         problems.append(f"{qualname}: parameters not documented: {', '.join(missing)}")
     short = qualname.rsplit(".", 1)[-1]
-    if module_name.startswith(PHYSICS_PACKAGES) and UNIT_SUFFIX.search(short) and not UNIT_TOKEN.search(doc):
-        problems.append(f"{qualname}: name has a unit suffix but the docstring names no unit")
+    if module_name.startswith(PHYSICS_PACKAGES) and not UNIT_TOKEN.search(doc):
+        if UNIT_SUFFIX.search(short):
+            problems.append(f"{qualname}: name has a unit suffix but the docstring names no unit")
+        elif any(UNIT_SUFFIX.search(p) for p in _parameter_names(obj)):
+            problems.append(f"{qualname}: parameters carry units but the docstring names no unit")
     return problems
 
 
@@ -171,3 +177,15 @@ def test_check_catches_an_undocumented_function():
     documented.__doc__ = "Double a number."
     assert _problems_for_callable("t.documented", documented, "cevns.physics.t") == [
         "t.documented: parameters not documented: x"]
+
+
+def test_check_catches_a_unitless_docstring_of_a_unit_parameter():
+    def yield_at(t_kevnr):
+        """Light yield at ``t_kevnr``."""
+        return t_kevnr
+
+    assert _problems_for_callable("t.yield_at", yield_at, "cevns.detectors.t") == [
+        "t.yield_at: parameters carry units but the docstring names no unit"]
+    assert _problems_for_callable("t.yield_at", yield_at, "cevns.stats.t") == []  # checked in physics packages only
+    yield_at.__doc__ = "Light yield at the recoil energy ``t_kevnr`` [keVnr]."
+    assert _problems_for_callable("t.yield_at", yield_at, "cevns.detectors.t") == []

@@ -118,7 +118,7 @@ class ComponentMoments:
 
     @classmethod
     def build(cls, comp: FluxComponent, e_min_mev: np.ndarray) -> "ComponentMoments":
-        """Moment operators of ``comp`` above the thresholds ``e_min_mev`` (one per recoil node)."""
+        """Moment operators of ``comp`` above the thresholds ``e_min_mev`` [MeV] (one per recoil node)."""
         e = comp.energies_mev
         if comp.is_line:
             w = (e[0] >= e_min_mev).astype(float)[None, :] * comp.values[0]

@@ -204,7 +204,8 @@ class RateEngine:
         return form_factors.form_factor(s.form_factor, q_mev, rms_fm, **{kw: s.shape_fm})
 
     def neutron_form_factor(self, index: int, rn_fm: float | None) -> np.ndarray:
-        """F_N at the nodes of isotope ``index`` for neutron rms radius ``rn_fm`` (None: the proton radius)."""
+        """F_N (dimensionless) at the nodes of isotope ``index`` for neutron rms radius ``rn_fm`` [fm] (None: the
+        proton radius)."""
         k = self.isotope_kernels[index]
         if rn_fm is None or float(rn_fm) == k.proton_rms_fm:
             return k.f_z
