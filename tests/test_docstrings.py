@@ -32,8 +32,8 @@ ALLOWLIST_FILE = Path(__file__).parent / "data" / "docstring_allowlist.txt"
 MODULES = sorted(m.name for m in pkgutil.walk_packages(cevns.__path__, prefix="cevns.")
                  if not m.name.endswith("__main__"))
 PHYSICS_PACKAGES = ("cevns.physics", "cevns.sources", "cevns.detectors", "cevns.engine")
-UNIT_SUFFIX = re.compile(r"_(mev|kev|gev|ev|fm|cm2|cm|m|s|us|ns|kg|mev2|gev2|per_mev|per_kev)$")
-UNIT_TOKEN = re.compile(r"\b(MeV|keV|GeV|eV|fm|cm|cm\^?2|cm²|m|s|us|µs|μs|ns|kg|ton|tonne|day|year|"
+UNIT_SUFFIX = re.compile(r"_(mev|kev|gev|ev|kevnr|kevee|mevnr|mevee|fm|cm2|cm3|cm|m|s|us|ns|kg|ev2|mev2|gev2|deg|bohr)$")
+UNIT_TOKEN = re.compile(r"\b(MeV|keV|GeV|eV|keVnr|keVee|MeVee|MeVnr|PE|degrees?|Bohr|fm|cm|cm\^?2|cm²|m|s|us|µs|μs|ns|kg|ton|tonne|day|year|"
                         r"GeV\^-?2|dimensionless|unitless)\b")
 SKIP_PARAMS = {"self", "cls"}
 

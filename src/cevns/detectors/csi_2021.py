@@ -304,7 +304,7 @@ class CsI2021Response:
         return np.empty(0)
 
     def threshold_kevnr(self, z=None) -> float:
-        """0: with smearing every recoil can be seen.
+        """Threshold 0 keVnr: with smearing every recoil can be seen.
 
         Parameters
         ----------

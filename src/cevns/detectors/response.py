@@ -316,7 +316,7 @@ class DetectorResponse:
         return np.unique(t[t <= t_max_kevnr])
 
     def threshold_kevnr(self, z=None) -> float:
-        """True recoil energy below which the response is identically zero (0 with smearing).
+        """True recoil energy [keVnr] below which the response is identically zero (0 with smearing).
 
         Without smearing: T of max(lowest bin edge, efficiency threshold).
 
