@@ -103,6 +103,11 @@ def smearing_sigma(mean, sigma0: float = 0.0, linear: float = 0.0, relative: flo
         Coefficient of the Poisson-like term (observable units).
     relative : float, optional
         Relative width (dimensionless).
+
+    Examples
+    --------
+    >>> float(smearing_sigma(16.0, sigma0=3.0, linear=1.0))
+    5.0
     """
     mu = np.asarray(mean, dtype=float)
     return np.sqrt(sigma0**2 + linear * mu + (relative * mu) ** 2)

@@ -37,6 +37,13 @@ def t_max_mev(energy_mev, mass_mev):
         Neutrino energy E [MeV], >= 0.
     mass_mev : float or ndarray
         Nuclear mass M [MeV], > 0.
+
+    Examples
+    --------
+    A 30 MeV neutrino on Cs133 (M = 123.8 GeV) gives at most ~14.5 keV of recoil:
+
+    >>> f"{t_max_mev(30.0, 123800.0) * 1e3:.4g} keV"
+    '14.53 keV'
     """
     e = _array(energy_mev, "energy_mev")
     m = _array(mass_mev, "mass_mev", positive=True)
@@ -54,6 +61,13 @@ def e_min_mev(t_mev, mass_mev):
         Nuclear recoil kinetic energy T [MeV], >= 0.
     mass_mev : float or ndarray
         Nuclear mass M [MeV], > 0.
+
+    Examples
+    --------
+    The inverse of :func:`t_max_mev`:
+
+    >>> round(float(e_min_mev(t_max_mev(30.0, 123800.0), 123800.0)), 9)
+    30.0
     """
     t = _array(t_mev, "t_mev")
     m = _array(mass_mev, "mass_mev", positive=True)
@@ -74,6 +88,13 @@ def momentum_transfer_mev(t_mev, mass_mev, exact: bool = False):
         Nuclear mass M [MeV], > 0.
     exact : bool, optional
         Return the lab-frame three-momentum instead of sqrt(2 M T).
+
+    Examples
+    --------
+    A 10 keV recoil of Cs133: ``sqrt(2 * 123800 * 0.01)`` = 49.8 MeV (0.25 fm^-1):
+
+    >>> f"{momentum_transfer_mev(0.01, 123800.0):.4g}"
+    '49.76'
     """
     t = _array(t_mev, "t_mev")
     m = _array(mass_mev, "mass_mev", positive=True)

@@ -121,6 +121,13 @@ def element_isotopes(symbol: str, min_abundance: float = 0.0) -> list[Isotope]:
     ------
     ValueError
         Unknown symbol, no natural isotope, or ``min_abundance`` removing all isotopes.
+
+    Examples
+    --------
+    >>> [(i.name, i.z, i.n) for i in element_isotopes("Cs")]
+    [('Cs133', 55, 78)]
+    >>> sorted(i.name for i in element_isotopes("Ar", min_abundance=0.01))
+    ['Ar40']
     """
     el = _element(symbol)
     if not (math.isfinite(min_abundance) and 0.0 <= min_abundance <= 1.0):
@@ -195,6 +202,16 @@ def target_nuclei(formula: str, min_abundance: float = 0.0) -> list[TargetNucleu
         Chemical formula, e.g. ``"CsI"``, ``"Ge"``, ``"CaWO4"``.
     min_abundance : float
         Passed to :func:`element_isotopes`.
+
+    Examples
+    --------
+    One kg of CsI holds N_A * 1000 / 259.81 formula units, one Cs133 and one I127 each:
+
+    >>> nuclei = target_nuclei("CsI")
+    >>> [t.isotope.name for t in nuclei]
+    ['Cs133', 'I127']
+    >>> f"{nuclei[0].nuclei_per_kg:.4g}"
+    '2.318e+24'
     """
     atoms = parse_formula(formula)
     units_per_kg = N_AVOGADRO * 1000.0 / molar_mass_g_per_mol(formula)
@@ -281,6 +298,12 @@ def charge_radius_fm(isotope: Isotope) -> float:
     ----------
     isotope : Isotope
         The nucleus (see :func:`isotope`).
+
+    Examples
+    --------
+    >>> cs133 = element_isotopes("Cs")[0]
+    >>> charge_radius_fm(cs133)
+    4.8041
     """
     iso = _check_isotope(isotope)
     measured = _CHARGE_RADII_FM.get((iso.z, iso.a))

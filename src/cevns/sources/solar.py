@@ -218,6 +218,11 @@ def ssm_flux(component: str, model: str = "B16-GS98"):
     Returns
     -------
     flux_per_cm2_s, relative_uncertainty : float
+
+    Examples
+    --------
+    >>> ssm_flux("8B")
+    (5460000.0, 0.12)
     """
     _check_component(component)
     if model not in SOLAR_MODELS:
