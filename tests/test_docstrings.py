@@ -11,11 +11,14 @@ classes), checks:
   ``__init__`` docstring or an ``Attributes`` section);
 * in the physics-computing packages (``cevns.physics``, ``cevns.sources``, ``cevns.detectors``,
   ``cevns.engine``), a function whose name or one of whose parameters ends in a unit suffix (``_mev``,
-  ``_kev``, ``_fm``, ``_cm2``, ...) names a unit in its docstring (a unit token such as MeV, keV, fm, cm, s, us, or
-  ``dimensionless``/``unitless``).
+  ``_kev``, ``_fm``, ``_cm2``, ...) names a unit in its docstring (a unit token such as MeV, keV, fm, cm, s,
+  us, or ``dimensionless``/``unitless``);
+* in the modules that hold formulas (``FORMULA_MODULES``), every public function cites where its formula
+  comes from (an arXiv id, ``PHYSICS.md``, a paper and year, or a cross-reference to the function or module
+  docstring that does).
 
 Known offenders in packages other sessions are editing are listed in
-``tests/data/docstring_allowlist.txt`` (one ``qualified.name: reason`` per line); anything not listed there
+``tests/data/docstring_allowlist.txt`` (one qualified name per line, ``#`` comments); anything not listed there
 is held to the rule, and an allow-list entry that no longer fails is reported so the list only shrinks.
 The failure message prints the full list.
 """
@@ -36,6 +39,12 @@ UNIT_SUFFIX = re.compile(r"_(mev|kev|gev|ev|kevnr|kevee|mevnr|mevee|fm|cm2|cm3|c
 UNIT_TOKEN = re.compile(r"\b(MeV|keV|GeV|eV|keVnr|keVee|MeVee|MeVnr|PE|degrees?|Bohr|fm|cm|cm\^?2|cm²|m|s|us|µs|μs|ns|kg|ton|tonne|day|year|"
                         r"GeV\^-?2|dimensionless|unitless)\b")
 SKIP_PARAMS = {"self", "cls"}
+#: Modules that hold formulas: every public function there cites where its formula comes from.
+FORMULA_MODULES = ("cevns.physics.kinematics", "cevns.physics.cross_sections", "cevns.physics.form_factors",
+                   "cevns.physics.couplings", "cevns.physics.oscillation", "cevns.sources.spallation",
+                   "cevns.sources.solar", "cevns.detectors.csi_2021")
+REFERENCE = re.compile(r"arXiv|hep-ph/|PHYSICS\.md|et al\.|\b(19|20)\d\d\b|Eq\.|:func:|:data:|:mod:|:class:|"
+                       r":meth:|module docstring")
 
 
 def _read_allowlist():
@@ -73,6 +82,9 @@ def _problems_for_callable(qualname, obj, module_name, extra_doc=""):
     missing = _documented_parameters(obj, doc, extra_doc)
     if missing:
         problems.append(f"{qualname}: parameters not documented: {', '.join(missing)}")
+    is_module_function = qualname.count(".") == module_name.count(".") + 1
+    if module_name in FORMULA_MODULES and is_module_function and not REFERENCE.search(doc):
+        problems.append(f"{qualname}: a formula module's function cites no reference (arXiv, PHYSICS.md, ...)")
     short = qualname.rsplit(".", 1)[-1]
     if module_name.startswith(PHYSICS_PACKAGES) and not UNIT_TOKEN.search(doc):
         if UNIT_SUFFIX.search(short):
@@ -189,3 +201,14 @@ def test_check_catches_a_unitless_docstring_of_a_unit_parameter():
     assert _problems_for_callable("t.yield_at", yield_at, "cevns.stats.t") == []  # checked in physics packages only
     yield_at.__doc__ = "Light yield at the recoil energy ``t_kevnr`` [keVnr]."
     assert _problems_for_callable("t.yield_at", yield_at, "cevns.detectors.t") == []
+
+
+def test_check_catches_a_formula_without_reference():
+    def rate(x):
+        """Rate ``2 x`` (dimensionless)."""
+        return 2 * x
+
+    assert _problems_for_callable("cevns.physics.kinematics.rate", rate, "cevns.physics.kinematics") == [
+        "cevns.physics.kinematics.rate: a formula module's function cites no reference (arXiv, PHYSICS.md, ...)"]
+    rate.__doc__ = "Rate ``2 x`` (dimensionless; PHYSICS.md section 1)."
+    assert _problems_for_callable("cevns.physics.kinematics.rate", rate, "cevns.physics.kinematics") == []

@@ -58,6 +58,8 @@ def _interp(nominal: np.ndarray, up: np.ndarray, down: np.ndarray, theta: float)
 def scintillation_mevee(t_kevnr, coeffs) -> np.ndarray:
     """Electron-equivalent energy [MeVee] of a recoil T [keVnr]: ``sum_k c_k x^k`` (k = 1..4), x in MeVnr.
 
+    Release scintRespCoefficients.txt of arXiv:2110.07730.
+
     Parameters
     ----------
     t_kevnr : float or ndarray
@@ -112,6 +114,8 @@ class ScintillationResponse:
 def gamma_pe_moments(e_ee_kevee, light_yield_pe_per_kevee: float = 13.35, beta_per_kevee: float = 9.56):
     """Mean and variance of the Gamma PE law: ``LY E_ee`` and ``(LY E_ee)^2 / (1 + beta_1 E_ee)``.
 
+    COHERENT CsI 2021, arXiv:2110.07730 (module docstring).
+
     Parameters
     ----------
     e_ee_kevee : float or ndarray
@@ -132,7 +136,7 @@ def gamma_pe_moments(e_ee_kevee, light_yield_pe_per_kevee: float = 13.35, beta_p
 
 def gamma_pe_bin_probabilities(e_ee_kevee, edges_pe, light_yield_pe_per_kevee: float = 13.35,
                                beta_per_kevee: float = 9.56) -> np.ndarray:
-    """P(PE in [e_j, e_j+1)) for each E_ee under the Gamma law of the module docstring.
+    """P(PE in [e_j, e_j+1)) for each E_ee under the Gamma law of the module docstring (arXiv:2110.07730).
 
     Parameters
     ----------
@@ -165,7 +169,9 @@ def gamma_pe_bin_probabilities(e_ee_kevee, edges_pe, light_yield_pe_per_kevee: f
 
 
 def logistic_efficiency_pe(pe, coeffs) -> np.ndarray:
-    """``max(0, A / (1 + exp(-B (PE - C))) + D)`` with ``coeffs = (A, B, C, D)`` (release effCoefficients.txt).
+    """Energy efficiency ``max(0, A / (1 + exp(-B (PE - C))) + D)`` with ``coeffs = (A, B, C, D)``.
+
+    Release effCoefficients.txt of arXiv:2110.07730.
 
     Parameters
     ----------

@@ -91,7 +91,9 @@ def is_deterministic(model: str, params: Mapping[str, Any] | None = None) -> boo
 
 
 def smearing_sigma(mean, sigma0: float = 0.0, linear: float = 0.0, relative: float = 0.0) -> np.ndarray:
-    """Gaussian width sigma(mu) = sqrt(sigma0^2 + linear * mu + (relative * mu)^2).
+    """Gaussian width sigma(mu) = sqrt(sigma0^2 + linear * mu + (relative * mu)^2), in observable units.
+
+    COHERENT LAr 2020 (arXiv:2003.10630) is ``linear = 0.58^2`` keVee (module docstring).
 
     Parameters
     ----------

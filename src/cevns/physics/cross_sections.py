@@ -256,6 +256,8 @@ def dsigma_dt_tensor(energy_mev, t_mev, mass_mev, tensor_charge):
 def scalar_propagator(mass_mev, q2_mev2):
     """Propagator factor ``1 / (q^2 + m_phi^2)`` [MeV^-2] of a light scalar mediator (q^2 = 2 M T).
 
+    arXiv:1604.01025; PHYSICS.md section 4.
+
     Parameters
     ----------
     mass_mev : float or ndarray

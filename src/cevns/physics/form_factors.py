@@ -220,7 +220,10 @@ def symmetrized_fermi(q_mev, rms_radius_fm, a_fm: float = 0.52):
 
 
 def unity(q_mev, rms_radius_fm=1.0, **_ignored):
-    """F = 1 (point nucleus, dimensionless), broadcast to the shape of ``q_mev`` [MeV] and ``rms_radius_fm`` [fm]."""
+    """F = 1 (point nucleus, dimensionless), broadcast to the shape of ``q_mev`` [MeV] and ``rms_radius_fm`` [fm].
+
+    The q -> 0 limit of every form factor (PHYSICS.md section 3).
+    """
     q = _q_fm(q_mev)
     return _out(np.ones(np.broadcast(q, np.asarray(rms_radius_fm, dtype=float)).shape))
 

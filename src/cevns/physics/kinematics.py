@@ -78,7 +78,8 @@ def momentum_transfer_mev(t_mev, mass_mev, exact: bool = False):
     """Momentum transfer |q| [MeV] for recoil energy T [MeV] on a nucleus of mass M [MeV].
 
     ``|q| = sqrt(2 M T)`` (= sqrt(-t), the invariant four-momentum transfer), or with
-    ``exact=True`` the three-momentum transferred in the lab frame, ``sqrt(2 M T + T^2)``.
+    ``exact=True`` the three-momentum transferred in the lab frame, ``sqrt(2 M T + T^2)``
+    (``shared/PHYSICS.md`` section 1).
 
     Parameters
     ----------

@@ -23,6 +23,8 @@ from .constants import OSC_PHASE
 def phase_per_m(dm41_sq_ev2, energy_mev):
     """k = 1.267 dm41^2 / E [rad per m of baseline] (zero where E <= 0). Broadcasts.
 
+    PHYSICS.md section 4 (Papoulias & Kosmas, arXiv:1711.09773, Eq. 9).
+
     Parameters
     ----------
     dm41_sq_ev2 : float or ndarray
@@ -69,6 +71,8 @@ def averaged_sin2(phase_per_m_, baseline_m: float, spread_m: float, detector_spr
 def survival_disappearance(dm41_sq_ev2: float, energies_mev, baseline_m: float, spread_m: float,
                            detector_spread_m: float = 0.0):
     """D(E) = <sin^2(1.267 dm41^2 L / E)> at the flux energy nodes, so that P(E) = 1 - A D(E).
+
+    Averaged over the source and detector spreads as in the module docstring (PHYSICS.md section 4).
 
     Parameters
     ----------

@@ -152,7 +152,7 @@ def b8_spectrum(shape: str = "best"):
 
 
 def hep_spectrum(n_energy: int = 800):
-    """Allowed beta-spectrum shape of hep neutrinos (endpoint 18.77 MeV), normalised to 1.
+    """Allowed beta-spectrum shape of hep neutrinos (endpoint 18.77 MeV; Bahcall 1989), normalised to 1.
 
     dN/dE ~ E^2 W p F(2, W), W = E_0 - E + m_e, p = sqrt(W^2 - m_e^2), F the non-relativistic Fermi
     function for a positron (see module docstring).
@@ -181,6 +181,8 @@ def hep_spectrum(n_energy: int = 800):
 def spectrum(component: str, shape: str = "best"):
     """Normalised spectrum (energies [MeV], dN/dE [MeV^-1]) of ``"8B"`` or ``"hep"``.
 
+    8B: Bahcall et al. 1996 table; hep: :func:`hep_spectrum`.
+
     Parameters
     ----------
     component : {"8B", "hep"}
@@ -194,7 +196,7 @@ def spectrum(component: str, shape: str = "best"):
 
 
 def mean_energy_mev(component: str) -> float:
-    """Mean neutrino energy [MeV] of the shipped spectrum shape.
+    """Mean neutrino energy [MeV] of the shipped spectrum shape (6.735 MeV for 8B, Bahcall et al. 1996).
 
     Parameters
     ----------
@@ -248,6 +250,8 @@ def _matter_cos2(cos2, sin2_2, beta):
 def flavor_probabilities_at(energies_mev, n_e_per_cm3, osc: OscillationParameters = NUFIT_5_0):
     """P(nu_e -> nu_a), a = e, mu, tau, for nu_e produced at electron density n_e (adiabatic MSW).
 
+    Formulas of the module docstring (Akhmedov, hep-ph/9910433).
+
     Parameters
     ----------
     energies_mev : array_like
@@ -277,6 +281,8 @@ def flavor_probabilities(energies_mev, component: str = "8B", osc: OscillationPa
                          n_radius: int = 64):
     """P(nu_e -> nu_a) at Earth averaged over the production region of ``component``.
 
+    Adiabatic MSW of :func:`flavor_probabilities_at`, weighted by the production profile (Bahcall 1989).
+
     Parameters
     ----------
     energies_mev : array_like
@@ -302,6 +308,8 @@ def flavor_probabilities(energies_mev, component: str = "8B", osc: OscillationPa
 
 def survival_probability(energies_mev, component: str = "8B", osc: OscillationParameters = NUFIT_5_0):
     """Production-averaged electron-neutrino survival probability P_ee(E) at Earth.
+
+    The e-row of :func:`flavor_probabilities` (adiabatic MSW, module docstring).
 
     Parameters
     ----------

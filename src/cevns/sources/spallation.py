@@ -134,6 +134,7 @@ def time_window_fraction(bin_centers_us, probabilities, window_us):
     The bins have equal width w inferred from the (uniformly spaced) centers, bin i covering
     ``[c_i - w/2, c_i + w/2]``; probability is uniform within a bin, so a bin partly inside the
     window contributes linearly in its overlap. The probabilities are normalised to unit sum first.
+    Used with the COHERENT arrival-time PDFs (release of arXiv:1804.09459).
 
     Parameters
     ----------
