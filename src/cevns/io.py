@@ -97,7 +97,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 def write_text(path: str | Path, text: str) -> None:
-    """Atomically write a text file (UTF-8)."""
+    """Atomically write a text file (UTF-8).
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination (parent directories are created).
+    text : str
+        Content.
+    """
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
@@ -124,12 +132,30 @@ _clean = json_clean  # compatible alias (used by cevns.analysis)
 
 
 def write_json(path: str | Path, obj) -> None:
-    """Atomically write JSON (indented; NaN and infinities written as ``null``)."""
+    """Atomically write JSON (indented; NaN and infinities written as ``null``).
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination (parent directories are created).
+    obj : object
+        JSON-serialisable data (numpy scalars and arrays allowed).
+    """
     write_text(path, json.dumps(json_clean(obj), indent=2, allow_nan=False) + "\n")
 
 
 def save_figure(fig, path: str | Path, **kw) -> None:
-    """Atomically save a matplotlib figure (format from the suffix)."""
+    """Atomically save a matplotlib figure (format from the suffix).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : str or Path
+        Destination; the suffix (``.png``, ``.pdf``) selects the format.
+    **kw
+        Passed to ``Figure.savefig``.
+    """
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", **kw)

@@ -27,7 +27,13 @@ EXIT_INTERRUPTED = 130
 
 
 def console(stderr: bool = False) -> Console:
-    """A rich console; when the output is not a terminal (a pipe or a file) lines are never wrapped."""
+    """A rich console; when the output is not a terminal (a pipe or a file) lines are never wrapped.
+
+    Parameters
+    ----------
+    stderr : bool, optional
+        Write to standard error instead of standard output.
+    """
     stream = sys.stderr if stderr else sys.stdout
     tty = bool(getattr(stream, "isatty", lambda: False)())
     if tty:
@@ -36,7 +42,13 @@ def console(stderr: bool = False) -> Console:
 
 
 def warn(message: str) -> None:
-    """Print one ``warning: ...`` line on stderr."""
+    """Print one ``warning: ...`` line on stderr.
+
+    Parameters
+    ----------
+    message : str
+        Text after ``warning:``.
+    """
     typer.echo(f"warning: {message}", err=True)
 
 

@@ -19,7 +19,21 @@ def export_hepdata_cmd(
                                         help="larger 2D Delta-chi2 grids are attached as files, not tables"),
     no_validate: bool = typer.Option(False, "--no-validate", help="skip the hepdata_validator check"),
 ):
-    """Write every interval, Delta-chi2 profile, contour and exclusion curve as a HEPData submission."""
+    """Write every interval, Delta-chi2 profile, contour and exclusion curve as a HEPData submission.
+
+    Parameters
+    ----------
+    results_dir : Path
+        Output folder of ``cevns scan`` or ``cevns reproduce``.
+    out : Path
+        Submission folder to write.
+    no_images : bool
+        Skip the figure images.
+    max_grid_points : int
+        Largest grid exported as a table.
+    no_validate : bool
+        Skip the hepdata validator.
+    """
     summary = export_hepdata(results_dir, out, images=not no_images, max_grid_points=max_grid_points,
                              validate=not no_validate)
     counts = Counter(t["kind"] for t in summary["tables"])
@@ -32,5 +46,11 @@ def export_hepdata_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Attach the ``export-hepdata`` command to the cevns CLI."""
+    """Attach the ``export-hepdata`` command to the cevns CLI.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The cevns application.
+    """
     app.command("export-hepdata")(export_hepdata_cmd)

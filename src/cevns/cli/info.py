@@ -35,7 +35,13 @@ def parameter_rows() -> list[dict]:
 
 
 def experiments_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON")):
-    """List the built-in experiments."""
+    """List the built-in experiments.
+
+    Parameters
+    ----------
+    as_json : bool
+        Print JSON instead of a table.
+    """
     rows = list_experiments()
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -46,7 +52,13 @@ def experiments_cmd(as_json: bool = typer.Option(False, "--json", help="print JS
 
 
 def parameters_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON")):
-    """List the physics parameters (unit, default, allowed range) and the physics settings (allowed values)."""
+    """List the physics parameters (unit, default, allowed range) and the physics settings (allowed values).
+
+    Parameters
+    ----------
+    as_json : bool
+        Print JSON instead of a table.
+    """
     params = parameter_rows()
     settings = settings_table()
     if as_json:
@@ -74,6 +86,12 @@ def parameters_cmd(as_json: bool = typer.Option(False, "--json", help="print JSO
 
 
 def register(app: typer.Typer) -> None:
-    """Attach ``experiments`` and ``parameters`` to the cevns CLI."""
+    """Attach ``experiments`` and ``parameters`` to the cevns CLI.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The cevns application.
+    """
     app.command("experiments")(experiments_cmd)
     app.command("parameters")(parameters_cmd)

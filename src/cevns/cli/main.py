@@ -108,7 +108,13 @@ def run(argv: Optional[List[str]] = None) -> int:
 
 
 def main(argv: Optional[List[str]] = None):
-    """Entry point of the ``cevns`` console script and of ``python -m cevns``."""
+    """Entry point of the ``cevns`` console script and of ``python -m cevns``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line arguments (default ``sys.argv[1:]``).
+    """
     sys.exit(run(argv))
 
 

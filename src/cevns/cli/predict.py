@@ -53,7 +53,17 @@ def no_time_cut_overrides(experiment: str) -> dict:
 
 
 def load_for_cli(experiment: str, sets: Optional[List[str]], no_time_cut: bool = False):
-    """Load an experiment with ``--set`` settings and overrides; returns (experiment, parameters)."""
+    """Load an experiment with ``--set`` settings and overrides; returns (experiment, parameters).
+
+    Parameters
+    ----------
+    experiment : str
+        Built-in experiment name or experiment file.
+    sets : list of str or None
+        ``--set key=value`` items (physics parameters, settings, experiment overrides).
+    no_time_cut : bool, optional
+        Drop the experiment's timing cut.
+    """
     params, settings = parse_sets(sets)
     if "form_factor_shape_fm" in settings and settings["form_factor_shape_fm"] is None:  # `none`: the model's default
         physics = read_toml(experiment_path(experiment)).get("physics")
@@ -72,6 +82,11 @@ def zero_rate_reasons(exp) -> list[str]:
     Checks, in order: the neutrino fluence in the time window, the efficiency threshold against the bins,
     and the kinematic endpoint T_max = 2E^2/(M + 2E) (PHYSICS.md 1) of the most energetic neutrino on
     the lightest target, converted to the observable, against the lowest bin edge.
+
+    Parameters
+    ----------
+    exp : Experiment
+        A loaded experiment.
     """
     eng = exp.engine
     resp = eng.response
@@ -110,7 +125,17 @@ def zero_rate_reasons(exp) -> list[str]:
 
 
 def check_prediction(exp, pred, sets: Optional[List[str]]) -> None:
-    """Raise :class:`InvalidResultError` if any count is NaN, infinite or negative, naming the inputs."""
+    """Raise :class:`InvalidResultError` if any count is NaN, infinite or negative, naming the inputs.
+
+    Parameters
+    ----------
+    exp : Experiment
+        The experiment.
+    pred : Prediction
+        Its prediction.
+    sets : list of str or None
+        The ``--set`` items (named in the message).
+    """
     counts = np.asarray(pred.counts[0], dtype=float)
     bad = ~np.isfinite(counts)
     what = "not finite"
@@ -129,7 +154,17 @@ def check_prediction(exp, pred, sets: Optional[List[str]]) -> None:
 def evaluate(exp, params: dict, sets: Optional[List[str]]):
     """``exp.predict(params)`` for the command line: numerical warnings silenced (the result is checked
     instead, :func:`check_prediction`), and a model that cannot evaluate these inputs (``ValueError``)
-    reported as :class:`InvalidResultError` naming them."""
+    reported as :class:`InvalidResultError` naming them.
+
+    Parameters
+    ----------
+    exp : Experiment
+        The experiment.
+    params : dict
+        Physics parameters.
+    sets : list of str or None
+        The ``--set`` items (named in messages).
+    """
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -141,7 +176,17 @@ def evaluate(exp, params: dict, sets: Optional[List[str]]):
 
 
 def prediction_document(exp, params: dict, pred) -> dict:
-    """The ``predict --json`` document (every number finite)."""
+    """The ``predict --json`` document (every number finite).
+
+    Parameters
+    ----------
+    exp : Experiment
+        The experiment.
+    params : dict
+        Physics parameters.
+    pred : Prediction
+        Its prediction.
+    """
     edges = pred.bin_edges
     return {
         "experiment": exp.name,
@@ -187,7 +232,19 @@ def predict_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
     no_time_cut: bool = typer.Option(False, "--no-time-cut", help=NO_TIME_CUT_HELP),
 ):
-    """Expected CEvNS events: total in the analysis window, per flavour and per bin."""
+    """Expected CEvNS events: total in the analysis window, per flavour and per bin.
+
+    Parameters
+    ----------
+    experiment : str
+        Built-in experiment name or experiment file.
+    set_ : list of str
+        ``--set key=value`` items.
+    as_json : bool
+        Print JSON instead of a table.
+    no_time_cut : bool
+        Drop the timing cut.
+    """
     exp, params = load_for_cli(experiment, set_, no_time_cut)
     pred = evaluate(exp, params, set_)
     if float(pred.total[0]) == 0.0:
@@ -215,7 +272,21 @@ def plot_spectrum_cmd(
     high: Optional[float] = typer.Option(None, help="upper edge of the plotted range (observable units)"),
     no_time_cut: bool = typer.Option(False, "--no-time-cut", help=NO_TIME_CUT_HELP),
 ):
-    """Draw the predicted spectrum against the released data (the seed's Fig. 1)."""
+    """Draw the predicted spectrum against the released data (the seed's Fig. 1).
+
+    Parameters
+    ----------
+    experiment : str
+        Built-in experiment name or experiment file.
+    out_name : str
+        Output image file.
+    set_ : list of str
+        ``--set key=value`` items.
+    low, high : float, optional
+        Observable range (observable units).
+    no_time_cut : bool
+        Drop the timing cut.
+    """
     out = Path(out_name)
     if out.suffix.lower() not in IMAGE_SUFFIXES:
         raise CommandLineError(f"--out {out}: unknown image format {out.suffix or '(no suffix)'!r}; "
@@ -236,6 +307,12 @@ def plot_spectrum_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Attach ``predict`` and ``plot-spectrum`` to the cevns CLI."""
+    """Attach ``predict`` and ``plot-spectrum`` to the cevns CLI.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The cevns application.
+    """
     app.command("predict")(predict_cmd)
     app.command("plot-spectrum")(plot_spectrum_cmd)

@@ -24,6 +24,19 @@ def reproduce_cmd(
 
     Resumes: analysis files finished by an earlier (interrupted) run into the same folder are reused;
     --quick results live in their own subfolders and never mix with a full run's.
+
+    Parameters
+    ----------
+    paper : str, optional
+        Paper key (default: all).
+    out : str
+        Output folder.
+    quick : bool
+        Coarse grids, for a smoke test.
+    max_memory : str, optional
+        Memory budget such as ``2GB``.
+    no_progress : bool
+        Hide progress bars.
     """
     papers = None
     if paper is not None:
@@ -44,5 +57,11 @@ def reproduce_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Attach the ``reproduce`` command to the cevns CLI."""
+    """Attach the ``reproduce`` command to the cevns CLI.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The cevns application.
+    """
     app.command("reproduce")(reproduce_cmd)

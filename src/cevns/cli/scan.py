@@ -33,7 +33,15 @@ def _summary(results: dict) -> list[str]:
 
 
 def memory_kwargs(func, max_memory: Optional[str]) -> dict:
-    """``{"max_memory_bytes": n}`` if ``--max-memory`` was given and ``func`` accepts it (else a warning)."""
+    """``{"max_memory_bytes": n}`` if ``--max-memory`` was given and ``func`` accepts it (else a warning).
+
+    Parameters
+    ----------
+    func : callable
+        The function to be called.
+    max_memory : str or None
+        The ``--max-memory`` value such as ``2GB``.
+    """
     if max_memory is None:
         return {}
     kw, missing = accepted_kwargs(func, max_memory_bytes=parse_memory(max_memory))
@@ -52,7 +60,23 @@ def scan_cmd(
     max_memory: Optional[str] = typer.Option(None, "--max-memory", metavar="SIZE", help=MAX_MEMORY_HELP),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
 ):
-    """Run the scans of an analysis file: results.json, Delta-chi2 CSVs, plots (interrupted runs resume)."""
+    """Run the scans of an analysis file: results.json, Delta-chi2 CSVs, plots (interrupted runs resume).
+
+    Parameters
+    ----------
+    analysis : Path
+        Analysis file.
+    out : str
+        Output folder.
+    dask_scheduler : str, optional
+        Address of a Dask scheduler.
+    dask_local : int, optional
+        Start a local Dask cluster with this many workers.
+    max_memory : str, optional
+        Memory budget such as ``2GB``.
+    no_progress : bool
+        Hide progress bars.
+    """
     if dask_scheduler is not None and dask_local is not None:
         raise CommandLineError("use either --dask-scheduler or --dask-local, not both")
     extra = memory_kwargs(run_analysis, max_memory)
@@ -76,5 +100,11 @@ def scan_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Attach the ``scan`` command to the cevns CLI."""
+    """Attach the ``scan`` command to the cevns CLI.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The cevns application.
+    """
     app.command("scan")(scan_cmd)

@@ -56,7 +56,17 @@ def _interp(nominal: np.ndarray, up: np.ndarray, down: np.ndarray, theta: float)
 
 
 def scintillation_mevee(t_kevnr, coeffs) -> np.ndarray:
-    """Electron-equivalent energy [MeVee] of a recoil T [keVnr]: ``sum_k c_k x^k`` (k = 1..4), x in MeVnr."""
+    """Electron-equivalent energy [MeVee] of a recoil T [keVnr]: ``sum_k c_k x^k`` (k = 1..4), x in MeVnr.
+
+    Release scintRespCoefficients.txt of arXiv:2110.07730.
+
+    Parameters
+    ----------
+    t_kevnr : float or ndarray
+        Nuclear recoil energy T [keVnr].
+    coeffs : sequence of 4 float
+        (c_1, c_2, c_3, c_4) [MeVee / MeVnr^k].
+    """
     x = 1e-3 * np.asarray(t_kevnr, dtype=float)
     a, b, c, d = _coeffs(coeffs, "scintillation coefficients", 4)
     return x * (a + x * (b + x * (c + x * d)))
@@ -67,6 +77,12 @@ class ScintillationResponse:
     """Scintillation response E_ee(T) with its nominal and two principal-component +-1 sigma sets.
 
     Each set is ``(a, b, c, d)`` of :func:`scintillation_mevee` (release scintRespCoefficients.txt).
+
+    Attributes
+    ----------
+    nominal, pc0_up, pc0_down, pc1_up, pc1_down : tuple of 4 float
+        Coefficient sets of :func:`scintillation_mevee`: nominal and the +-1 sigma shifts along the two
+        principal components.
     """
 
     nominal: tuple
@@ -83,12 +99,36 @@ class ScintillationResponse:
         return nom + s0 + s1
 
     def mevee(self, t_kevnr, theta0: float = 0.0, theta1: float = 0.0) -> np.ndarray:
-        """E_ee [MeVee] of recoils T [keVnr] at the given nuisance values."""
+        """E_ee [MeVee] of recoils T [keVnr] at the given nuisance values.
+
+        Parameters
+        ----------
+        t_kevnr : float or ndarray
+            Nuclear recoil energy T [keVnr].
+        theta0, theta1 : float
+            Nuisances along the two principal components [sigma units]; 0 = nominal.
+        """
         return scintillation_mevee(t_kevnr, self.coefficients(theta0, theta1))
 
 
 def gamma_pe_moments(e_ee_kevee, light_yield_pe_per_kevee: float = 13.35, beta_per_kevee: float = 9.56):
-    """Mean and variance of the Gamma PE law: ``LY E_ee`` and ``(LY E_ee)^2 / (1 + beta_1 E_ee)``."""
+    """Mean and variance of the Gamma PE law: ``LY E_ee`` and ``(LY E_ee)^2 / (1 + beta_1 E_ee)``.
+
+    COHERENT CsI 2021, arXiv:2110.07730 (module docstring).
+
+    Parameters
+    ----------
+    e_ee_kevee : float or ndarray
+        Electron-equivalent energy E_ee [keVee].
+    light_yield_pe_per_kevee : float, optional
+        Light yield LY [PE/keVee].
+    beta_per_kevee : float, optional
+        Gamma shape parameter beta_1 [1/keVee].
+
+    Returns
+    -------
+    mean_pe, variance_pe2 : ndarray
+    """
     e = np.asarray(e_ee_kevee, dtype=float)
     mean = light_yield_pe_per_kevee * e
     return mean, mean**2 / (1.0 + beta_per_kevee * e)
@@ -96,7 +136,7 @@ def gamma_pe_moments(e_ee_kevee, light_yield_pe_per_kevee: float = 13.35, beta_p
 
 def gamma_pe_bin_probabilities(e_ee_kevee, edges_pe, light_yield_pe_per_kevee: float = 13.35,
                                beta_per_kevee: float = 9.56) -> np.ndarray:
-    """P(PE in [e_j, e_j+1)) for each E_ee under the Gamma law of the module docstring.
+    """P(PE in [e_j, e_j+1)) for each E_ee under the Gamma law of the module docstring (arXiv:2110.07730).
 
     Parameters
     ----------
@@ -104,6 +144,10 @@ def gamma_pe_bin_probabilities(e_ee_kevee, edges_pe, light_yield_pe_per_kevee: f
         Electron-equivalent energies [keVee], >= 0 (0 gives no light: PE = 0 exactly).
     edges_pe : array_like, shape (m + 1,)
         Strictly ascending PE edges.
+    light_yield_pe_per_kevee : float, optional
+        Light yield LY [PE/keVee].
+    beta_per_kevee : float, optional
+        Gamma shape parameter beta_1 [1/keVee].
 
     Returns
     -------
@@ -125,7 +169,17 @@ def gamma_pe_bin_probabilities(e_ee_kevee, edges_pe, light_yield_pe_per_kevee: f
 
 
 def logistic_efficiency_pe(pe, coeffs) -> np.ndarray:
-    """``max(0, A / (1 + exp(-B (PE - C))) + D)`` with ``coeffs = (A, B, C, D)`` (release effCoefficients.txt)."""
+    """Energy efficiency ``max(0, A / (1 + exp(-B (PE - C))) + D)`` with ``coeffs = (A, B, C, D)``.
+
+    Release effCoefficients.txt of arXiv:2110.07730.
+
+    Parameters
+    ----------
+    pe : float or ndarray
+        Photoelectrons.
+    coeffs : sequence of 4 float
+        (A, B, C, D); B in 1/PE, C in PE, A and D dimensionless.
+    """
     a, b, c, d = _coeffs(coeffs, "efficiency coefficients", 4)
     x = np.asarray(pe, dtype=float)
     return np.clip(a / (1.0 + np.exp(-b * (x - c))) + d, 0.0, None)
@@ -133,7 +187,13 @@ def logistic_efficiency_pe(pe, coeffs) -> np.ndarray:
 
 @dataclass(frozen=True)
 class EnergyEfficiency:
-    """Energy efficiency in PE, nominal and +-1 sigma curves, interpolated on the curve values."""
+    """Energy efficiency in PE, nominal and +-1 sigma curves, interpolated on the curve values.
+
+    Attributes
+    ----------
+    nominal, up, down : tuple
+        Coefficient sets of :func:`logistic_efficiency_pe` for the nominal and +-1 sigma curves.
+    """
 
     nominal: tuple
     up: tuple
@@ -146,7 +206,17 @@ class EnergyEfficiency:
 
 
 def time_efficiency(t_us, onset_us: float = 0.52, slope_per_us: float = 0.0494) -> np.ndarray:
-    """CsI 2021 time efficiency: 1 below ``onset_us``, ``exp(-slope (t - onset))`` above."""
+    """CsI 2021 time efficiency: 1 below ``onset_us``, ``exp(-slope (t - onset))`` above.
+
+    Parameters
+    ----------
+    t_us : float or ndarray
+        Arrival time [us].
+    onset_us : float, optional
+        Onset of the exponential decay [us].
+    slope_per_us : float, optional
+        Decay slope [1/us].
+    """
     t = np.asarray(t_us, dtype=float)
     return np.where(t < onset_us, 1.0, np.exp(-slope_per_us * (t - onset_us)))
 
@@ -202,11 +272,25 @@ class CsI2021Response:
         return np.concatenate(subs + [self.bin_edges[-1:]]), np.array(starts)
 
     def electron_equivalent_kevee(self, t_kevnr) -> np.ndarray:
-        """E_ee [keVee] at the response's QF nuisance values (clipped at 0)."""
+        """E_ee [keVee] at the response's QF nuisance values (clipped at 0).
+
+        Parameters
+        ----------
+        t_kevnr : float or ndarray
+            Nuclear recoil energy T [keVnr].
+        """
         return np.clip(1e3 * self.scintillation.mevee(t_kevnr, self.theta_qf0, self.theta_qf1), 0.0, None)
 
     def matrix(self, t_kevnr, z=None) -> np.ndarray:
-        """Response matrix, shape (n_bins, n_t)."""
+        """Response matrix, shape (n_bins, n_t).
+
+        Parameters
+        ----------
+        t_kevnr : ndarray
+            True nuclear recoil grid T [keVnr].
+        z : int, optional
+            Atomic number (unused: the response is for CsI).
+        """
         sub, starts = self._sub_edges()
         prob = gamma_pe_bin_probabilities(self.electron_equivalent_kevee(t_kevnr), sub,
                                           self.light_yield_pe_per_kevee, self.beta_per_kevee)
@@ -214,9 +298,23 @@ class CsI2021Response:
         return np.add.reduceat(prob, starts, axis=1).T
 
     def breakpoints_kevnr(self, z=None, t_max_kevnr: float = np.inf) -> np.ndarray:
-        """No jumps in T (the Gamma smearing is smooth)."""
+        """No jumps in T (the Gamma smearing is smooth).
+
+        Parameters
+        ----------
+        z : int, optional
+            Atomic number (unused).
+        t_max_kevnr : float, optional
+            Upper end of the recoil range [keVnr].
+        """
         return np.empty(0)
 
     def threshold_kevnr(self, z=None) -> float:
-        """0: with smearing every recoil can be seen."""
+        """Threshold 0 keVnr: with smearing every recoil can be seen.
+
+        Parameters
+        ----------
+        z : int, optional
+            Atomic number (unused).
+        """
         return 0.0

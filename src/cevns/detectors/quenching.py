@@ -174,6 +174,13 @@ class Quenching:
 
         Raises ValueError where QF falls outside [0, 1] (E_ee > T or < 0 is unphysical, e.g. a
         polynomial fit evaluated outside its range).
+
+        Parameters
+        ----------
+        t_kevnr : float or ndarray
+            Nuclear recoil energy T [keVnr].
+        z : int, optional
+            Atomic number of the recoiling nucleus.
         """
         p = self.params
         if self.model == "constant":
@@ -194,7 +201,15 @@ class Quenching:
         return out
 
     def electron_equivalent_kevee(self, t_kevnr, z=None) -> np.ndarray:
-        """Electron-equivalent energy E_ee = QF(T) * T in keVee."""
+        """Electron-equivalent energy E_ee = QF(T) * T in keVee.
+
+        Parameters
+        ----------
+        t_kevnr : float or ndarray
+            Nuclear recoil energy T [keVnr].
+        z : int, optional
+            Atomic number of the recoiling nucleus.
+        """
         t = np.asarray(t_kevnr, dtype=float)
         return self.qf(t, z) * t
 

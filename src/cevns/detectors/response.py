@@ -228,10 +228,19 @@ class DetectorResponse:
 
     @property
     def n_bins(self) -> int:
+        """Number of observable bins (``len(bin_edges) - 1``)."""
         return self.bin_edges.size - 1
 
     def observable_mean(self, t_kevnr, z=None) -> np.ndarray:
-        """Mean observable mu(T) of a recoil T (keVnr) of a nucleus with atomic number z."""
+        """Mean observable mu(T) of a recoil T (keVnr) of a nucleus with atomic number z.
+
+        Parameters
+        ----------
+        t_kevnr : float or ndarray
+            Nuclear recoil energy T [keVnr].
+        z : int, optional
+            Atomic number of the recoiling nucleus (for Lindhard quenching).
+        """
         t = np.asarray(t_kevnr, dtype=float)
         if self.observable == "kevnr":
             if not np.all(np.isfinite(t)) or np.any(t < 0):
@@ -243,7 +252,15 @@ class DetectorResponse:
         return e_ee
 
     def recoil_kevnr(self, x, z=None) -> np.ndarray:
-        """Inverse of :meth:`observable_mean`: the true recoil T (keVnr) with mean observable x >= 0."""
+        """Inverse of :meth:`observable_mean`: the true recoil T (keVnr) with mean observable x >= 0.
+
+        Parameters
+        ----------
+        x : float or ndarray
+            Observable (in the detector's observable unit, e.g. keVee or PE).
+        z : int, optional
+            Atomic number of the recoiling nucleus.
+        """
         x = np.asarray(x, dtype=float)
         if self.observable == "kevnr":
             return x.copy()
@@ -251,7 +268,15 @@ class DetectorResponse:
         return self.quenching.inverse_kevnr(e_ee, z)
 
     def matrix(self, t_kevnr, z=None) -> np.ndarray:
-        """Response matrix R[b, t], shape (n_bins, n_t), on the true-recoil grid ``t_kevnr``."""
+        """Response matrix R[b, t], shape (n_bins, n_t), on the true-recoil grid ``t_kevnr``.
+
+        Parameters
+        ----------
+        t_kevnr : ndarray
+            True nuclear recoil grid T [keVnr].
+        z : int, optional
+            Atomic number of the recoiling nucleus.
+        """
         t = np.asarray(t_kevnr, dtype=float)
         return response_matrix(
             t,
@@ -274,6 +299,13 @@ class DetectorResponse:
         Without smearing these are the T mapping onto every bin edge and every jump of the efficiency
         (steps, threshold, 1-PE bin edges for the unit-bin-center rule); with smearing R is smooth in T
         and the result is empty.
+
+        Parameters
+        ----------
+        z : int, optional
+            Atomic number of the recoiling nucleus.
+        t_max_kevnr : float, optional
+            Upper end of the recoil range [keVnr].
         """
         if not self.deterministic:
             return np.empty(0)
@@ -284,9 +316,14 @@ class DetectorResponse:
         return np.unique(t[t <= t_max_kevnr])
 
     def threshold_kevnr(self, z=None) -> float:
-        """True recoil energy below which the response is identically zero (0 with smearing).
+        """True recoil energy [keVnr] below which the response is identically zero (0 with smearing).
 
         Without smearing: T of max(lowest bin edge, efficiency threshold).
+
+        Parameters
+        ----------
+        z : int, optional
+            Atomic number of the recoiling nucleus.
         """
         if not self.deterministic:
             return 0.0

@@ -47,6 +47,14 @@ def validate_smearing(model: str, params: Mapping[str, Any] | None = None) -> di
 
     Parameters: none/poisson: none; gamma: fano > 0 (default 1); gaussian: sigma0, linear, relative >= 0
     (default 0).
+
+    Parameters
+    ----------
+    model : {"none", "poisson", "gamma", "gaussian"}
+        Smearing model.
+    params : mapping, optional
+        Its parameters (sigma0 in observable units, linear in observable units, fano and relative
+        dimensionless).
     """
     if model not in SMEARING_MODELS:
         raise ValueError(f"unknown smearing model {model!r}; valid models: {', '.join(SMEARING_MODELS)}")
@@ -69,13 +77,40 @@ def validate_smearing(model: str, params: Mapping[str, Any] | None = None) -> di
 
 
 def is_deterministic(model: str, params: Mapping[str, Any] | None = None) -> bool:
-    """True if the smearing leaves the observable unchanged ("none", or a Gaussian with sigma = 0)."""
+    """True if the smearing leaves the observable unchanged ("none", or a Gaussian with sigma = 0).
+
+    Parameters
+    ----------
+    model : str
+        Smearing model.
+    params : mapping, optional
+        Its parameters.
+    """
     p = validate_smearing(model, params)
     return model == "none" or (model == "gaussian" and not any(p.values()))
 
 
 def smearing_sigma(mean, sigma0: float = 0.0, linear: float = 0.0, relative: float = 0.0) -> np.ndarray:
-    """Gaussian width sigma(mu) = sqrt(sigma0^2 + linear * mu + (relative * mu)^2)."""
+    """Gaussian width sigma(mu) = sqrt(sigma0^2 + linear * mu + (relative * mu)^2), in observable units.
+
+    COHERENT LAr 2020 (arXiv:2003.10630) is ``linear = 0.58^2`` keVee (module docstring).
+
+    Parameters
+    ----------
+    mean : float or ndarray
+        Mean observable mu (observable units).
+    sigma0 : float, optional
+        Constant width (observable units).
+    linear : float, optional
+        Coefficient of the Poisson-like term (observable units).
+    relative : float, optional
+        Relative width (dimensionless).
+
+    Examples
+    --------
+    >>> float(smearing_sigma(16.0, sigma0=3.0, linear=1.0))
+    5.0
+    """
     mu = np.asarray(mean, dtype=float)
     return np.sqrt(sigma0**2 + linear * mu + (relative * mu) ** 2)
 
@@ -92,6 +127,17 @@ def cumulative_below(mean, x, model: str, **params) -> np.ndarray:
 
     "none": 1[mu < x]; "gamma"/"gaussian": P(X < x); "poisson": P(N <= floor(x)) (counts in (a, b]).
     ``mean`` and ``x`` are broadcast against each other.
+
+    Parameters
+    ----------
+    mean : float or ndarray
+        Mean observable mu.
+    x : float or ndarray
+        Observable value (same unit as ``mean``).
+    model : str
+        Smearing model (see :func:`validate_smearing`).
+    **params
+        The model's parameters.
     """
     p = validate_smearing(model, params)
     mu = _check_mean(mean)

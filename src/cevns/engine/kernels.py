@@ -33,6 +33,20 @@ def gauss_legendre_grid(edges: Sequence[float], n_total: int, n_min: int = 6):
     """Composite Gauss-Legendre nodes and weights on consecutive segments ``edges``.
 
     Nodes are shared out in proportion to the segment lengths (at least ``n_min`` per segment).
+
+    Parameters
+    ----------
+    edges : sequence of float
+        Ascending segment boundaries (any unit, e.g. MeV).
+    n_total : int
+        Total number of nodes wanted.
+    n_min : int, optional
+        Minimum nodes per segment.
+
+    Returns
+    -------
+    nodes, weights : ndarray
+        In the unit of ``edges``.
     """
     edges = np.asarray(edges, dtype=float)
     total = edges[-1] - edges[0]
@@ -52,6 +66,18 @@ def tail_integration_weights(energies: np.ndarray, e_lower: np.ndarray) -> np.nd
 
     The interval containing ``e_lower[t]`` is integrated exactly for the linear interpolant;
     ``e_lower`` below the first node integrates over the whole range, above the last gives zero.
+
+    Parameters
+    ----------
+    energies : ndarray, shape (n,)
+        Ascending nodes E_i [MeV].
+    e_lower : ndarray, shape (n_t,)
+        Lower integration limits [MeV] (e.g. E_min(T)).
+
+    Returns
+    -------
+    ndarray, shape (n, n_t)
+        Weights [MeV].
     """
     e = np.asarray(energies, dtype=float)
     n = e.size
@@ -92,7 +118,7 @@ class ComponentMoments:
 
     @classmethod
     def build(cls, comp: FluxComponent, e_min_mev: np.ndarray) -> "ComponentMoments":
-        """Moment operators of ``comp`` above the thresholds ``e_min_mev`` (one per recoil node)."""
+        """Moment operators of ``comp`` above the thresholds ``e_min_mev`` [MeV] (one per recoil node)."""
         e = comp.energies_mev
         if comp.is_line:
             w = (e[0] >= e_min_mev).astype(float)[None, :] * comp.values[0]

@@ -22,7 +22,17 @@ NO_SHAPE = -1.0
 
 @dataclass
 class Block:
-    """One squared charge of one flavour: kind, amplitude slots (shape name or None), coefficients."""
+    """One squared charge of one flavour: kind, amplitude slots (shape name or None), coefficients.
+
+    Attributes
+    ----------
+    kind : str
+        Interaction kind (see :data:`cevns.physics.cross_sections.KINDS`).
+    shapes : list
+        Per amplitude slot: a T-dependent shape or None.
+    coeffs : list
+        Per amplitude slot: (c_z, c_n), the coefficients of Z F_Z and N F_N (dimensionless).
+    """
 
     kind: str
     shapes: list  # per slot: Shape or None
@@ -30,7 +40,17 @@ class Block:
 
 
 def flavor_plan(pt: PhysicsPoint, flavor: str, settings):
-    """Blocks (squared charges) and flux modifiers of ``flavor`` from the registered models."""
+    """Blocks (squared charges) and flux modifiers of ``flavor`` from the registered models.
+
+    Parameters
+    ----------
+    pt : PhysicsPoint
+        The physics points.
+    flavor : str
+        Flux label.
+    settings : PhysicsSettings
+        The physics settings.
+    """
     coherent = Block("vector", [None], [[0.0, 0.0]])
     blocks = [coherent]
     mods = []
@@ -140,7 +160,15 @@ def quadratic_form(cs: list, kern: np.ndarray, idx, total: bool):
 
 
 def quadratic_form_rows(cs: list, rows: np.ndarray) -> np.ndarray:
-    """sum_{j <= l} c_j c_l K[i, p(j, l)] with a kernel row per point ``rows`` (n, n_pairs) -> (n,)."""
+    """sum_{j <= l} c_j c_l K[i, p(j, l)] with a kernel row per point ``rows`` (n, n_pairs) -> (n,).
+
+    Parameters
+    ----------
+    cs : list of ndarray
+        Coefficients c_j, each of shape (n,).
+    rows : ndarray, shape (n, n_pairs)
+        Kernel K[i, p(j, l)] for each point.
+    """
     prods = [cs[j] * cl for j in range(len(cs)) for cl in cs[j:]]
     if all(p.size == 1 for p in prods):
         return rows @ np.array([float(p.flat[0]) for p in prods])

@@ -30,6 +30,15 @@ def total_counts_quad(experiment, params: Mapping | None = None, epsabs: float =
 
     Supports the SM, flavour-diagonal vector NSI, charge radii and magnetic moments (the parameters of
     the seed's counting analyses). Raises ``NotImplementedError`` for shape parameters it does not cover.
+
+    Parameters
+    ----------
+    experiment : Experiment
+        A loaded experiment.
+    params : mapping, optional
+        Physics parameters (scalars).
+    epsabs, epsrel : float, optional
+        Absolute [counts] and relative tolerances of :func:`scipy.integrate.quad`.
     """
     eng = experiment.engine
     pt = PhysicsPoint(params or {}, defaults=eng.defaults)

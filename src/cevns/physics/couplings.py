@@ -46,6 +46,17 @@ def sm_vector_couplings(sin2_theta_w, scheme: str = "tree"):
     Returns
     -------
     g_p, g_n : ndarray
+
+    Examples
+    --------
+    Tree level at the seeds' sin^2(theta_W) = 0.2312, and the radiative values of PHYSICS.md section 2:
+
+    >>> g_p, g_n = sm_vector_couplings(0.2312)
+    >>> f"{g_p:.4f} {g_n:.1f}"
+    '0.0376 -0.5'
+    >>> g_p, g_n = sm_vector_couplings(0.23129, scheme="radiative")
+    >>> f"{g_p:.4f} {g_n:.4f}"
+    '0.0305 -0.5120'
     """
     s2 = np.asarray(sin2_theta_w, dtype=float)
     if scheme == "tree":
@@ -78,6 +89,20 @@ def charge_radius_shift(r2_cm2, antineutrino: bool = False):
     The shift is the SAME for nu_a and anti-nu_a when the parameter is the neutrino's <r^2_a>: one
     effective operator describes both, exactly as g_V^p itself is the same for nu and anti-nu in
     CEvNS. ``antineutrino`` is accepted for backward compatibility and does not change the result.
+
+    Parameters
+    ----------
+    r2_cm2 : float or ndarray
+        Neutrino charge radius <r^2_a> [cm^2] (positive or negative).
+    antineutrino : bool, optional
+        Accepted for backward compatibility; does not change the result.
+
+    Examples
+    --------
+    <r^2> = 1e-32 cm^2 shifts g_V^p by -2.38e30 cm^-2 * 1e-32 cm^2:
+
+    >>> f"{charge_radius_shift(1e-32):.4g}"
+    '-0.0238'
     """
     del antineutrino  # same shift for neutrinos and antineutrinos (see docstring)
     return -charge_radius_coefficient_cm2_inv() * np.asarray(r2_cm2, dtype=float)
@@ -106,6 +131,17 @@ def nsi_charges(eps_u, eps_d):
 
     A proton is uud and a neutron udd, so ``delta g^p = 2 eps^u + eps^d`` and
     ``delta g^n = eps^u + 2 eps^d`` (Canas et al. Eq. 2).
+
+    Parameters
+    ----------
+    eps_u, eps_d : float or ndarray
+        Flavour-diagonal vector NSI couplings to u and d quarks (dimensionless, in units of G_F).
+
+    Examples
+    --------
+    >>> d_gp, d_gn = nsi_charges(0.1, 0.0)
+    >>> round(float(d_gp), 12), round(float(d_gn), 12)
+    (0.2, 0.1)
     """
     eps_u = np.asarray(eps_u, dtype=float)
     eps_d = np.asarray(eps_d, dtype=float)

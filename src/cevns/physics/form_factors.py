@@ -90,6 +90,15 @@ def helm(q_mev, rms_radius_fm, s_fm: float = 0.9):
         rms radius of the density [fm]; must satisfy rms^2 > 3 s^2.
     s_fm : float
         Surface thickness (Gaussian width) [fm], >= 0.
+
+    Examples
+    --------
+    F(0) = 1 for any radius; at q = 100 MeV (0.51 fm^-1) a Cs-like nucleus is already resolved:
+
+    >>> float(helm(0.0, 4.8))
+    1.0
+    >>> f"{helm(100.0, 4.8):.4f}"
+    '0.3196'
     """
     q = _q_fm(q_mev)
     s = _shape(s_fm, "s_fm", allow_zero=True)
@@ -102,6 +111,20 @@ def helm_rms_from_radius(r_fm, s_fm):
 
     Convention of Papoulias & Kosmas (arXiv:1711.09773): ``R0^2 = R^2 - 5 s^2``; then
     ``<r^2> = 3/5 R0^2 + 3 s^2 = 3/5 R^2``. Requires R^2 > 5 s^2.
+
+    Parameters
+    ----------
+    r_fm : float
+        Helm effective radius R [fm].
+    s_fm : float
+        Helm surface thickness s [fm].
+
+    Examples
+    --------
+    ``<r^2> = 3/5 R^2`` whatever s is:
+
+    >>> f"{helm_rms_from_radius(5.0, 0.9) ** 2 / 5.0 ** 2:.4f}"
+    '0.6000'
     """
     r = _radius(r_fm, "r_fm")
     s = _shape(s_fm, "s_fm", allow_zero=True)
@@ -111,7 +134,13 @@ def helm_rms_from_radius(r_fm, s_fm):
 
 
 def papoulias_helm_rms_fm(a):
-    """rms radius [fm] of the Helm density with R = 1.2 A^(1/3) fm, s = 0.5 fm (arXiv:1711.09773)."""
+    """rms radius [fm] of the Helm density with R = 1.2 A^(1/3) fm, s = 0.5 fm (arXiv:1711.09773).
+
+    Parameters
+    ----------
+    a : int or float
+        Mass number A.
+    """
     a_arr = _radius(a, "mass number a")
     return helm_rms_from_radius(1.2 * np.cbrt(a_arr), 0.5)
 
@@ -191,7 +220,10 @@ def symmetrized_fermi(q_mev, rms_radius_fm, a_fm: float = 0.52):
 
 
 def unity(q_mev, rms_radius_fm=1.0, **_ignored):
-    """F = 1 (point nucleus), broadcast to the shape of ``q_mev`` and ``rms_radius_fm``."""
+    """F = 1 (point nucleus, dimensionless), broadcast to the shape of ``q_mev`` [MeV] and ``rms_radius_fm`` [fm].
+
+    The q -> 0 limit of every form factor (PHYSICS.md section 3).
+    """
     q = _q_fm(q_mev)
     return _out(np.ones(np.broadcast(q, np.asarray(rms_radius_fm, dtype=float)).shape))
 
@@ -210,6 +242,29 @@ def form_factor(name: str, q_mev, rms_radius_fm, **shape):
 
     ``shape`` holds the model's shape parameter (``s_fm`` for helm, ``a_fm`` for klein_nystrand and
     symmetrized_fermi). Unknown names or parameters raise ValueError.
+
+    Parameters
+    ----------
+    name : str
+        Form-factor model, a key of :data:`FORM_FACTORS`.
+    q_mev : float or ndarray
+        Momentum transfer |q| [MeV].
+    rms_radius_fm : float
+        rms radius of the nucleon distribution [fm].
+    **shape
+        Shape parameter of the model [fm].
+
+    Returns
+    -------
+    ndarray
+        F(q), dimensionless (F(0) = 1).
+
+    Examples
+    --------
+    >>> float(form_factor("klein_nystrand", 0.0, 4.8))
+    1.0
+    >>> float(form_factor("helm", 100.0, 4.8, s_fm=0.9)) == float(helm(100.0, 4.8, s_fm=0.9))
+    True
     """
     func = FORM_FACTORS.get(name) if isinstance(name, str) else None
     if func is None:

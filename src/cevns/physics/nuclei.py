@@ -121,6 +121,13 @@ def element_isotopes(symbol: str, min_abundance: float = 0.0) -> list[Isotope]:
     ------
     ValueError
         Unknown symbol, no natural isotope, or ``min_abundance`` removing all isotopes.
+
+    Examples
+    --------
+    >>> [(i.name, i.z, i.n) for i in element_isotopes("Cs")]
+    [('Cs133', 55, 78)]
+    >>> sorted(i.name for i in element_isotopes("Ar", min_abundance=0.01))
+    ['Ar40']
     """
     el = _element(symbol)
     if not (math.isfinite(min_abundance) and 0.0 <= min_abundance <= 1.0):
@@ -195,6 +202,16 @@ def target_nuclei(formula: str, min_abundance: float = 0.0) -> list[TargetNucleu
         Chemical formula, e.g. ``"CsI"``, ``"Ge"``, ``"CaWO4"``.
     min_abundance : float
         Passed to :func:`element_isotopes`.
+
+    Examples
+    --------
+    One kg of CsI holds N_A * 1000 / 259.81 formula units, one Cs133 and one I127 each:
+
+    >>> nuclei = target_nuclei("CsI")
+    >>> [t.isotope.name for t in nuclei]
+    ['Cs133', 'I127']
+    >>> f"{nuclei[0].nuclei_per_kg:.4g}"
+    '2.318e+24'
     """
     atoms = parse_formula(formula)
     units_per_kg = N_AVOGADRO * 1000.0 / molar_mass_g_per_mol(formula)
@@ -276,6 +293,17 @@ def charge_radius_fm(isotope: Isotope) -> float:
     here (see :func:`has_measured_charge_radius`); otherwise the rms radius of a uniform sphere of
     radius ``1.2 A^(1/3)`` fm, ``sqrt(3/5) * 1.2 * A^(1/3)`` fm (accurate to a few per cent for
     A > 20: 4.74 fm vs 4.80 fm measured for Cs133).
+
+    Parameters
+    ----------
+    isotope : Isotope
+        The nucleus (see :func:`isotope`).
+
+    Examples
+    --------
+    >>> cs133 = element_isotopes("Cs")[0]
+    >>> charge_radius_fm(cs133)
+    4.8041
     """
     iso = _check_isotope(isotope)
     measured = _CHARGE_RADII_FM.get((iso.z, iso.a))
@@ -291,6 +319,11 @@ def proton_rms_radius_fm(isotope: Isotope) -> float:
     section 3). The neutron mean-square charge radius (N/Z * -0.116 fm^2), Darwin-Foldy
     (0.033 fm^2) and spin-orbit terms are neglected; together they shift R_p by about
     +0.01 to +0.02 fm for A > 20 (e.g. +0.014 fm for Cs133).
+
+    Parameters
+    ----------
+    isotope : Isotope
+        The nucleus.
     """
     r_ch = charge_radius_fm(isotope)
     return math.sqrt(r_ch**2 - PROTON_RMS_RADIUS_FM**2)

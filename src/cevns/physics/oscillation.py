@@ -21,7 +21,24 @@ from .constants import OSC_PHASE
 
 
 def phase_per_m(dm41_sq_ev2, energy_mev):
-    """k = 1.267 dm41^2 / E [rad per m of baseline] (zero where E <= 0). Broadcasts."""
+    """k = 1.267 dm41^2 / E [rad per m of baseline] (zero where E <= 0). Broadcasts.
+
+    PHYSICS.md section 4 (Papoulias & Kosmas, arXiv:1711.09773, Eq. 9).
+
+    Parameters
+    ----------
+    dm41_sq_ev2 : float or ndarray
+        Mass splitting Delta m^2_41 [eV^2].
+    energy_mev : float or ndarray
+        Neutrino energy E [MeV].
+
+    Examples
+    --------
+    The oscillation phase 1.267 dm^2 L / E for dm^2 = 1 eV^2, E = 30 MeV, L = 20 m:
+
+    >>> f"{phase_per_m(1.0, 30.0) * 20.0:.4f}"
+    '0.8446'
+    """
     e = np.asarray(energy_mev, dtype=float)
     with np.errstate(divide="ignore"):
         inv = np.where(e > 0, 1.0 / np.where(e > 0, e, 1.0), 0.0)
@@ -53,5 +70,26 @@ def averaged_sin2(phase_per_m_, baseline_m: float, spread_m: float, detector_spr
 
 def survival_disappearance(dm41_sq_ev2: float, energies_mev, baseline_m: float, spread_m: float,
                            detector_spread_m: float = 0.0):
-    """D(E) = <sin^2(1.267 dm41^2 L / E)> at the flux energy nodes, so that P(E) = 1 - A D(E)."""
+    """D(E) = <sin^2(1.267 dm41^2 L / E)> at the flux energy nodes, so that P(E) = 1 - A D(E).
+
+    Averaged over the source and detector spreads as in the module docstring (PHYSICS.md section 4).
+
+    Parameters
+    ----------
+    dm41_sq_ev2 : float
+        Mass splitting Delta m^2_41 [eV^2].
+    energies_mev : ndarray
+        Flux energy nodes E [MeV].
+    baseline_m : float
+        Mean source-detector distance L [m].
+    spread_m : float
+        Half-width of the production region along L [m] (uniform average).
+    detector_spread_m : float, optional
+        Half-width of the detector along L [m].
+
+    Returns
+    -------
+    ndarray
+        D(E), dimensionless, in [0, 1].
+    """
     return averaged_sin2(phase_per_m(dm41_sq_ev2, energies_mev), baseline_m, spread_m, detector_spread_m)

@@ -20,7 +20,13 @@ QUARKS = ("u", "d")
 
 
 def lepton_of(flavor: str) -> str:
-    """The lepton flavour ``"e"``, ``"mu"`` or ``"tau"`` of a flux label such as ``"nu_mu_bar"``."""
+    """The lepton flavour ``"e"``, ``"mu"`` or ``"tau"`` of a flux label such as ``"nu_mu_bar"``.
+
+    Parameters
+    ----------
+    flavor : str
+        Flux label (``nu_e``, ``nu_mu_bar``, ...).
+    """
     parts = flavor.split("_")
     if len(parts) < 2 or parts[1] not in LEPTONS:
         raise ParameterError(f"unknown neutrino flavour {flavor!r}")
@@ -28,7 +34,13 @@ def lepton_of(flavor: str) -> str:
 
 
 def is_antineutrino_label(flavor: str) -> bool:
-    """True for antineutrino flux labels (``*_bar``)."""
+    """True for antineutrino flux labels (``*_bar``).
+
+    Parameters
+    ----------
+    flavor : str
+        Flux label.
+    """
     return flavor.endswith("_bar")
 
 
@@ -68,7 +80,13 @@ class ParameterSpec:
         return bool(ok.all())
 
     def check(self, values: np.ndarray) -> None:
-        """Raise :class:`ParameterError` if any value is NaN/inf or outside the domain."""
+        """Raise :class:`ParameterError` if any value is NaN/inf or outside the domain.
+
+        Parameters
+        ----------
+        values : ndarray
+            Values of this parameter (in its unit).
+        """
         v = np.asarray(values, dtype=float)
         if self._all_ok(v):
             return

@@ -136,7 +136,15 @@ class PhysicsPoint:
             raise ParameterError("sterile mixing: u_e4_sq + u_mu4_sq + u_tau4_sq must not exceed 1")
 
     def get(self, name: str, fallback: float | None = None):
-        """Value (array of length ``size`` or scalar) of a parameter, with defaults applied."""
+        """Value (array of length ``size`` or scalar) of a parameter, with defaults applied.
+
+        Parameters
+        ----------
+        name : str
+            Parameter name (see ``cevns parameters``).
+        fallback : float, optional
+            Value used when the parameter is not set and has no registered default.
+        """
         memo = self._memo.get((name, fallback), _MISSING)
         if memo is not _MISSING:
             return memo

@@ -17,7 +17,13 @@ DEFAULT_BASELINE_SPREAD_M = {"spallation": 0.25, "reactor": 1.5}
 
 
 def default_baseline_spread_m(source_kind: str | None) -> float:
-    """Default half-width [m] of the production region of a source kind (:data:`DEFAULT_BASELINE_SPREAD_M`)."""
+    """Default half-width [m] of the production region of a source kind (:data:`DEFAULT_BASELINE_SPREAD_M`).
+
+    Parameters
+    ----------
+    source_kind : str or None
+        Source kind (``"reactor"``, ``"spallation"``, ...); None or unknown kinds give 0.
+    """
     return float(DEFAULT_BASELINE_SPREAD_M.get(source_kind or "", 0.0))
 
 

@@ -17,6 +17,13 @@ def new_figure(figsize: tuple[float, float] = (6.4, 4.8), **kw) -> Figure:
     """A new :class:`~matplotlib.figure.Figure` (size in inches) attached to its own Agg canvas.
 
     ``kw`` are passed to ``Figure`` (e.g. ``layout="constrained"``).
+
+    Parameters
+    ----------
+    figsize : tuple of float, optional
+        (width, height) [inches].
+    **kw
+        Passed to ``Figure``.
     """
     fig = Figure(figsize=figsize, **kw)
     FigureCanvasAgg(fig)

@@ -182,6 +182,19 @@ def save_scan_figure(scan, result: dict, plot: dict, base: str | Path, title: st
 
     ``plot`` holds the arrays of the scan (``x``, ``dchi2``, ``thresholds``; in 2D also ``y``, optionally
     ``y_plot`` = the transformed y axis and ``exclusion``). No pyplot state is used.
+
+    Parameters
+    ----------
+    scan : ScanSpec
+        The scan of the analysis file (parameters, labels).
+    result : dict
+        The scan's entry of results.json (best fit, intervals).
+    plot : dict
+        Arrays of the scan (see above).
+    base : str or Path
+        Output path without suffix.
+    title : str, optional
+        Figure title.
     """
     base = Path(base)
     fig = new_figure(figsize=(5.6, 4.4))

@@ -14,7 +14,17 @@ __all__ = ["spectrum_data", "plot_spectrum"]
 
 
 def spectrum_data(experiment, params: Mapping | None = None, low: float | None = None, high: float | None = None):
-    """Predicted counts per bin, data and errors on the experiment's bin width over [low, high]."""
+    """Predicted counts per bin, data and errors on the experiment's bin width over [low, high].
+
+    Parameters
+    ----------
+    experiment : Experiment
+        A loaded experiment.
+    params : mapping, optional
+        Physics parameters (default: Standard Model).
+    low, high : float, optional
+        Observable range to keep (observable units; default all bins).
+    """
     edges = experiment.bin_edges
     width = float(edges[1] - edges[0])
     lo = edges[0] if low is None else low
@@ -36,6 +46,21 @@ def plot_spectrum(experiment, params: Mapping | None, out: str | Path, low=None,
 
     Draws on ``ax`` if given (``out`` is then ignored), else saves a new figure to ``out``. Returns the
     arrays of :func:`spectrum_data`.
+
+    Parameters
+    ----------
+    experiment : Experiment
+        A loaded experiment.
+    params : mapping or None
+        Physics parameters (None: Standard Model).
+    out : str or Path
+        Output image path (ignored when ``ax`` is given).
+    low, high : float, optional
+        Observable range (observable units).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on.
+    title : str, optional
+        Axes title.
     """
     d = spectrum_data(experiment, params, low, high)
     own = ax is None

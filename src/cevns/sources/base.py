@@ -11,12 +11,24 @@ FLAVORS = ("nu_e", "nu_mu", "nu_tau", "nu_e_bar", "nu_mu_bar", "nu_tau_bar")
 
 
 def flavor_index(flavor: str) -> int:
-    """Return 0, 1, 2 for the lepton flavour (e, mu, tau) of a flavour label."""
+    """Return 0, 1, 2 for the lepton flavour (e, mu, tau) of a flavour label.
+
+    Parameters
+    ----------
+    flavor : str
+        Flux label such as ``"nu_e"`` or ``"nu_mu_bar"``.
+    """
     return {"e": 0, "mu": 1, "tau": 2}[flavor.split("_")[1]]
 
 
 def is_antineutrino(flavor: str) -> bool:
-    """True for antineutrino labels (``*_bar``)."""
+    """True for antineutrino labels (``*_bar``).
+
+    Parameters
+    ----------
+    flavor : str
+        Flux label such as ``"nu_e"`` or ``"nu_mu_bar"``.
+    """
     return flavor.endswith("_bar")
 
 

@@ -127,6 +127,13 @@ def exp_polynomial_spectrum(energy_mev, coeffs):
 
     The form of Huber (arXiv:1106.0687) and Mueller et al. (arXiv:1101.2663),
     E in MeV.
+
+    Parameters
+    ----------
+    energy_mev : float or ndarray
+        Antineutrino energy E [MeV].
+    coeffs : sequence of float
+        Polynomial coefficients a_1..a_n (a_k in MeV^-(k-1)).
     """
     e = np.asarray(energy_mev, dtype=float)
     exponent = np.polynomial.polynomial.polyval(e, np.asarray(coeffs, dtype=float))
@@ -232,6 +239,15 @@ def mixed_spectrum(
     ``fission_fractions``: dict isotope -> fraction (missing isotopes 0), summing to 1;
     default :data:`DEFAULT_FISSION_FRACTIONS`. ``model``, ``low_energy``, ``high_energy``: as in
     :func:`isotope_spectrum`.
+
+    Parameters
+    ----------
+    energy_mev : float or ndarray
+        Antineutrino energy E [MeV].
+    fission_fractions : dict, optional
+        Isotope name -> fission fraction (dimensionless, summing to 1).
+    model, low_energy, high_energy : str, optional
+        Spectrum model and its extensions below and above the tabulated range.
     """
     f = _fractions(fission_fractions)
     e = np.asarray(energy_mev, dtype=float)

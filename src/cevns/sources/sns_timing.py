@@ -54,7 +54,13 @@ DELAYED_FLAVORS = ("nu_e", "nu_mu_bar")
 
 
 def population_of(flavor: str) -> str:
-    """``"prompt"`` for nu_mu (pi+ decay), ``"delayed"`` for nu_e and anti-nu_mu (mu+ decay)."""
+    """``"prompt"`` for nu_mu (pi+ decay), ``"delayed"`` for nu_e and anti-nu_mu (mu+ decay).
+
+    Parameters
+    ----------
+    flavor : str
+        Flux label such as ``"nu_e"`` or ``"nu_mu_bar"``.
+    """
     if flavor in PROMPT_FLAVORS:
         return "prompt"
     if flavor in DELAYED_FLAVORS:
@@ -112,12 +118,26 @@ class BeamPulse:
         return BeamPulse(self.mean_us + float(onset_shift_us), self.sigma_us, self.tau_pi_us, self.tau_mu_us)
 
     def mean_time_us(self, population: str) -> float:
-        """Mean arrival time [us]: ``t_p + tau_pi`` (prompt) or ``t_p + tau_pi + tau_mu`` (delayed)."""
+        """Mean arrival time [us]: ``t_p + tau_pi`` (prompt) or ``t_p + tau_pi + tau_mu`` (delayed).
+
+        Parameters
+        ----------
+        population : {"prompt", "delayed"}
+            Neutrino population.
+        """
         extra = self.tau_pi_us + (self.tau_mu_us if _population(population) == "delayed" else 0.0)
         return float(self.mean_us) + extra
 
     def cdf(self, population: str, t_us) -> np.ndarray:
-        """P(arrival < t) of the ``"prompt"``, ``"delayed"`` or ``"pulse"`` population."""
+        """P(arrival < t) of the ``"prompt"``, ``"delayed"`` or ``"pulse"`` population.
+
+        Parameters
+        ----------
+        population : {"prompt", "delayed", "pulse"}
+            Neutrino population (or the proton pulse itself).
+        t_us : float or ndarray
+            Time after the pulse reference [us].
+        """
         t = np.asarray(t_us, dtype=float)
         m, s = float(self.mean_us), float(self.sigma_us)
         pop = _population(population, allow_pulse=True)
@@ -129,7 +149,15 @@ class BeamPulse:
         return (a * _emg_cdf(t, m, s, a) - b * _emg_cdf(t, m, s, b)) / (a - b)
 
     def pdf(self, population: str, t_us) -> np.ndarray:
-        """Arrival-time density [1/us] of the ``"prompt"``, ``"delayed"`` or ``"pulse"`` population."""
+        """Arrival-time density [1/us] of the ``"prompt"``, ``"delayed"`` or ``"pulse"`` population.
+
+        Parameters
+        ----------
+        population : {"prompt", "delayed", "pulse"}
+            Neutrino population (or the proton pulse itself).
+        t_us : float or ndarray
+            Time after the pulse reference [us].
+        """
         t = np.asarray(t_us, dtype=float)
         m, s = float(self.mean_us), float(self.sigma_us)
         pop = _population(population, allow_pulse=True)
@@ -175,7 +203,17 @@ class BeamPulse:
         return out
 
     def flavor_bin_probabilities(self, flavors, edges_us, efficiency: Callable | None = None) -> np.ndarray:
-        """Rows of :meth:`bin_probabilities` for each flavour label, shape (n_flavors, n_bins)."""
+        """Rows of :meth:`bin_probabilities` for each flavour label, shape (n_flavors, n_bins).
+
+        Parameters
+        ----------
+        flavors : sequence of str
+            Flux labels (each mapped to its population by :func:`population_of`).
+        edges_us : array_like
+            Ascending time-bin edges [us].
+        efficiency : callable, optional
+            Time efficiency eps(t_us) (dimensionless) weighting the arrival distribution.
+        """
         cache: dict[str, np.ndarray] = {}
         rows = []
         for f in flavors:
@@ -201,6 +239,25 @@ def binned_fluences_cm2(pot, nu_per_flavor_per_pot, distance_m, pulse: BeamPulse
     ``Phi_f(bin) = flux_scale * N_POT r / (4 pi L^2) * P_f(bin)`` with ``P_f`` from
     :meth:`BeamPulse.bin_probabilities` (optionally efficiency-weighted); ``flux_scale`` is the
     flux-normalisation nuisance (1 + 10 % x theta for COHERENT).
+
+    Parameters
+    ----------
+    pot : float
+        Protons on target N_POT.
+    nu_per_flavor_per_pot : float
+        Neutrinos of each flavour per proton, r (dimensionless).
+    distance_m : float
+        Source-detector distance L [m].
+    pulse : BeamPulse
+        Arrival-time model.
+    edges_us : array_like
+        Ascending time-bin edges [us].
+    flavors : sequence of str, optional
+        Flux labels.
+    flux_scale : float, optional
+        Overall flux normalisation (dimensionless).
+    efficiency : callable, optional
+        Time efficiency eps(t_us) (dimensionless).
 
     Returns
     -------

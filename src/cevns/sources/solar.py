@@ -81,6 +81,15 @@ class OscillationParameters:
     """Three-flavour oscillation parameters (angles as sin^2, mass splittings in eV^2, phase in degrees).
 
     Default: NuFIT 5.0 best fit, normal ordering, with SK atmospheric data (arXiv:2007.14792).
+
+    Attributes
+    ----------
+    sin2_theta12, sin2_theta13, sin2_theta23 : float
+        Mixing angles as sin^2 (dimensionless).
+    delta_cp_deg : float
+        CP phase [degrees].
+    dm21_sq_ev2, dm31_sq_ev2 : float
+        Mass splittings [eV^2].
     """
 
     sin2_theta12: float = 0.304
@@ -143,10 +152,15 @@ def b8_spectrum(shape: str = "best"):
 
 
 def hep_spectrum(n_energy: int = 800):
-    """Allowed beta-spectrum shape of hep neutrinos (endpoint 18.77 MeV), normalised to 1.
+    """Allowed beta-spectrum shape of hep neutrinos (endpoint 18.77 MeV; Bahcall 1989), normalised to 1.
 
     dN/dE ~ E^2 W p F(2, W), W = E_0 - E + m_e, p = sqrt(W^2 - m_e^2), F the non-relativistic Fermi
     function for a positron (see module docstring).
+
+    Parameters
+    ----------
+    n_energy : int, optional
+        Number of uniform energy nodes from 0 to the endpoint.
 
     Returns
     -------
@@ -165,20 +179,53 @@ def hep_spectrum(n_energy: int = 800):
 
 
 def spectrum(component: str, shape: str = "best"):
-    """Normalised spectrum (energies [MeV], dN/dE [MeV^-1]) of ``"8B"`` or ``"hep"``."""
+    """Normalised spectrum (energies [MeV], dN/dE [MeV^-1]) of ``"8B"`` or ``"hep"``.
+
+    8B: Bahcall et al. 1996 table; hep: :func:`hep_spectrum`.
+
+    Parameters
+    ----------
+    component : {"8B", "hep"}
+        Solar neutrino component.
+    shape : str, optional
+        8B shape variant (``"best"`` or a +-1 sigma variant); ignored for hep.
+    """
     if _check_component(component) == "8B":
         return b8_spectrum(shape)
     return hep_spectrum()
 
 
 def mean_energy_mev(component: str) -> float:
-    """Mean neutrino energy [MeV] of the shipped spectrum shape."""
+    """Mean neutrino energy [MeV] of the shipped spectrum shape (6.735 MeV for 8B, Bahcall et al. 1996).
+
+    Parameters
+    ----------
+    component : {"8B", "hep"}
+        Solar neutrino component.
+    """
     e, v = spectrum(component)
     return float(np.trapezoid(e * v, e))
 
 
 def ssm_flux(component: str, model: str = "B16-GS98"):
-    """Total flux at Earth [cm^-2 s^-1] and its relative 1-sigma uncertainty (Vinyoles et al. 2017)."""
+    """Total flux at Earth [cm^-2 s^-1] and its relative 1-sigma uncertainty (Vinyoles et al. 2017).
+
+    Parameters
+    ----------
+    component : {"8B", "hep"}
+        Solar neutrino component.
+    model : str, optional
+        Standard solar model, a key of :data:`SOLAR_MODELS`.
+
+    Returns
+    -------
+    flux_per_cm2_s, relative_uncertainty : float
+
+    Examples
+    --------
+    >>> ssm_flux("8B")
+    (5460000.0, 0.12)
+    """
     _check_component(component)
     if model not in SOLAR_MODELS:
         raise ConfigError(f"unknown solar model {model!r}; expected one of {tuple(SOLAR_MODELS)}")
@@ -186,7 +233,13 @@ def ssm_flux(component: str, model: str = "B16-GS98"):
 
 
 def electron_density_per_cm3(r_over_rsun):
-    """n_e(r) = 245 N_A exp(-10.54 r / R_sun) [cm^-3] (Bahcall 1989, eq. 6.6)."""
+    """n_e(r) = 245 N_A exp(-10.54 r / R_sun) [cm^-3] (Bahcall 1989, eq. 6.6).
+
+    Parameters
+    ----------
+    r_over_rsun : float or ndarray
+        Radius in units of the solar radius (dimensionless).
+    """
     return 245.0 * N_AVOGADRO * np.exp(-10.54 * np.asarray(r_over_rsun, dtype=float))
 
 
@@ -196,6 +249,8 @@ def _matter_cos2(cos2, sin2_2, beta):
 
 def flavor_probabilities_at(energies_mev, n_e_per_cm3, osc: OscillationParameters = NUFIT_5_0):
     """P(nu_e -> nu_a), a = e, mu, tau, for nu_e produced at electron density n_e (adiabatic MSW).
+
+    Formulas of the module docstring (Akhmedov, hep-ph/9910433).
 
     Parameters
     ----------
@@ -226,6 +281,8 @@ def flavor_probabilities(energies_mev, component: str = "8B", osc: OscillationPa
                          n_radius: int = 64):
     """P(nu_e -> nu_a) at Earth averaged over the production region of ``component``.
 
+    Adiabatic MSW of :func:`flavor_probabilities_at`, weighted by the production profile (Bahcall 1989).
+
     Parameters
     ----------
     energies_mev : array_like
@@ -250,7 +307,24 @@ def flavor_probabilities(energies_mev, component: str = "8B", osc: OscillationPa
 
 
 def survival_probability(energies_mev, component: str = "8B", osc: OscillationParameters = NUFIT_5_0):
-    """Production-averaged electron-neutrino survival probability P_ee(E) at Earth."""
+    """Production-averaged electron-neutrino survival probability P_ee(E) at Earth.
+
+    The e-row of :func:`flavor_probabilities` (adiabatic MSW, module docstring).
+
+    Parameters
+    ----------
+    energies_mev : float or ndarray
+        Neutrino energy E [MeV].
+    component : {"8B", "hep"}
+        Component whose production region is averaged over.
+    osc : OscillationParameters, optional
+        Oscillation parameters (default NuFIT 5.0).
+
+    Returns
+    -------
+    ndarray
+        P_ee(E), dimensionless.
+    """
     return flavor_probabilities(energies_mev, component, osc)[0]
 
 

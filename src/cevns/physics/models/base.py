@@ -75,6 +75,17 @@ class FluxModifier:
 
     ``function(value, energies_mev, baseline_m, spread_m, detector_spread_m) -> D`` at the flux nodes;
     ``values`` (one per point) select D, ``amplitude`` (one per point) scales it.
+
+    Parameters
+    ----------
+    name : str
+        Label of the modifier (the model that made it).
+    amplitude : float or ndarray
+        Amplitude A, one per point (dimensionless).
+    values : float or ndarray
+        Model parameter values, one per point, passed to ``function``.
+    function : callable
+        ``function(value, energies_mev, baseline_m, spread_m, detector_spread_m) -> D`` (dimensionless).
     """
 
     name: str
@@ -126,11 +137,31 @@ class PhysicsModel:
         return bool(self.shape_parameters)
 
     def terms(self, pt, flavor: str, settings) -> Sequence[KernelTerm]:
-        """Kernel terms for incoming ``flavor`` (e.g. ``"nu_mu_bar"``) at the points ``pt``."""
+        """Kernel terms for incoming ``flavor`` (e.g. ``"nu_mu_bar"``) at the points ``pt``.
+
+        Parameters
+        ----------
+        pt : PhysicsPoint
+            The physics points (parameters as arrays of length ``pt.size``).
+        flavor : str
+            Incoming flux label.
+        settings : PhysicsSettings
+            The physics settings (form factors, kinematics, treatments).
+        """
         return ()
 
     def flux_modifiers(self, pt, flavor: str, settings) -> Sequence[FluxModifier]:
-        """Survival probabilities applied to the flux of ``flavor``."""
+        """Survival probabilities applied to the flux of ``flavor``.
+
+        Parameters
+        ----------
+        pt : PhysicsPoint
+            The physics points.
+        flavor : str
+            Flux label such as ``"nu_e"``.
+        settings : PhysicsSettings
+            The physics settings.
+        """
         return ()
 
     def __repr__(self) -> str:
@@ -167,7 +198,13 @@ def register(model: PhysicsModel) -> PhysicsModel:
 
 
 def unregister(name: str) -> None:
-    """Remove a registered model and its parameters (for plug-in tests)."""
+    """Remove a registered model and its parameters (for plug-in tests).
+
+    Parameters
+    ----------
+    name : str
+        Name of a registered model.
+    """
     model = _REGISTRY.pop(name, None)
     if model is None:
         raise ParameterError(f"no physics model {name!r} is registered")

@@ -15,7 +15,20 @@ from .base import Amplitude, KernelTerm, PhysicsModel, Shape, register
 
 
 def unit_coupling_eps(mass_mev: float, q2_mev2):
-    """eps(q^2) per unit g_nu g_q (the T-dependent shape of the Z' amplitude)."""
+    """eps(q^2) per unit g_nu g_q (the T-dependent shape of the Z' amplitude).
+
+    Parameters
+    ----------
+    mass_mev : float
+        Z' mass [MeV].
+    q2_mev2 : float or ndarray
+        Squared momentum transfer q^2 = 2 M T [MeV^2].
+
+    Returns
+    -------
+    ndarray
+        eps per unit coupling (dimensionless, in units of G_F).
+    """
     return zprime_effective_eps(1.0, mass_mev, q2_mev2)
 
 

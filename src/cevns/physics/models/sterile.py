@@ -20,7 +20,17 @@ _REF = "PHYSICS.md 4; Papoulias Eq. 9"
 
 
 def oscillation_amplitude(pt, lepton: str, treatment: str):
-    """A_a of ``P_aa = 1 - A_a <sin^2>`` (module docstring), array over points or float."""
+    """A_a of ``P_aa = 1 - A_a <sin^2>`` (module docstring), array over points or float.
+
+    Parameters
+    ----------
+    pt : PhysicsPoint
+        The physics points (mixing parameters ``U_a4``).
+    lepton : {"e", "mu", "tau"}
+        Lepton flavour a.
+    treatment : str
+        The ``sterile_treatment`` setting (``"survival"`` for the seed).
+    """
     ua = np.asarray(pt.get(f"u_{lepton}4_sq"), dtype=float)
     if treatment == "survival":
         return 4.0 * ua * (1.0 - ua)

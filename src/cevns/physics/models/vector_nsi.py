@@ -21,7 +21,17 @@ def lepton_pairs():
 
 
 def nsi_name(a: str, b: str, q: str, kind: str) -> str:
-    """Canonical parameter name ``eps_<ab>_<q><V|T>`` with a before b in e, mu, tau order."""
+    """Canonical parameter name ``eps_<ab>_<q><V|T>`` with a before b in e, mu, tau order.
+
+    Parameters
+    ----------
+    a, b : {"e", "mu", "tau"}
+        Lepton flavours of the coupling (any order).
+    q : {"u", "d"}
+        Quark.
+    kind : {"V", "T"}
+        Vector or tensor.
+    """
     if LEPTONS.index(a) > LEPTONS.index(b):
         a, b = b, a
     return f"eps_{a}{b}_{q}{kind}"
