@@ -74,7 +74,7 @@ def parameters_cmd(as_json: bool = typer.Option(False, "--json", help="print JSO
         t.add_row(escape(p["name"]), escape(p["unit"]), d, escape(p["domain"]), escape(p["description"]),
                   escape(p["reference"]))
     con.print(t)
-    s = Table(title="physics settings (experiment [physics] table, or --set NAME=VALUE)", title_justify="left")
+    s = Table(title="physics settings (experiment \\[physics] table, or --set NAME=VALUE)", title_justify="left")
     for c in ("name", "default", "allowed values", "meaning"):
         s.add_column(c)
     for r in settings:
