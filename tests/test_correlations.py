@@ -1,0 +1,88 @@
+"""[[correlations]] in analysis files: a shared nuisance against the closed-form combined chi^2."""
+
+import json
+
+import numpy as np
+import pytest
+
+from cevns.analysis import build_likelihood, load_analysis, run_analysis
+from cevns.errors import ConfigError
+
+
+def _spec(correlated: bool, sigma=0.1, scans=()):
+    def entry(label, scale, mass, nuis):
+        return {"experiment": "conus-plus", "label": label, "likelihood": "gaussian", "data": "asimov",
+                "data_scale": scale, "overrides": {"detector": {"mass_kg": mass}},
+                "use_experiment_systematics": False, "systematics": [{"name": nuis, "sigma": sigma}]}
+    doc = {"schema_version": 1, "name": "two-counters",
+           "experiments": [entry("A", 1.3, 2.83, "flux_a"), entry("B", 0.8, 5.0, "flux_b")],
+           "scans": list(scans)}
+    if correlated:
+        doc["correlations"] = [{"name": "reactor_flux", "sigma": sigma, "description": "common flux model",
+                                "members": [{"experiment": "A", "nuisance": "flux_a"},
+                                            {"experiment": "B", "nuisance": "flux_b"}]}]
+    return doc
+
+
+def _closed_form(lik, x, sigma, correlated):
+    """chi^2 = r^T (V + sigma^2 s s^T)^-1 r (correlated) or sum r_i^2 / (v_i + sigma^2 s_i^2)."""
+    s = np.array([float(np.sum(sig)) for sig in lik.signals({"sin2_theta_w": x})])
+    d, b, v = [], [], []
+    for t, si in zip(lik.terms, s):
+        d.append(float(np.sum(t.observed)))
+        b.append(float(sum(np.sum(bk) for bk in t.backgrounds.values())))
+        v.append(float(np.sum(t.binned_dataset(np.array([[si]])).variance)))
+    r = np.array(d) - s - np.array(b)
+    if correlated:
+        cov = np.diag(v) + sigma**2 * np.outer(s, s)
+        return float(r @ np.linalg.solve(cov, r))
+    return float(np.sum(r**2 / (np.array(v) + sigma**2 * s**2)))
+
+
+@pytest.mark.parametrize("correlated", [True, False])
+def test_shared_normalisation_is_the_closed_form(correlated):
+    lik = build_likelihood(_spec(correlated))
+    names = set(lik.nuisance_table())
+    assert names == ({"reactor_flux"} if correlated else {"flux_a", "flux_b"})
+    for x in (0.18, 0.23857, 0.3):
+        got = float(lik.chi2({"sin2_theta_w": x})[0])
+        assert got == pytest.approx(_closed_form(lik, x, 0.1, correlated), rel=1e-9, abs=1e-9)
+
+
+def test_shared_nuisance_changes_the_combined_result():
+    # A fluctuates up by 30 %, B down by 20 %: independent normalisations absorb part of each pull,
+    # one shared normalisation cannot move both ways, so the combined chi^2 of the SM is larger
+    corr, unc = build_likelihood(_spec(True)), build_likelihood(_spec(False))
+    c = float(corr.chi2({"sin2_theta_w": 0.23857})[0])
+    u = float(unc.chi2({"sin2_theta_w": 0.23857})[0])
+    assert c > u + 0.05
+    assert c == pytest.approx(_closed_form(corr, 0.23857, 0.1, True), rel=1e-9)
+
+
+def test_correlations_are_listed_in_the_outputs(tmp_path):
+    scan = {"name": "s2w", "parameters": ["sin2_theta_w"], "ranges": [[0.1, 0.4]], "points": [7]}
+    res = run_analysis(_spec(True, scans=[scan]), tmp_path, progress=False)
+    assert res["correlations"] == [{"name": "reactor_flux", "sigma": 0.1, "description": "common flux model",
+                                    "members": ["A/flux_a", "B/flux_b"]}]
+    resolved = json.loads((tmp_path / "analysis.resolved.json").read_text())
+    assert resolved["analysis"]["correlations"][0]["name"] == "reactor_flux"
+    assert sorted(resolved["nuisances"]["reactor_flux"]["applies_to"]) == ["A/signal", "B/signal"]
+
+
+@pytest.mark.parametrize("member, message", [
+    ({"experiment": "C", "nuisance": "flux_a"}, "matches no experiment"),
+    ({"experiment": "A", "nuisance": "nope"}, "has no systematic 'nope'"),
+])
+def test_bad_correlation_members(member, message):
+    doc = _spec(True)
+    doc["correlations"][0]["members"][1] = member
+    with pytest.raises(ConfigError, match=message):
+        load_analysis(doc)
+
+
+def test_correlation_name_clash_is_refused():
+    doc = _spec(True)
+    doc["correlations"][0]["members"] = [{"experiment": "A", "nuisance": "flux_a"}]
+    doc["correlations"][0]["name"] = "flux_b"
+    with pytest.raises(ConfigError, match="also an .uncorrelated. systematic"):
+        load_analysis(doc)
