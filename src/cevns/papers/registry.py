@@ -10,6 +10,8 @@
     note = "..."                     # inputs in one paragraph
     optional_analyses = ["stem"]     # analysis files skipped (with a note) if this build cannot load them
 
+    [published]                      # optional: "<stem>.<scan>" = published value to compare with (cited)
+
     [[figures]]
     id = "fig2_weak_mixing"          # output file stem (PNG + PDF)
     label = "Fig. 2"                 # figure label in the bounds table (panels may override it)
@@ -39,6 +41,7 @@ FIGURES_FILE = "figures.toml"
 PAPERS: dict[str, str] = {
     "papoulias-kosmas": "papoulias_kosmas",
     "canas": "canas",
+    "global": "global_fit",
 }
 
 
@@ -54,6 +57,8 @@ class Paper:
     figures: tuple = ()
     optional_analyses: tuple = ()
     labels: dict = field(default_factory=dict)
+    #: ``"<stem>.<scan>"`` -> published value to compare with (``[published]`` of figures.toml).
+    published: dict = field(default_factory=dict)
 
     def figure_label(self, stem: str) -> str:
         """The figure label of an analysis file (its stem): from the figure or panel that uses it."""
@@ -107,7 +112,7 @@ def load_paper(key: str) -> Paper:
     return Paper(key=key, folder=folder, title=_require(meta, "title", str(path)),
                  reference=_require(meta, "reference", str(path)), note=meta.get("note", ""),
                  figures=tuple(figures), optional_analyses=tuple(meta.get("optional_analyses", ())),
-                 labels=_stem_labels(figures, str(path)))
+                 labels=_stem_labels(figures, str(path)), published=dict(doc.get("published", {})))
 
 
 def analysis_files(paper: str) -> list[Path]:

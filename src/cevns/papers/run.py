@@ -167,7 +167,8 @@ def run_paper(paper: str, out_dir, grid_scale: float = 1.0, executor=None, progr
             scans[out.key] = out
             collected.append({**r, "name": out.key, "analysis": res["analysis"], "scan": r["name"],
                               "title": res["title"]})
-            rows.extend(bounds_rows(info.figure_label(path.stem), out))
+            for row in bounds_rows(info.figure_label(path.stem), out):
+                rows.append({**row, "data": _data_used(path), "published": info.published.get(out.key, "")})
         if log:
             how = "reused (finished earlier)" if reused else f"in {time.perf_counter() - t1:.1f} s"
             log(f"[{info.key}] {path.stem}: {len(res['scans'])} scan(s) {how}")
@@ -193,6 +194,15 @@ def run_paper(paper: str, out_dir, grid_scale: float = 1.0, executor=None, progr
             "folder": str(folder), "scans_folder": str(scans_root), "results": results, "rows": rows,
             "scans": scans, "figures": figures, "tables": [str(csv_path), str(md_path)], "skipped": skipped,
             "seconds": time.perf_counter() - t0}
+
+
+def _data_used(path: Path) -> str:
+    """The data sets of an analysis file: "label (likelihood, data)" joined by " + "."""
+    parts = []
+    for e in _read_toml(path).get("experiments", []):
+        extra = ", ".join(str(e[k]) for k in ("likelihood", "data") if k in e)
+        parts.append(f"{e.get('label', e.get('experiment', '?'))}" + (f" ({extra})" if extra else ""))
+    return " + ".join(parts)
 
 
 def _figure_order(label: str) -> tuple:
