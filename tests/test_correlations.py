@@ -86,3 +86,39 @@ def test_correlation_name_clash_is_refused():
     doc["correlations"][0]["name"] = "flux_b"
     with pytest.raises(ConfigError, match="also an .uncorrelated. systematic"):
         load_analysis(doc)
+
+
+def _interval(lik, x, level=1.0):
+    d = lik.chi2({"sin2_theta_w": x})
+    d = d - d.min()
+    allowed = x[d <= level]
+    assert allowed.size and d[0] > level and d[-1] > level  # one closed interval inside the grid
+    return allowed.min(), allowed.max()
+
+
+def _agreeing(correlated: bool, which=(0, 1)):
+    doc = _spec(correlated)
+    for e in doc["experiments"]:
+        e["data_scale"] = 1.0  # both data sets at the SM expectation: they agree
+    doc["experiments"] = [doc["experiments"][i] for i in which]
+    if len(which) == 1:
+        doc.pop("correlations", None)
+    return doc
+
+
+def test_combined_interval_inside_the_intersection_when_the_data_agree():
+    x = np.linspace(0.12, 0.36, 481)
+    a = _interval(build_likelihood(_agreeing(False, (0,))), x)
+    b = _interval(build_likelihood(_agreeing(False, (1,))), x)
+    for correlated in (False, True):
+        lo, hi = _interval(build_likelihood(_agreeing(correlated)), x)
+        assert max(a[0], b[0]) <= lo and hi <= min(a[1], b[1])
+        assert hi - lo < min(a[1] - a[0], b[1] - b[0]) or correlated
+
+
+def test_shared_nuisance_changes_the_combined_interval():
+    # the common 10% normalisation cannot be averaged down: the correlated interval is wider
+    x = np.linspace(0.12, 0.36, 481)
+    lo_u, hi_u = _interval(build_likelihood(_agreeing(False)), x)
+    lo_c, hi_c = _interval(build_likelihood(_agreeing(True)), x)
+    assert (hi_c - lo_c) > 1.02 * (hi_u - lo_u)
