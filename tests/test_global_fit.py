@@ -83,6 +83,9 @@ def test_weak_mixing_points_sit_at_each_experiments_momentum_transfer(run):
     assert conus["q_mev"] < comb["q_mev"] < csi["q_mev"]
     for p in pts.values():
         assert p["low"] <= p["best_fit"] <= p["high"] and p["q_low_mev"] <= p["q_mev"] <= p["q_high_mev"]
+    with open(run[0] / f"{fig['id']}.csv") as fh:  # the figure's data next to it
+        rows = {r["scan"]: r for r in csv.DictReader(fh)}
+    assert float(rows["sin2w_csi2017.sin2_theta_w"]["q_mev"]) == pytest.approx(csi["q_mev"], rel=1e-12)
 
 
 def test_neutron_radius_of_csi_against_the_published_fit(run):

@@ -181,7 +181,7 @@ def run_paper(paper: str, out_dir, grid_scale: float = 1.0, executor=None, progr
         files = [folder / f"{spec['id']}.png", folder / f"{spec['id']}.pdf"]
         save_figure(fig, files[0], dpi=150)
         save_figure(fig, files[1])
-        write_figure_csv(spec, folder / f"{spec['id']}.csv")  # spectrum figures; others: the scan CSVs
+        write_figure_csv(spec, folder / f"{spec['id']}.csv", scans)  # spectrum, weak mixing; others: scan CSVs
         figures.append({"stem": spec["id"], "title": spec["title"], "caption": spec["caption"],
                         "files": [str(p) for p in files]})
         if log:
