@@ -122,3 +122,11 @@ def test_shared_nuisance_changes_the_combined_interval():
     lo_u, hi_u = _interval(build_likelihood(_agreeing(False)), x)
     lo_c, hi_c = _interval(build_likelihood(_agreeing(True)), x)
     assert (hi_c - lo_c) > 1.02 * (hi_u - lo_u)
+
+
+def test_correlating_a_single_bin_term_is_refused():
+    doc = _spec(True)
+    doc["experiments"].append({"experiment": "coherent-csi-2017", "label": "CsI", "likelihood": "single_bin_pulls"})
+    doc["correlations"][0]["members"].append({"experiment": "CsI", "nuisance": "signal_norm"})
+    with pytest.raises(ConfigError, match=r"correlations\[0\].members\[2\].*without systematics"):
+        load_analysis(doc)
