@@ -23,19 +23,24 @@ from ..stats.cost import GaussianPrior
 from ..stats.executors import ChunkJob
 from ..stats.likelihood import Likelihood, term_class
 from ..stats.scan import ScanGrid
+from .correlations import correlation_renames
 from .resolve import get_experiment, load_analysis
 from .schema import AnalysisSpec, profile_axes, scan_axes
 
 __all__ = ["build_likelihood", "make_grid", "scan_inputs", "chunk_job", "analysis_key"]
 
 
-def _nuisances(entry, exp) -> list:
+def _nuisances(entry, exp, renames=None) -> list:
+    """The entry's nuisances; members of ``[[correlations]]`` renamed to the global name and sigma."""
     nuis = {}
     if entry.use_experiment_systematics:
         for s in getattr(getattr(exp, "spec", None), "systematics", ()):
             nuis[s.name] = binned.Nuisance(s.name, s.sigma, tuple(s.applies_to))
     for s in entry.systematics:
         nuis[s.name] = binned.Nuisance(s.name, s.sigma, tuple(s.applies_to))
+    for own, (name, sigma) in dict(renames or {}).items():
+        if own in nuis:
+            nuis[own] = binned.Nuisance(name, sigma, nuis[own].applies_to)
     return list(nuis.values())
 
 
@@ -56,6 +61,7 @@ def build_likelihood(spec, base_dir=None) -> Likelihood:
     """
     spec = load_analysis(spec, base_dir=base_dir)
     terms = []
+    renames = correlation_renames(spec)
     for i, e in enumerate(spec.experiments):
         where = f"{spec.source}: experiments[{i}]"
         try:
@@ -65,7 +71,7 @@ def build_likelihood(spec, base_dir=None) -> Likelihood:
             if e.data == "asimov":
                 asimov = e.data_scale * cls.asimov_signal(exp, {**spec.fixed, **e.asimov_parameters})
             terms.append(cls.from_experiment(exp, label=e.label or exp.name, dataset=f"e{i}", asimov=asimov,
-                                             fixed=spec.fixed, nuisances=_nuisances(e, exp), variance=e.variance))
+                                             fixed=spec.fixed, nuisances=_nuisances(e, exp, renames.get(i)), variance=e.variance))
         except CevnsError as exc:
             raise ConfigError(f"{where}: {exc}") from None
         except ValueError as exc:

@@ -27,6 +27,7 @@ from ..experiments import experiment_path, load_experiment, read_toml
 from ..physics.parameters import canonical_name, spec_for
 from ..physics.settings import PhysicsSettings
 from ..stats.likelihood import term_class
+from .correlations import check_correlations
 from .schema import Y_TRANSFORMS, AnalysisSpec, _format_pydantic, _loc, _Problems
 
 __all__ = ["load_analysis", "get_experiment", "clear_experiment_cache"]
@@ -133,7 +134,9 @@ def load_analysis(path_or_mapping, base_dir=None) -> AnalysisSpec:
     problems = _Problems(source)
     _check_fixed(problems, spec.fixed, ["fixed"])
     _check_constraints(problems, spec)
-    _resolve_experiments(problems, spec, base)
+    effective = _resolve_experiments(problems, spec, base)
+    if spec.correlations:
+        check_correlations(problems, spec, effective)
     _resolve_scans(problems, spec)
     problems.raise_if_any()
     return spec
@@ -191,8 +194,10 @@ def _experiment_file(problems, loc, e, base: Path):
     return path
 
 
-def _resolve_experiments(problems: _Problems, spec: AnalysisSpec, base: Path):
+def _resolve_experiments(problems: _Problems, spec: AnalysisSpec, base: Path) -> dict:
+    """Fill the entries' defaults; returns entry index -> its systematic names (None: no systematics)."""
     nuisance_sigmas: dict[str, tuple[float, str]] = {}
+    effective: dict = {}
     datasets: dict[str, str] = {}
     for i, e in enumerate(spec.experiments):
         loc = ["experiments", i]
@@ -259,14 +264,17 @@ def _resolve_experiments(problems: _Problems, spec: AnalysisSpec, base: Path):
             if e.systematics:
                 problems.add(loc + ["systematics"], f"the {e.likelihood!r} likelihood takes no systematics "
                              "(single-bin pulls come from [statistics.single_bin]); use \"poisson\" or \"gaussian\"")
+            effective[i] = None
             continue
         components = {"signal", *bkg_names}
         if exp.sideband is not None and e.likelihood == "gaussian":
             components.add("steady_state")
-        _check_systematics(problems, loc, e, xspec, components, nuisance_sigmas)
+        renamed = {m.nuisance for c in spec.correlations for m in c.members}
+        effective[i] = _check_systematics(problems, loc, e, xspec, components, nuisance_sigmas, renamed)
+    return effective
 
 
-def _check_systematics(problems, loc, e, xspec, components, nuisance_sigmas):
+def _check_systematics(problems, loc, e, xspec, components, nuisance_sigmas, renamed=frozenset()) -> set:
     effective = {}
     if e.use_experiment_systematics:
         for s in xspec.systematics:
@@ -285,11 +293,14 @@ def _check_systematics(problems, loc, e, xspec, components, nuisance_sigmas):
         sig = math.inf if sigma is None else float(sigma)
         if not math.isfinite(sig) and sigma is not None:
             problems.add(where, f"systematic {name!r}: sigma must be finite (omit it for a free nuisance)")
+        if name in renamed:  # a [[correlations]] member: its sigma is the correlation's
+            continue
         if name in nuisance_sigmas and nuisance_sigmas[name][0] != sig:
             problems.add(where if j is None else loc + ["systematics", j, "sigma"],
                          f"shared nuisance {name!r} has sigma {sig} here but {nuisance_sigmas[name][0]} in "
                          f"{nuisance_sigmas[name][1]}")
         nuisance_sigmas.setdefault(name, (sig, _loc(loc)))
+    return set(effective)
 
 
 def _resolve_scans(problems: _Problems, spec: AnalysisSpec):

@@ -21,6 +21,7 @@ from ..stats.likelihood import DEFAULT_CHUNK
 from ..stats.scan import DEFAULT_CHUNK_POINTS, analyse_scan
 from .build import build_likelihood
 from .chunks import analysis_partial_dir, compute_scan, remove_partials
+from .correlations import correlations_summary
 from .outputs import json_clean, resolved_document, write_scan_csv, write_scan_npz
 from .resolve import get_experiment, load_analysis
 
@@ -164,6 +165,8 @@ def run_analysis(spec_or_path, out_dir, executor=None, progress=True, chunk_poin
         raise ConfigError(f"cannot create the output folder {out}: {exc.strerror}") from None
     write_json(out / "analysis.resolved.json", resolved_document(spec, likelihood))
     results = {"analysis": spec.name, "title": spec.title, "scans": []}
+    if spec.correlations:
+        results["correlations"] = correlations_summary(spec)
     grids: dict = {}
     for scan in spec.scans:
         try:

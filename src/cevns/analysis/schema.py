@@ -22,7 +22,7 @@ from ..stats.likelihood import LIKELIHOOD_KINDS, likelihood_kinds
 from ..stats.transforms import Y_TRANSFORMS, y_transform
 
 __all__ = ["SCHEMA_VERSION", "LIKELIHOODS", "Y_TRANSFORMS", "AnalysisSpec", "ExperimentEntry", "ScanSpec",
-           "ProfileSpec", "SystematicEntry", "ConstraintEntry", "scan_axes", "profile_axes", "y_transform", "likelihood_kinds"]
+           "ProfileSpec", "SystematicEntry", "ConstraintEntry", "CorrelationEntry", "CorrelationMember", "scan_axes", "profile_axes", "y_transform", "likelihood_kinds"]
 
 SCHEMA_VERSION = 1
 #: The likelihood kinds registered when this module was imported (see :func:`likelihood_kinds` for
@@ -121,6 +121,25 @@ class ConstraintEntry(_Strict):
     description: str = ""
 
 
+class CorrelationMember(_Strict):
+    """One experiment's nuisance taking part in a correlation: ``experiment`` is the entry's ``label``
+    or experiment name (it must pick exactly one entry), ``nuisance`` the name of one of its systematics."""
+
+    experiment: str
+    nuisance: str
+
+
+class CorrelationEntry(_Strict):
+    """A nuisance shared (fully correlated) by several experiments: every member's nuisance becomes ONE
+    parameter called ``name`` with prior width ``sigma`` (None = free), e.g. the SNS flux normalisation of
+    CsI and Ar or the reactor-flux model of several reactor experiments."""
+
+    name: str = Field(pattern=r"^[^/]+$")
+    sigma: Optional[float] = Field(default=None, ge=0, description="prior width; None = free, 0 = fixed")
+    members: list[CorrelationMember] = Field(min_length=1)
+    description: str = ""
+
+
 class AnalysisSpec(_Strict):
     """A validated, resolved analysis (see ``docs/analysis-format.md``).
 
@@ -136,6 +155,7 @@ class AnalysisSpec(_Strict):
     fixed: dict[str, Number] = {}
     experiments: list[ExperimentEntry] = Field(min_length=1)
     constraints: list[ConstraintEntry] = []
+    correlations: list[CorrelationEntry] = []
     scans: list[ScanSpec] = []
 
     _source: Optional[str] = PrivateAttr(default=None)
@@ -167,6 +187,8 @@ class AnalysisSpec(_Strict):
         out = {"fixed": d["fixed"], "experiments": d["experiments"]}
         if d["constraints"]:
             out["constraints"] = d["constraints"]
+        if d["correlations"]:
+            out["correlations"] = d["correlations"]
         return out
 
     def digest(self, extra: Mapping | None = None) -> str:

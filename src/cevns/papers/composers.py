@@ -20,6 +20,9 @@ Each composer takes ``(spec, scans)`` -- ``spec`` one ``[[figures]]`` table, ``s
     as not available.
 ``exclusion_fill``
     The excluded grid region and exclusion curve of one scan per panel (log axes).
+``weak_mixing_running``
+    sin^2(theta_W) per data set at its momentum transfer with the SM running
+    (:mod:`cevns.papers.weak_mixing_figure`).
 
 Panel keys common to all kinds: ``title``, ``xlabel``, ``ylabel``, ``xlim``, ``ylim``, ``legend_loc``,
 ``legend_fontsize``, ``vlines`` / ``hlines`` (tables with ``x``/``y``, ``color``, ``ls``, ``lw``,
@@ -39,6 +42,7 @@ from ..experiments import load_experiment
 from ..plotting import new_figure, plot_spectrum
 from ..plotting.scans import plot_profile_1d, plot_region_2d
 from .results import ScanOutput
+from .weak_mixing_figure import compose_weak_mixing
 
 __all__ = ["COMPOSERS", "compose_figure", "exclusion_statement"]
 
@@ -244,6 +248,7 @@ COMPOSERS: dict[str, Callable] = {
     "regions": compose_regions,
     "sterile": compose_sterile,
     "exclusion_fill": compose_exclusion_fill,
+    "weak_mixing_running": compose_weak_mixing,
 }
 
 

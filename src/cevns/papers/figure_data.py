@@ -17,8 +17,12 @@ import numpy as np
 from ..experiments import load_experiment
 from ..io import write_text
 from ..plotting.spectrum import spectrum_data
+from .weak_mixing_figure import weak_mixing_points
 
-__all__ = ["write_figure_csv", "SPECTRUM_COLUMNS"]
+__all__ = ["write_figure_csv", "SPECTRUM_COLUMNS", "WEAK_MIXING_COLUMNS"]
+
+#: Columns of the weak-mixing figure's CSV (momentum transfers in MeV; interval at ``cl``).
+WEAK_MIXING_COLUMNS = ("label", "scan", "q_mev", "q_low_mev", "q_high_mev", "best_fit", "low", "high", "cl")
 
 #: Columns of a spectrum figure's CSV; ``<obs>`` is the experiment's observable (pe, kevee, kevnr).
 SPECTRUM_COLUMNS = ("bin_low_<obs>", "bin_high_<obs>", "cevns_sm_events", "background_events",
@@ -29,19 +33,23 @@ def _num(v) -> str:
     return "" if v is None or not np.isfinite(v) else repr(float(v))
 
 
-def write_figure_csv(spec: dict, path) -> Path | None:
+def write_figure_csv(spec: dict, path, scans=None) -> Path | None:
     """Write the data of figure ``spec`` (one ``[[figures]]`` table of figures.toml) to ``path``.
 
     Kind ``spectrum``: one row per bin of the figure's ``range`` with the predicted CEvNS events at the
     figure's ``params``, the beam-on background, their sum, and the observed events and their error
-    (empty where the experiment has no data); events per bin. Other kinds: nothing is written (their
-    data are the scan CSVs) and None is returned.
+    (empty where the experiment has no data); events per bin. Kind ``weak_mixing_running`` (needs
+    ``scans``): one row per data point, :data:`WEAK_MIXING_COLUMNS`
+    (:func:`cevns.papers.weak_mixing_figure.weak_mixing_points`). Other kinds: nothing is written
+    (their data are the scan CSVs) and None is returned.
 
     Returns
     -------
     Path or None
         The CSV written (atomically), or None.
     """
+    if spec.get("kind") == "weak_mixing_running" and scans is not None:
+        return _write_weak_mixing(spec, path, scans)
     if spec.get("kind") != "spectrum":
         return None
     exp = load_experiment(spec["experiment"])
@@ -60,6 +68,17 @@ def write_figure_csv(spec: dict, path) -> Path | None:
     for i in range(n):
         w.writerow([_num(edges[i]), _num(edges[i + 1]), _num(signal[i]), _num(background[i]),
                     _num(signal[i] + background[i]), _num(observed[i]), _num(error[i])])
+    path = Path(path)
+    write_text(path, buf.getvalue())
+    return path
+
+
+def _write_weak_mixing(spec: dict, path, scans) -> Path:
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(WEAK_MIXING_COLUMNS)
+    for row in weak_mixing_points(spec, scans):
+        w.writerow([row[c] if isinstance(row[c], str) else _num(row[c]) for c in WEAK_MIXING_COLUMNS])
     path = Path(path)
     write_text(path, buf.getvalue())
     return path

@@ -10,6 +10,10 @@
     note = "..."                     # inputs in one paragraph
     optional_analyses = ["stem"]     # analysis files skipped (with a note) if this build cannot load them
 
+    hepdata = true                   # optional: also export every result as HEPData (<paper>/hepdata/)
+
+    [published]                      # optional: "<stem>.<scan>" = published value to compare with (cited)
+
     [[figures]]
     id = "fig2_weak_mixing"          # output file stem (PNG + PDF)
     label = "Fig. 2"                 # figure label in the bounds table (panels may override it)
@@ -39,6 +43,7 @@ FIGURES_FILE = "figures.toml"
 PAPERS: dict[str, str] = {
     "papoulias-kosmas": "papoulias_kosmas",
     "canas": "canas",
+    "global": "global_fit",
 }
 
 
@@ -54,10 +59,17 @@ class Paper:
     figures: tuple = ()
     optional_analyses: tuple = ()
     labels: dict = field(default_factory=dict)
+    #: ``"<stem>.<scan>"`` -> published value to compare with (``[published]`` of figures.toml).
+    published: dict = field(default_factory=dict)
+    #: Also write every result as a HEPData submission (``hepdata = true`` in ``[paper]``).
+    hepdata: bool = False
 
     def figure_label(self, stem: str) -> str:
-        """The figure label of an analysis file (its stem): from the figure or panel that uses it."""
-        return self.labels.get(stem, stem)
+        """The figure label of a scan ``"<stem>.<scan>"`` or of an analysis file (its stem): from the
+        figure or panel that draws it (for a scan not drawn: that of its file)."""
+        if stem in self.labels:
+            return self.labels[stem]
+        return self.labels.get(stem.split(".")[0], stem)
 
 
 def _require(table: dict, key: str, where: str):
@@ -73,8 +85,9 @@ def _stem_labels(figures: list[dict], where: str) -> dict[str, str]:
         for panel in fig.get("panels", []):
             plabel = panel.get("label", flabel)
             for curve in panel.get("curves", []):
-                stem = _require(curve, "scan", where).split(".")[0]
-                labels.setdefault(stem, plabel)
+                key = _require(curve, "scan", where)
+                labels.setdefault(key.split(".")[0], plabel)
+                labels.setdefault(key, plabel)
     return labels
 
 
@@ -107,7 +120,8 @@ def load_paper(key: str) -> Paper:
     return Paper(key=key, folder=folder, title=_require(meta, "title", str(path)),
                  reference=_require(meta, "reference", str(path)), note=meta.get("note", ""),
                  figures=tuple(figures), optional_analyses=tuple(meta.get("optional_analyses", ())),
-                 labels=_stem_labels(figures, str(path)))
+                 labels=_stem_labels(figures, str(path)), published=dict(doc.get("published", {})),
+                 hepdata=bool(meta.get("hepdata", False)))
 
 
 def analysis_files(paper: str) -> list[Path]:

@@ -5,7 +5,8 @@ Layout of ``out_dir`` (see :func:`reproduce`)::
     index.html
     <paper>/figN_*.png, .pdf        composed figures (figures.toml); .csv: data of a spectrum figure
     <paper>/results.json            every scan, names "<analysis file stem>.<scan>"
-    <paper>/bounds.csv, bounds.md   the extracted bounds
+    <paper>/bounds.csv, bounds.md   the extracted bounds (with the data used and published values)
+    <paper>/hepdata/                with ``hepdata = true`` in figures.toml: the HEPData submission
     <paper>/scans/<stem>/           run_analysis outputs of each analysis file (full grids)
     <paper>/scans-scale<s>/<stem>/  the same for reduced grids (``--quick``: s = 0.3); never mixed
 
@@ -29,7 +30,8 @@ import numpy as np
 
 from .. import __version__
 from ..analysis import load_analysis, run_analysis
-from ..errors import ConfigError
+from ..analysis.hepdata import export_hepdata
+from ..errors import CevnsError, ConfigError
 from ..io import atomic_path, save_figure, write_json
 from .composers import compose_figure
 from .figure_data import write_figure_csv
@@ -143,7 +145,8 @@ def run_paper(paper: str, out_dir, grid_scale: float = 1.0, executor=None, progr
     -------
     dict
         ``{"paper", "title", "reference", "note", "folder", "scans_folder", "results", "rows", "scans",
-        "figures", "tables", "skipped", "seconds"}``; ``results`` is the paper's results.json content,
+        "figures", "tables", "skipped", "hepdata", "seconds"}`` (``hepdata``: the submission folder or None);
+        ``results`` is the paper's results.json content,
         ``scans`` maps ``"<stem>.<scan>"`` to :class:`~cevns.papers.results.ScanOutput` (in-memory arrays).
     """
     info = load_paper(paper)
@@ -167,7 +170,8 @@ def run_paper(paper: str, out_dir, grid_scale: float = 1.0, executor=None, progr
             scans[out.key] = out
             collected.append({**r, "name": out.key, "analysis": res["analysis"], "scan": r["name"],
                               "title": res["title"]})
-            rows.extend(bounds_rows(info.figure_label(path.stem), out))
+            for row in bounds_rows(info.figure_label(out.key), out):
+                rows.append({**row, "data": _data_used(path), "published": info.published.get(out.key, "")})
         if log:
             how = "reused (finished earlier)" if reused else f"in {time.perf_counter() - t1:.1f} s"
             log(f"[{info.key}] {path.stem}: {len(res['scans'])} scan(s) {how}")
@@ -177,7 +181,7 @@ def run_paper(paper: str, out_dir, grid_scale: float = 1.0, executor=None, progr
         files = [folder / f"{spec['id']}.png", folder / f"{spec['id']}.pdf"]
         save_figure(fig, files[0], dpi=150)
         save_figure(fig, files[1])
-        write_figure_csv(spec, folder / f"{spec['id']}.csv")  # spectrum figures; others: the scan CSVs
+        write_figure_csv(spec, folder / f"{spec['id']}.csv", scans)  # spectrum, weak mixing; others: scan CSVs
         figures.append({"stem": spec["id"], "title": spec["title"], "caption": spec["caption"],
                         "files": [str(p) for p in files]})
         if log:
@@ -187,12 +191,39 @@ def run_paper(paper: str, out_dir, grid_scale: float = 1.0, executor=None, progr
     if skipped:
         results["skipped"] = skipped
     write_json(folder / "results.json", results)
+    hepdata = _export_hepdata(info, folder, log)
     rows.sort(key=lambda row: _figure_order(row["figure"]))
     csv_path, md_path = write_tables(folder, rows, info.title)
     return {"paper": info.key, "title": info.title, "reference": info.reference, "note": info.note,
             "folder": str(folder), "scans_folder": str(scans_root), "results": results, "rows": rows,
             "scans": scans, "figures": figures, "tables": [str(csv_path), str(md_path)], "skipped": skipped,
+            "hepdata": hepdata,
             "seconds": time.perf_counter() - t0}
+
+
+def _export_hepdata(info, folder: Path, log) -> str | None:
+    """``[paper] hepdata = true``: every result of the paper folder as a validated HEPData submission in
+    ``<paper>/hepdata/`` (:func:`cevns.analysis.hepdata.export_hepdata`); the folder, or None."""
+    if not info.hepdata:
+        return None
+    try:
+        summary = export_hepdata(folder, folder / "hepdata", images=False)
+    except CevnsError as exc:  # e.g. the optional hepdata_lib is not installed
+        if log:
+            log(f"[{info.key}] HEPData export skipped: {exc}")
+        return None
+    if log:
+        log(f"[{info.key}] wrote HEPData submission ({len(summary['tables'])} tables) -> {summary['archive']}")
+    return summary["folder"]
+
+
+def _data_used(path: Path) -> str:
+    """The data sets of an analysis file: "label (likelihood, data)" joined by " + "."""
+    parts = []
+    for e in _read_toml(path).get("experiments", []):
+        extra = ", ".join(str(e[k]) for k in ("likelihood", "data") if k in e)
+        parts.append(f"{e.get('label', e.get('experiment', '?'))}" + (f" ({extra})" if extra else ""))
+    return " + ".join(parts)
 
 
 def _figure_order(label: str) -> tuple:

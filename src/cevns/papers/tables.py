@@ -19,8 +19,9 @@ from .results import ScanOutput
 
 __all__ = ["FIELDS", "MD_COLUMNS", "bounds_rows", "best_fit_text", "write_tables"]
 
-FIELDS = ["figure", "analysis", "scan", "parameters", "cl", "kind", "best_fit", "bound", "low", "high", "note"]
-MD_COLUMNS = ["figure", "scan", "parameters", "cl", "best_fit", "bound", "note"]
+FIELDS = ["figure", "analysis", "scan", "parameters", "cl", "kind", "best_fit", "bound", "low", "high", "note",
+          "data", "published"]
+MD_COLUMNS = ["figure", "scan", "parameters", "cl", "best_fit", "bound", "note", "data", "published"]
 
 
 def _fmt(v) -> str:
