@@ -19,7 +19,15 @@ __all__ = ["member_entry", "correlation_renames", "check_correlations", "correla
 
 
 def member_entry(spec: AnalysisSpec, experiment: str) -> list[int]:
-    """Indices of the entries whose label, or else experiment name, is ``experiment``."""
+    """Indices of the entries whose label, or else experiment name, is ``experiment``.
+
+    Parameters
+    ----------
+    spec : AnalysisSpec
+        The analysis.
+    experiment : str
+        A member's experiment label (or name).
+    """
     by_label = [i for i, e in enumerate(spec.experiments) if e.label == experiment]
     if by_label:
         return by_label
@@ -30,6 +38,11 @@ def correlation_renames(spec: AnalysisSpec) -> dict[int, dict[str, tuple[str, fl
     """Per entry index: ``{own nuisance name: (global name, sigma)}`` from ``[[correlations]]``.
 
     Members that do not pick exactly one entry are left out (:func:`check_correlations` reports them).
+
+    Parameters
+    ----------
+    spec : AnalysisSpec
+        The analysis with its ``[[correlations]]``.
     """
     out: dict[int, dict] = {}
     for c in spec.correlations:
@@ -43,7 +56,17 @@ def correlation_renames(spec: AnalysisSpec) -> dict[int, dict[str, tuple[str, fl
 def check_correlations(problems: _Problems, spec: AnalysisSpec, effective: dict[int, set] | None) -> None:
     """Add a problem for every member that names no / several entries, a nuisance the entry does not
     have (``effective``: entry index -> its systematic names, None for kinds without systematics), a
-    nuisance in two correlations, or a global name that is also an unrelated nuisance of some entry."""
+    nuisance in two correlations, or a global name that is also an unrelated nuisance of some entry.
+
+    Parameters
+    ----------
+    problems : _Problems
+        Collector of the analysis file's problems.
+    spec : AnalysisSpec
+        The analysis with its ``[[correlations]]``.
+    effective : dict or None
+        Entry index -> the names of its systematics (None for kinds without systematics).
+    """
     seen: dict[tuple, str] = {}
     renamed: dict[int, set] = {}
     for k, c in enumerate(spec.correlations):
@@ -82,7 +105,13 @@ def check_correlations(problems: _Problems, spec: AnalysisSpec, effective: dict[
 
 def correlations_summary(spec: AnalysisSpec) -> list[dict]:
     """The correlations as listed in ``results.json``: name, sigma, description and members as
-    ``"<label>/<nuisance>"``."""
+    ``"<label>/<nuisance>"``.
+
+    Parameters
+    ----------
+    spec : AnalysisSpec
+        The analysis with its ``[[correlations]]``.
+    """
     out = []
     for c in spec.correlations:
         members = []

@@ -51,6 +51,13 @@ def _q_of(names) -> tuple[float, float, float]:
 def weak_mixing_points(spec: dict, scans: Mapping[str, ScanOutput]) -> list[dict]:
     """One row per curve: label, q and its range [MeV], best fit and the interval at ``cl``.
 
+    Parameters
+    ----------
+    spec : dict
+        The figure's entry of ``figures.toml`` (curves with their scans and labels).
+    scans : mapping
+        ``"<analysis>.<scan>"`` -> :class:`~cevns.papers.results.ScanOutput` (in-memory results).
+
     Returns
     -------
     list of dict
@@ -73,7 +80,19 @@ def weak_mixing_points(spec: dict, scans: Mapping[str, ScanOutput]) -> list[dict
 
 
 def compose_weak_mixing(spec: dict, scans: Mapping[str, ScanOutput]):
-    """sin^2(theta_W) vs momentum transfer: the data points and the SM running (kind ``weak_mixing_running``)."""
+    """sin^2(theta_W) vs momentum transfer: the data points and the SM running (kind ``weak_mixing_running``).
+
+    Parameters
+    ----------
+    spec : dict
+        The figure's entry of ``figures.toml``.
+    scans : mapping
+        ``"<analysis>.<scan>"`` -> :class:`~cevns.papers.results.ScanOutput` (in-memory results).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig = new_figure(figsize=tuple(spec.get("figsize", (6.4, 4.6))))
     ax = fig.add_subplot()
     panels = spec.get("panels", [{}])
