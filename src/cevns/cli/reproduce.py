@@ -14,7 +14,7 @@ from .scan import MAX_MEMORY_HELP, memory_kwargs
 
 
 def reproduce_cmd(
-    paper: Optional[str] = typer.Argument(None, help="papoulias-kosmas or canas (default: both)"),
+    paper: Optional[str] = typer.Argument(None, help="one of: " + ", ".join(PAPERS) + " (default: all)"),
     out: str = typer.Option(..., "--out", help="output folder (locked while the run lasts)"),
     quick: bool = typer.Option(False, "--quick", help="reduced grids (smoke runs and tests; coarser numbers)"),
     max_memory: Optional[str] = typer.Option(None, "--max-memory", metavar="SIZE", help=MAX_MEMORY_HELP),
