@@ -21,6 +21,7 @@ def export_hepdata_cmd(
 ):
     """Write every interval, Delta-chi2 profile, contour and exclusion curve as a HEPData submission.
 
+    \f
     Parameters
     ----------
     results_dir : Path

@@ -37,6 +37,7 @@ def parameter_rows() -> list[dict]:
 def experiments_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON")):
     """List the built-in experiments.
 
+    \f
     Parameters
     ----------
     as_json : bool
@@ -54,6 +55,7 @@ def experiments_cmd(as_json: bool = typer.Option(False, "--json", help="print JS
 def parameters_cmd(as_json: bool = typer.Option(False, "--json", help="print JSON")):
     """List the physics parameters (unit, default, allowed range) and the physics settings (allowed values).
 
+    \f
     Parameters
     ----------
     as_json : bool

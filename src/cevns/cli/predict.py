@@ -234,6 +234,7 @@ def predict_cmd(
 ):
     """Expected CEvNS events: total in the analysis window, per flavour and per bin.
 
+    \f
     Parameters
     ----------
     experiment : str
@@ -274,6 +275,7 @@ def plot_spectrum_cmd(
 ):
     """Draw the predicted spectrum against the released data (the seed's Fig. 1).
 
+    \f
     Parameters
     ----------
     experiment : str

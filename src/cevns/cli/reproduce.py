@@ -25,6 +25,7 @@ def reproduce_cmd(
     Resumes: analysis files finished by an earlier (interrupted) run into the same folder are reused;
     --quick results live in their own subfolders and never mix with a full run's.
 
+    \f
     Parameters
     ----------
     paper : str, optional

@@ -62,6 +62,7 @@ def scan_cmd(
 ):
     """Run the scans of an analysis file: results.json, Delta-chi2 CSVs, plots (interrupted runs resume).
 
+    \f
     Parameters
     ----------
     analysis : Path
