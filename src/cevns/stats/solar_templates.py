@@ -315,3 +315,27 @@ class TemplateProfiler:
                 raise ConfigError(f"unknown nuisance {k!r}; nuisances: {', '.join(self.names)}")
             theta[:, self.names.index(k)] = np.broadcast_to(np.asarray(v, dtype=float), (n,))
         return self._expected(self.signal_grids(rates), theta, False)[0]
+
+    def expected_by_component(self, rates: Mapping, values: Mapping | None = None) -> list:
+        """Expected events per run and component at nuisance ``values`` (one point).
+
+        Returns
+        -------
+        list (per run) of dict name -> ndarray (n_bins,)
+            Names: the solar components, ``"ac"``, ``"er"``, ``"neutron"``.
+        """
+        v = {k: float(np.ravel(x)[0]) for k, x in dict(values or {}).items()}
+        for k in v:
+            if k not in self.names:
+                raise ConfigError(f"unknown nuisance {k!r}; nuisances: {', '.join(self.names)}")
+        i, u = bilinear_weights(np.array([v.get("tly", 0.0)]), self.grid)
+        j, w = bilinear_weights(np.array([v.get("tqy", 0.0)]), self.grid)
+        out = []
+        for r, sg in zip(self.runs, self.signal_grids(rates)):
+            x = r.exposure
+            d = {c: v.get(f"flux_{c}", 1.0) * self._corners(sg[c][:1], i, j, u, w)[0][0] for c in self.components}
+            d["ac"] = v.get(f"ac_{r.name}", 1.0) * x * r.ac
+            d["er"] = v.get("er", 1.0) * x * r.er
+            d["neutron"] = v.get("neutron", 1.0) * self._corners(x * r.neutron[None], i, j, u, w)[0][0]
+            out.append(d)
+        return out
