@@ -82,6 +82,11 @@ class _Statistics:
 
 
 @dataclass(frozen=True)
+class _Detector:
+    observable: str = "counting channel"
+
+
+@dataclass(frozen=True)
 class SummarySpec:
     """Validated options (what analyses read as ``experiment.spec``)."""
 
@@ -93,6 +98,7 @@ class SummarySpec:
     references: tuple = ()
     systematics: tuple = ()
     statistics: _Statistics = field(default_factory=_Statistics)
+    detector: _Detector = field(default_factory=_Detector)
 
     def model_dump(self) -> dict:
         """Plain dict of the options."""

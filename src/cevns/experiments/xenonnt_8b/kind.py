@@ -29,6 +29,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from ...errors import CevnsError, ConfigError
+from ...engine import Prediction
 from ...physics.parameters import PhysicsPoint
 from ...physics.settings import PhysicsSettings
 from ...sources import solar
@@ -74,6 +75,11 @@ class _Statistics:
 
 
 @dataclass(frozen=True)
+class _Detector:
+    observable: str = "analysis bin (81 per run)"
+
+
+@dataclass(frozen=True)
 class XenonntSpec:
     """The validated options of a ``xenonnt-8b`` file (the part analyses read as ``experiment.spec``)."""
 
@@ -88,6 +94,7 @@ class XenonntSpec:
     statistics: _Statistics = field(default_factory=_Statistics)
     systematics: tuple = ()
     likelihood: dict = field(default_factory=dict)
+    detector: _Detector = field(default_factory=_Detector)
 
     def model_dump(self) -> dict:
         """Plain dict of the options."""
@@ -194,6 +201,17 @@ class XenonntExperiment:
             eff = t.mono_at(tly, tqy).reshape(MONO_ENERGIES_KEV.size, -1)  # (46, 81)
             parts.append(t.exposure_t_yr * sum(r[0] @ eff for r in rates.values()))
         return np.concatenate(parts)
+
+    @property
+    def bin_edges(self) -> np.ndarray:
+        """Analysis-bin indices 0..n (runs concatenated): the bins are 4D, not intervals of one observable."""
+        return np.arange(self.observed.size + 1, dtype=float)
+
+    def predict(self, params: Mapping | None = None, chunk_size: int = 1024) -> Prediction:
+        """CEvNS events per analysis bin at one physics point (SSM fluxes, tly = tqy = 0), as a Prediction
+        with one flavour group ``"all"`` (for generic tables; the likelihood uses :meth:`recoil_rates`)."""
+        counts = self.signal_events(params)[None, None, :]
+        return Prediction(counts=counts, flavors=["all"], bin_edges=self.bin_edges)
 
     def settings(self, params: Mapping | None = None) -> dict:
         """Physics settings, the resolved physics point and the options in use (for output files)."""
