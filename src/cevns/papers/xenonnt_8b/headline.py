@@ -125,5 +125,6 @@ def reproduce_headline(folder, log=None) -> dict:
             log(f"[xenonnt-8b] wrote {stem}.png/.pdf")
     headline = {n: f["headline"] for n, f in fits.items()}
     nuis = {n: f["measurement"].nuisances for n, f in fits.items()}
-    return {"results": {"headline": headline, "published": PUBLISHED, "best_fit_nuisances": nuis},
+    return {"results": {"headline": headline, "published": PUBLISHED, "best_fit_nuisances": nuis,
+                        "extra_figures": [f["stem"] for f in figures]},
             "figures": figures}
