@@ -131,6 +131,7 @@ class SummaryEngine:
 
     @property
     def n_bins(self) -> int:
+        """Number of counting channels."""
         return len(self.engines)
 
     def point(self, params=None) -> PhysicsPoint:
@@ -149,6 +150,7 @@ class SummaryEngine:
         return self.predict(params, chunk_size).total
 
     def resolved_settings(self) -> dict:
+        """Physics settings in use (those of the channel engines)."""
         return self.engines[0].resolved_settings()
 
 
@@ -168,14 +170,17 @@ class SummaryExperiment:
 
     @property
     def title(self) -> str:
+        """One-line title of the experiment file."""
         return self.spec.title
 
     @property
     def references(self) -> list:
+        """References of the experiment file."""
         return list(self.spec.references)
 
     @property
     def bin_edges(self) -> np.ndarray:
+        """Channel indices 0..n as bin edges."""
         return self.engine.bin_edges
 
     def copy(self) -> "SummaryExperiment":

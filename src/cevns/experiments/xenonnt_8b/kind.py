@@ -137,14 +137,17 @@ class XenonntExperiment:
 
     @property
     def title(self) -> str:
+        """One-line title of the experiment file."""
         return self.spec.title
 
     @property
     def references(self) -> list:
+        """References of the experiment file."""
         return list(self.spec.references)
 
     @property
     def run_names(self) -> tuple:
+        """Science runs, in likelihood order."""
         return tuple(self.runs)
 
     @property
