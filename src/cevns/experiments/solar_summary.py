@@ -40,6 +40,7 @@ from ..physics.constants import SECONDS_PER_YEAR
 from ..physics.parameters import PhysicsPoint
 from ..physics.settings import PhysicsSettings
 from ..sources import solar
+from .experiment import nuclei_settings
 from .kinds import register_experiment_kind
 
 __all__ = ["KIND", "SummaryChannel", "SummaryEngine", "SummaryExperiment", "build_solar_summary"]
@@ -201,7 +202,8 @@ class SummaryExperiment:
         pt = self.engine.point(params)
         vals = {k: (float(np.ravel(v)[0]) if np.size(v) == 1 else np.asarray(v).tolist())
                 for k, v in pt.resolved().items()}
-        return {"parameters": vals, "physics": self.engine.resolved_settings(), "options": self.spec.model_dump()}
+        return {"parameters": vals, "physics": self.engine.resolved_settings(),
+                "nuclei": nuclei_settings(self.engine.engines[0], pt), "options": self.spec.model_dump()}
 
     def describe(self) -> dict:
         """JSON-serialisable description (a SUMMARY likelihood)."""

@@ -33,6 +33,7 @@ from ...engine import Prediction
 from ...physics.parameters import PhysicsPoint
 from ...physics.settings import PhysicsSettings
 from ...sources import solar
+from ..experiment import nuclei_settings
 from ..kinds import register_experiment_kind
 from .model import recoil_rate_engine
 from .release import DERIVED_FILE, MONO_ENERGIES_KEV, RUNS, check_runs, load_runs
@@ -210,6 +211,10 @@ class XenonntExperiment:
         """Analysis-bin indices 0..n (runs concatenated): the bins are 4D, not intervals of one observable."""
         return np.arange(self.observed.size + 1, dtype=float)
 
+    def total_background(self) -> np.ndarray:
+        """Nominal background events per analysis bin (runs concatenated)."""
+        return sum(self.backgrounds.values())
+
     def predict(self, params: Mapping | None = None, chunk_size: int = 1024) -> Prediction:
         """CEvNS events per analysis bin at one physics point (SSM fluxes, tly = tqy = 0), as a Prediction
         with one flavour group ``"all"`` (for generic tables; the likelihood uses :meth:`recoil_rates`)."""
@@ -224,7 +229,8 @@ class XenonntExperiment:
         for name, v in pt.resolved().items():
             arr = np.atleast_1d(np.asarray(v, dtype=float))
             values[name] = float(arr[0]) if arr.size == 1 else arr.tolist()
-        return {"parameters": values, "physics": eng.resolved_settings(), "options": self.spec.model_dump(),
+        return {"parameters": values, "physics": eng.resolved_settings(), "nuclei": nuclei_settings(eng, pt),
+                "options": self.spec.model_dump(),
                 "exposure_t_yr": {r: t.exposure_t_yr for r, t in self.runs.items()}}
 
     def describe(self) -> dict:
