@@ -1,5 +1,6 @@
 """The xenonnt-8b experiment kind, the xenonnt_8b likelihood kind (vectorised profiling) and the flux fit."""
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -9,11 +10,12 @@ import pytest
 
 from cevns.analysis import load_analysis, run_analysis
 from cevns.analysis.build import build_likelihood
+from cevns.cli import main
 from cevns.errors import CevnsError, ConfigError
 from cevns.experiments import load_experiment
 from cevns.experiments.xenonnt_8b.model import XenonntModel
 from cevns.experiments.xenonnt_8b.release import MONO_ENERGIES_KEV
-from cevns.papers.xenonnt_8b.headline import fit_data_set
+from cevns.papers.xenonnt_8b.headline import fit_data_set, reproduce_headline
 from cevns.stats.solar_flux_fit import measure_flux
 from cevns.stats.solar_term import DEFAULT_SIGMAS, XenonntTemplateTerm, likelihood_sigmas, profiler_of
 from cevns.stats.template_fit import TemplateFit
@@ -162,3 +164,30 @@ def test_analysis_rejects_systematics_and_bad_constraints():
 def test_term_needs_a_xenonnt_experiment():
     with pytest.raises(ConfigError, match="xenonnt-8b"):
         XenonntTemplateTerm.from_experiment(load_experiment("coherent-csi-2017"), label="x", dataset="e0")
+
+
+def test_reproduce_headline_block_and_figures(tmp_path):
+    out = reproduce_headline(tmp_path)
+    head = out["results"]["headline"]
+    assert set(head) == {"sr0+sr1", "sr0-sr2"}
+    for block in head.values():
+        assert set(block) == {"fitted_8b_flux_1e6_cm2_s", "significance_sigma", "observed_events",
+                              "expected_background_events"}
+        assert len(block["fitted_8b_flux_1e6_cm2_s"]) == 3
+    assert head["sr0-sr2"]["observed_events"] == 62
+    for f in out["figures"]:
+        assert all(Path(p).is_file() for p in f["files"])
+
+
+def _cli(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+def test_cli_predict_and_plot_spectrum(tmp_path, capsys):
+    code, out, _ = _cli(["predict", "xenonnt-8b", "--json"], capsys)
+    assert code == 0 and json.loads(out)["observed"] == 37.0
+    code, out, err = _cli(["plot-spectrum", "xenonnt-8b", "--out", str(tmp_path / "a.png")], capsys)
+    assert code != 0 and "1D spectrum" in out + err
