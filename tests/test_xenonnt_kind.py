@@ -191,3 +191,12 @@ def test_cli_predict_and_plot_spectrum(tmp_path, capsys):
     assert code == 0 and json.loads(out)["observed"] == 37.0
     code, out, err = _cli(["plot-spectrum", "xenonnt-8b", "--out", str(tmp_path / "a.png")], capsys)
     assert code != 0 and "1D spectrum" in out + err
+
+
+@pytest.mark.skipif(not RELEASE.is_dir(), reason="shared release copy not available")
+def test_release_folder_option_reads_the_published_files():
+    own = load_experiment("xenonnt-8b", overrides={"runs": "sr0", "release": str(RELEASE.resolve())})
+    shipped = load_experiment("xenonnt-8b", overrides={"runs": "sr0"})
+    t, s = own.runs["sr0"], shipped.runs["sr0"]
+    for name in ("observed", "ac", "er", "neutron", "mono"):
+        assert np.array_equal(getattr(t, name), getattr(s, name)), name
