@@ -70,10 +70,10 @@ def test_release_folder_with_missing_templates_is_a_clean_error(tmp_path):
 
 
 def test_profiler_matches_minuit_at_fixed_flux(exp):
-    prof = _free_flux_profiler(exp)
+    prof = _free_flux_profiler(exp, ac=0.05, er=0.5, neutron=0.5)  # the constraints of template_fit.py
     rates = exp.recoil_rates()
     fluxes = np.array([0.0, 3.0, 6.0, 12.0])
-    res = prof.profile(rates, fixed={"flux_8B": fluxes / 5.46})
+    res = prof.profile(rates, fixed={"flux_8B": fluxes / 5.46, "signal_eff": 1.0})  # template_fit has no e
     model = XenonntModel(exp.runs, {c: r[0] for c, r in rates.items()}, {c: v[0] for c, v in exp.ssm_flux_cm2_s.items()})
     minuit = np.array([TemplateFit(model).fit({"flux_8b": f}).chi2 for f in fluxes])
     assert res.converged.all()
@@ -159,6 +159,7 @@ def test_analysis_rejects_systematics_and_bad_constraints():
     with pytest.raises(ConfigError, match="ac_sigma"):
         likelihood_sigmas({"ac_sigma": -1})
     assert likelihood_sigmas({"flux_8b_sigma": "free"})["8B"] == math.inf
+    assert likelihood_sigmas({"ac_sigma": {"sr2": 0.1}})["ac"] == {"sr0": 0.0904, "sr1": 0.0576, "sr2": 0.1}
 
 
 def test_term_needs_a_xenonnt_experiment():

@@ -2,18 +2,18 @@
 
 For science runs r with 81 analysis bins each, the expected events of a point are
 
-    mu_rb = x_r [ sum_c a_c sum_i R_ci eps_rib(tly, tqy)  +  a_ac,r AC_rb + a_er ER_rb + a_n N_rb(tly, tqy) ],
+    mu_rb = x_r [ e sum_c a_c sum_i R_ci eps_rib(tly, tqy)  +  a_ac,r AC_rb + a_er ER_rb + a_n N_rb(tly, tqy) ],
 
 with x_r the exposure [t yr], R_ci the CEvNS recoil rate [events / t / yr] of solar component c (8B, hep)
 in the mono-energetic recoil bin i (a function of the physics point), eps_rib the release's detection
 efficiencies and N_rb the neutron template, both bilinear in the yield nuisances (tly, tqy) between the
 nodes of the 7 x 7 grid (exact at the nodes); AC, ER are the accidental-coincidence and electronic-recoil
-rates. The cost is the extended binned Poisson chi^2 (Baker & Cousins, NIM 221, 437 (1984)) plus
+rates; e is a signal-expectation (efficiency) factor common to all runs. The cost is the extended binned Poisson chi^2 (Baker & Cousins, NIM 221, 437 (1984)) plus
 Gaussian constraints,
 
     chi2 = sum_rb 2 [mu_rb - n_rb + n_rb ln(n_rb / mu_rb)] + tly^2 + tqy^2 + sum_k ((a_k - 1) / sigma_k)^2,
 
-minimised over the nuisances theta = (a_8B, a_hep, tly, tqy, a_ac,r..., a_er, a_n) at every physics
+minimised over the nuisances theta = (a_8B, a_hep, tly, tqy, a_ac,r..., a_er, a_n, e) at every physics
 point *at once* by damped Gauss-Newton steps (Hessian sum_b 2 n_b / mu_b^2 dmu_b dmu_b^T + priors, the
 expected-information form, positive definite), projected on the bounds a_k >= 0, |t| <= 3, with a
 step-halving line search per point. No minimiser runs per point.
@@ -105,7 +105,8 @@ class TemplateProfiler:
         Nodes of tly and tqy [sigma].
     sigmas : mapping
         Relative 1-sigma constraints of the normalisations: keys ``"8B"``, ``"hep"`` (flux / SSM; ``inf``
-        = free), ``"ac"``, ``"er"``, ``"neutron"``.
+        = free), ``"ac"`` (a number or a mapping run -> number), ``"er"``, ``"neutron"``, ``"signal"`` (the signal-expectation factor
+        ``signal_eff`` multiplying every solar component in every run).
     """
 
     def __init__(self, runs: Sequence[RunArrays], components: Sequence[str], grid, sigmas: Mapping):
@@ -114,13 +115,17 @@ class TemplateProfiler:
             raise ConfigError("the template likelihood needs at least one science run")
         self.components = tuple(components)
         self.grid = np.asarray(grid, dtype=float)
-        self.sigmas = {k: float(v) for k, v in sigmas.items()}
-        for k in (*self.components, "ac", "er", "neutron"):
+        sig = dict(sigmas)
+        ac = sig.pop("ac", None)
+        ac = {r.name: (ac.get(r.name) if isinstance(ac, Mapping) else ac) for r in self.runs}
+        self.sigmas = {k: float(v) for k, v in sig.items()}
+        self.sigmas.update({f"ac_{r}": (None if v is None else float(v)) for r, v in ac.items()})
+        for k in (*self.components, *[f"ac_{r.name}" for r in self.runs], "er", "neutron", "signal"):
             s = self.sigmas.get(k)
             if s is None or not (s > 0) or math.isnan(s):
                 raise ConfigError(f"template likelihood: constraint of {k!r} must be positive (inf = free), got {s}")
         self.names = [f"flux_{c}" for c in self.components] + ["tly", "tqy"] \
-            + [f"ac_{r.name}" for r in self.runs] + ["er", "neutron"]
+            + [f"ac_{r.name}" for r in self.runs] + ["er", "neutron", "signal_eff"]
         g = self.grid.size
         self._nbins = [r.observed.size for r in self.runs]
         for r in self.runs:
@@ -167,6 +172,7 @@ class TemplateProfiler:
         step = self.grid[1] - self.grid[0]
         mus, jacs = [], []
         nr = len(self.runs)
+        eff = theta[:, -1][:, None]
         for ri, (r, sg) in enumerate(zip(self.runs, sig_grids)):
             x = r.exposure
             nval, ndu, ndv = self._corners(x * r.neutron[None], i, j, u, v)
@@ -174,14 +180,15 @@ class TemplateProfiler:
             a_er, a_n = theta[:, nc + 2 + nr][:, None], theta[:, nc + 3 + nr][:, None]
             mu = a_ac * (x * r.ac) + a_er * (x * r.er) + a_n * nval
             dly, dqy = a_n * ndu, a_n * ndv
-            parts = []
+            parts, total_signal = [], 0.0
             for ci, c in enumerate(self.components):
                 sval, sdu, sdv = self._corners(sg[c], i, j, u, v)
-                a = theta[:, ci][:, None]
+                a = theta[:, ci][:, None] * eff
+                total_signal = total_signal + theta[:, ci][:, None] * sval
                 mu = mu + a * sval
                 dly = dly + a * sdu
                 dqy = dqy + a * sdv
-                parts.append(sval)
+                parts.append(eff * sval)
             mus.append(np.maximum(mu, _MU_FLOOR))
             if derivatives:
                 n, b = mu.shape
@@ -193,6 +200,7 @@ class TemplateProfiler:
                 jac[:, nc + 2 + ri] = x * r.ac
                 jac[:, nc + 2 + nr] = x * r.er
                 jac[:, nc + 3 + nr] = nval
+                jac[:, -1] = total_signal
                 jacs.append(jac)
         return mus, jacs
 
@@ -200,7 +208,8 @@ class TemplateProfiler:
         """Constraint chi^2 (n,), its gradient (n, P) and (diagonal) Hessian (P,)."""
         nc = len(self.components)
         sig = np.array([self.sigmas[c] for c in self.components] + [1.0, 1.0]
-                       + [self.sigmas["ac"]] * len(self.runs) + [self.sigmas["er"], self.sigmas["neutron"]])
+                       + [self.sigmas[f"ac_{r.name}"] for r in self.runs] + [self.sigmas["er"], self.sigmas["neutron"],
+                                                                  self.sigmas["signal"]])
         centre = np.ones(len(self.names))
         centre[nc:nc + 2] = 0.0
         w = np.where(np.isinf(sig), 0.0, 1.0 / sig**2)
@@ -333,7 +342,7 @@ class TemplateProfiler:
         out = []
         for r, sg in zip(self.runs, self.signal_grids(rates)):
             x = r.exposure
-            d = {c: v.get(f"flux_{c}", 1.0) * self._corners(sg[c][:1], i, j, u, w)[0][0] for c in self.components}
+            d = {c: v.get(f"flux_{c}", 1.0) * v.get("signal_eff", 1.0) * self._corners(sg[c][:1], i, j, u, w)[0][0] for c in self.components}
             d["ac"] = v.get(f"ac_{r.name}", 1.0) * x * r.ac
             d["er"] = v.get("er", 1.0) * x * r.er
             d["neutron"] = v.get("neutron", 1.0) * self._corners(x * r.neutron[None], i, j, u, w)[0][0]

@@ -10,11 +10,16 @@ overrides them, ``"free"`` = unconstrained):
 
 * ``flux_8B``: 8B flux / SSM, 0.12 (B16 SSM uncertainty, Vinyoles et al. 2017, arXiv:1611.09867 Table 6);
 * ``flux_hep``: hep flux / SSM, 0.30 (same table);
-* ``tly``, ``tqy``: light- and charge-yield nuisances, standard normal (the release's grid is in sigma);
-* ``ac_<run>`` (per run), ``er``, ``neutron`` (shared): background normalisations, 0.05, 0.5, 0.5.
-  ASSUMED values: the per-component constraints of arXiv:2408.02877 and arXiv:2604.06002 could not be
-  retrieved (only the papers' first pages were reachable from this environment); they were chosen so that
-  the SR0+SR1 background uncertainty is of the order of the published +1.4 / -1.3 events.
+* ``tly``, ``tqy``: light- and charge-yield nuisances, standard normal on [-3, 3] (the release's grid is in
+  sigma);
+* ``ac_<run>`` (per run; SR0 0.0904, SR1 0.0576), ``er`` (1.0) and ``neutron`` (0.58), the last two shared
+  between runs, and ``signal_eff`` (0.25), the uncertainty of the signal expectation common to every run:
+  the collaboration's own statistical model of the same SR0+SR1 data and templates, published with the
+  XENONnT light-dark-matter data release (github.com/XENONnT/light_wimp_data_release @ 2421e036,
+  ``light_wimp_data_release/data/test_statistical_model.yaml``: ``ac_sr0/ac_sr1/er/nr_rate_multiplier``,
+  ``signal_efficiency``; PRL 134, 111802 (2025), arXiv:2409.17868). The constraints of arXiv:2408.02877
+  and arXiv:2604.06002 themselves could not be retrieved; SR2's AC constraint is not in that file and
+  is ASSUMED equal to SR1's.
 
 Data: observed counts, or Asimov = ``data_scale x`` the CEvNS signal at the Asimov point (SSM fluxes,
 nominal yields) + the nominal backgrounds.
@@ -36,26 +41,36 @@ from .solar_templates import RunArrays, TemplateProfiler
 __all__ = ["XenonntTemplateTerm", "DEFAULT_SIGMAS", "profiler_of", "likelihood_sigmas"]
 
 #: Default constraints (see the module docstring for their sources / status).
-DEFAULT_SIGMAS = {"8B": 0.12, "hep": 0.30, "ac": 0.05, "er": 0.5, "neutron": 0.5}
+DEFAULT_SIGMAS = {"8B": 0.12, "hep": 0.30, "ac": {"sr0": 0.0904, "sr1": 0.0576, "sr2": 0.0576}, "er": 1.0,
+                  "neutron": 0.58, "signal": 0.25}
 _OPTION_KEYS = {"flux_8b_sigma": "8B", "hep_sigma": "hep", "ac_sigma": "ac", "er_sigma": "er",
-                "neutron_sigma": "neutron"}
+                "neutron_sigma": "neutron", "signal_sigma": "signal"}
 #: Physics points profiled together (bounds the memory: ~200 kB per point and run).
 CHUNK = 256
 
 
 def likelihood_sigmas(table: Mapping | None, where: str = "likelihood") -> dict:
-    """Constraints from a ``[likelihood]`` table (keys ``flux_8b_sigma``, ``hep_sigma``, ``ac_sigma``,
-    ``er_sigma``, ``neutron_sigma``; a positive number or ``"free"``) over :data:`DEFAULT_SIGMAS`."""
-    out = dict(DEFAULT_SIGMAS)
+    """Constraints from a ``[likelihood]`` table over :data:`DEFAULT_SIGMAS`.
+
+    Keys ``flux_8b_sigma``, ``hep_sigma``, ``ac_sigma``, ``er_sigma``, ``neutron_sigma``, ``signal_sigma``;
+    values a positive number or ``"free"``; ``ac_sigma`` may also be a table run -> value.
+    """
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULT_SIGMAS.items()}
+
+    def value(v, key):
+        if v == "free":
+            return math.inf
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0:
+            return float(v)
+        raise ConfigError(f"{where}: {key}: expected a positive number or \"free\", got {v!r}")
+
     for k, v in dict(table or {}).items():
         if k not in _OPTION_KEYS:
             raise ConfigError(f"{where}: unknown key {k!r}; allowed: {', '.join(_OPTION_KEYS)}")
-        if v == "free":
-            out[_OPTION_KEYS[k]] = math.inf
-        elif isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0:
-            out[_OPTION_KEYS[k]] = float(v)
+        if k == "ac_sigma" and isinstance(v, dict):
+            out["ac"].update({str(r): value(x, f"ac_sigma.{r}") for r, x in v.items()})
         else:
-            raise ConfigError(f"{where}: {k}: expected a positive number or \"free\", got {v!r}")
+            out[_OPTION_KEYS[k]] = value(v, k)
     return out
 
 
@@ -143,7 +158,7 @@ class XenonntTemplateTerm(Term):
         s = self.profiler.sigmas
         out = {}
         for k in self.profiler.names:
-            key = k.split("_")[0] if k.startswith("ac_") else k.replace("flux_", "")
+            key = {"signal_eff": "signal"}.get(k, k if k.startswith("ac_") else k.replace("flux_", ""))
             sig = 1.0 if k in ("tly", "tqy") else s[key]
             out[f"{self.dataset}:{k}"] = {"sigma": None if math.isinf(sig) else sig,
                                           "applies_to": [f"{self.label}/{k}"]}
