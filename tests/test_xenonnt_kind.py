@@ -201,3 +201,11 @@ def test_release_folder_option_reads_the_published_files():
     t, s = own.runs["sr0"], shipped.runs["sr0"]
     for name in ("observed", "ac", "er", "neutron", "mono"):
         assert np.array_equal(getattr(t, name), getattr(s, name)), name
+
+
+def test_a_huge_signal_cannot_be_switched_off_cheaply(exp):
+    prof = profiler_of(exp)
+    sm = prof.profile(exp.recoil_rates()).chi2[0]
+    huge = prof.profile(exp.recoil_rates({"zprime_mass": 10.0, "zprime_coupling": 1e-6})).chi2[0]
+    # the signal factor is limited to [0.5, 1.5]; only the 12 % SSM flux prior can absorb it (> 8 sigma)
+    assert huge - sm > (1 / 0.12) ** 2 - 5

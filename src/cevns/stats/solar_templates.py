@@ -15,7 +15,7 @@ Gaussian constraints,
 
 minimised over the nuisances theta = (a_8B, a_hep, tly, tqy, a_ac,r..., a_er, a_n, e) at every physics
 point *at once* by damped Gauss-Newton steps (Hessian sum_b 2 n_b / mu_b^2 dmu_b dmu_b^T + priors, the
-expected-information form, positive definite), projected on the bounds a_k >= 0, |t| <= 3, with a
+expected-information form, positive definite), projected on the bounds a_k >= 0, |t| <= 3, 0.5 <= e <= 1.5, with a
 step-halving line search per point. No minimiser runs per point.
 
 Any nuisance can be held at given values per point (``fixed``), which is how a profile of the 8B flux
@@ -35,6 +35,10 @@ from ..errors import ConfigError
 
 __all__ = ["RunArrays", "TemplateProfiler", "ProfileResult", "bilinear_weights"]
 
+#: Range of the signal-expectation factor e (the fit limits of the collaboration's model, see
+#: :mod:`cevns.stats.solar_term`): a Gaussian factor allowed to reach 0 would let any signal, however
+#: large, be switched off at a finite cost.
+SIGNAL_EFF_LIMITS = (0.5, 1.5)
 #: Newton iterations and convergence tolerance on chi^2.
 MAX_ITER = 60
 TOL_CHI2 = 1e-7
@@ -229,6 +233,7 @@ class TemplateProfiler:
         hi = np.full(len(self.names), np.inf)
         lo[nc:nc + 2] = self.grid[0]
         hi[nc:nc + 2] = self.grid[-1]
+        lo[-1], hi[-1] = SIGNAL_EFF_LIMITS
         return lo, hi
 
     # ------------------------------------------------------------------ public

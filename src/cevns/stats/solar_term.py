@@ -17,7 +17,7 @@ overrides them, ``"free"`` = unconstrained):
   the collaboration's own statistical model of the same SR0+SR1 data and templates, published with the
   XENONnT light-dark-matter data release (github.com/XENONnT/light_wimp_data_release @ 2421e036,
   ``light_wimp_data_release/data/test_statistical_model.yaml``: ``ac_sr0/ac_sr1/er/nr_rate_multiplier``,
-  ``signal_efficiency``; PRL 134, 111802 (2025), arXiv:2409.17868). The constraints of arXiv:2408.02877
+  ``signal_efficiency``, whose fit range [0.5, 1.5] is kept; PRL 134, 111802 (2025), arXiv:2409.17868). The constraints of arXiv:2408.02877
   and arXiv:2604.06002 themselves could not be retrieved; SR2's AC constraint is not in that file and
   is ASSUMED equal to SR1's.
 
