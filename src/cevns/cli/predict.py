@@ -298,6 +298,8 @@ def plot_spectrum_cmd(
     _check_range(low, high)
     prepare_out_dir(out.parent if str(out.parent) else ".")
     exp, params = load_for_cli(experiment, set_, no_time_cut)
+    if not hasattr(exp.spec, "source"):  # plug-in kinds (e.g. xenonnt-8b) have no 1D energy spectrum
+        raise CommandLineError(f"plot-spectrum draws experiments with a 1D spectrum; {exp.name} is of another kind")
     width = float(exp.bin_edges[1] - exp.bin_edges[0])
     lo = float(exp.bin_edges[0]) if low is None else low
     hi = float(exp.bin_edges[-1]) if high is None else high

@@ -33,6 +33,8 @@ from .files import (
 )
 from .kinds import DEFAULT_KIND, EXPERIMENT_KINDS, experiment_kind, kind_builder, register_experiment_kind
 from .schema import ExperimentSpec
+from .xenonnt_8b import kind as _xenonnt_8b_kind  # noqa: F401,E402  (registers the xenonnt-8b kind)
+from . import solar_summary as _solar_summary  # noqa: F401,E402  (registers the solar-summary kind)
 
 __all__ = [
     "BUILTIN_DIR",

@@ -30,6 +30,18 @@ def engine_isotopes(engine) -> list[dict]:
             for k in engine.isotope_kernels]
 
 
+def nuclei_settings(engine, pt) -> dict:
+    """Per-isotope radii [fm], abundance and number of nuclei of a rate engine at physics point ``pt``."""
+    out = {}
+    for d in engine_isotopes(engine):
+        iso = d["isotope"]
+        rn = pt.get(f"rn_{iso.name}")
+        rn_val = d["proton_rms_fm"] if rn is None else float(np.ravel(rn)[0])
+        out[iso.name] = {"proton_rms_fm": d["proton_rms_fm"], "neutron_rms_fm": rn_val,
+                         "abundance": float(iso.abundance), "nuclei": d["n_nuclei"]}
+    return out
+
+
 def _array_summary(v) -> float | None:
     return None if v is None else float(np.sum(v))
 

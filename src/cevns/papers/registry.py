@@ -43,6 +43,7 @@ FIGURES_FILE = "figures.toml"
 PAPERS: dict[str, str] = {
     "papoulias-kosmas": "papoulias_kosmas",
     "canas": "canas",
+    "xenonnt-8b": "xenonnt_8b",
     "global": "global_fit",
 }
 

@@ -34,6 +34,7 @@ from ..analysis.hepdata import export_hepdata
 from ..errors import CevnsError, ConfigError
 from ..io import atomic_path, save_figure, write_json
 from .composers import compose_figure
+from .extras import PAPER_EXTRAS
 from .figure_data import write_figure_csv
 from .grids import QUICK_SCALE, scaled_analysis
 from .index_html import write_index
@@ -188,6 +189,10 @@ def run_paper(paper: str, out_dir, grid_scale: float = 1.0, executor=None, progr
             log(f"[{info.key}] wrote {spec['id']}.png/.pdf")
     results = {"analysis": info.key, "title": info.title, "reference": info.reference,
                "grid_scale": grid_scale, "scans": collected}
+    if info.key in PAPER_EXTRAS:  # non-scan results of a paper (e.g. the XENONnT 8B flux fits)
+        extra = PAPER_EXTRAS[info.key](folder, log=log)
+        results.update(extra["results"])
+        figures.extend(extra["figures"])
     if skipped:
         results["skipped"] = skipped
     write_json(folder / "results.json", results)

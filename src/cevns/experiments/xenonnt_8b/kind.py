@@ -1,0 +1,311 @@
+"""The ``xenonnt-8b`` experiment kind: XENONnT solar-8B CEvNS from the collaboration's data release.
+
+An ``experiment.toml`` with ``kind = "xenonnt-8b"``::
+
+    kind = "xenonnt-8b"
+    name = "xenonnt-8b"
+    runs = "sr0+sr1"             # or "sr0-sr2", or a list such as ["sr0", "sr2"]
+    solar_model = "b16-gs98"     # or "b16-agss09" (B16 SSM fluxes, Vinyoles et al. 2017)
+    components = ["8B", "hep"]
+    release = ""                 # a folder with a copy of the release (read with h5py); "" = shipped npz
+    [physics]                    # PhysicsSettings (form factor, couplings, ...)
+
+builds a :class:`XenonntExperiment`: the release's templates of the chosen runs plus one rate engine per
+solar component that gives the CEvNS recoil rate [events / t / yr] of natural xenon in the 46 0.1-keVnr
+bins of the mono-energetic templates for arrays of physics points. The per-flavour solar flux
+(adiabatic MSW, :mod:`cevns.sources.solar`) makes every flavour-dependent parameter of the physics point
+(NSI, charge radii, magnetic moments) act with the right nu_e / nu_mu + nu_tau mix. The likelihood is
+the ``xenonnt_8b`` kind (:mod:`cevns.stats.solar_templates`).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+from pydantic import ValidationError
+
+from ...errors import CevnsError, ConfigError
+from ...engine import Prediction
+from ...physics.parameters import PhysicsPoint
+from ...physics.settings import PhysicsSettings
+from ...sources import solar
+from ..experiment import nuclei_settings
+from ..kinds import register_experiment_kind
+from .model import recoil_rate_engine
+from .release import DERIVED_FILE, MONO_ENERGIES_KEV, RUNS, check_runs, load_runs
+
+__all__ = ["KIND", "RUN_SETS", "SOLAR_MODEL_NAMES", "XenonntExperiment", "build_xenonnt_8b", "parse_runs"]
+
+KIND = "xenonnt-8b"
+#: Named run selections.
+RUN_SETS = {"sr0+sr1": ("sr0", "sr1"), "sr0-sr2": ("sr0", "sr1", "sr2"), "sr0": ("sr0",), "sr1": ("sr1",),
+            "sr2": ("sr2",)}
+#: Option value -> solar model of :data:`cevns.sources.solar.SOLAR_MODELS`.
+SOLAR_MODEL_NAMES = {"b16-gs98": "B16-GS98", "b16-agss09": "B16-AGSS09met", "b16-agss09met": "B16-AGSS09met"}
+_KEYS = {"kind", "schema_version", "name", "title", "description", "references", "runs", "solar_model",
+         "components", "release", "physics", "n_t", "likelihood"}
+
+
+def parse_runs(value, where: str = "runs") -> tuple:
+    """Science runs from ``"sr0+sr1"``, ``"sr0-sr2"``, a single run name or a list of run names."""
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in RUN_SETS:
+            return RUN_SETS[key]
+        raise ConfigError(f"{where}: unknown science-run selection {value!r}; expected one of "
+                          f"{', '.join(RUN_SETS)} or a list of {', '.join(RUNS)}")
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        try:
+            runs = check_runs(tuple(v.lower() for v in value))
+        except CevnsError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        if len(set(runs)) != len(runs):
+            raise ConfigError(f"{where}: a science run is listed twice in {list(value)}")
+        return runs
+    raise ConfigError(f"{where}: expected a run selection string or a list of run names, got {value!r}")
+
+
+@dataclass(frozen=True)
+class _Statistics:
+    single_bin: object = None
+    spectral: str = "xenonnt_8b"
+
+
+@dataclass(frozen=True)
+class _Detector:
+    observable: str = "analysis bin (81 per run)"
+
+
+@dataclass(frozen=True)
+class XenonntSpec:
+    """The validated options of a ``xenonnt-8b`` file (the part analyses read as ``experiment.spec``)."""
+
+    name: str
+    title: str
+    runs: tuple
+    solar_model: str
+    components: tuple
+    release: str | None
+    references: tuple = ()
+    description: str = ""
+    statistics: _Statistics = field(default_factory=_Statistics)
+    systematics: tuple = ()
+    likelihood: dict = field(default_factory=dict)
+    detector: _Detector = field(default_factory=_Detector)
+
+    def model_dump(self) -> dict:
+        """Plain dict of the options."""
+        return {"name": self.name, "title": self.title, "runs": list(self.runs), "solar_model": self.solar_model,
+                "components": list(self.components), "release": self.release, "likelihood": dict(self.likelihood)}
+
+
+@dataclass(eq=False)
+class XenonntExperiment:
+    """A built ``xenonnt-8b`` experiment.
+
+    Attributes
+    ----------
+    name : str
+    spec : XenonntSpec
+    path : Path
+        The experiment file.
+    runs : dict run -> :class:`~cevns.experiments.xenonnt_8b.release.RunTemplates`
+    engines : dict component -> RateEngine
+        CEvNS recoil rate [events / t / yr] of natural xenon at the SSM flux in the 46 mono-energetic
+        bins (0.45-5.05 keVnr); ``engine`` is the 8B one.
+    ssm_flux_cm2_s : dict component -> (flux [cm^-2 s^-1], relative 1-sigma SSM uncertainty)
+    files : list of Path
+    """
+
+    name: str
+    spec: XenonntSpec
+    path: Path
+    runs: dict
+    engines: dict
+    ssm_flux_cm2_s: dict
+    files: list = field(default_factory=list)
+    raw: dict = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- contract used by analyses
+    @property
+    def engine(self):
+        """The 8B engine (defaults, n_bins) -- what generic code asks an experiment for."""
+        return self.engines[self.spec.components[0]]
+
+    @property
+    def title(self) -> str:
+        """One-line title of the experiment file."""
+        return self.spec.title
+
+    @property
+    def references(self) -> list:
+        """References of the experiment file."""
+        return list(self.spec.references)
+
+    @property
+    def run_names(self) -> tuple:
+        """Science runs, in likelihood order."""
+        return tuple(self.runs)
+
+    @property
+    def observed(self) -> np.ndarray:
+        """Observed events, the 81 bins of each run concatenated in run order."""
+        return np.concatenate([np.asarray(t.observed, dtype=float).ravel() for t in self.runs.values()])
+
+    @property
+    def backgrounds(self) -> dict:
+        """Nominal background events (tly = tqy = 0) per bin, runs concatenated: ac, er, neutron."""
+        out = {"ac": [], "er": [], "neutron": []}
+        for t in self.runs.values():
+            x = t.exposure_t_yr
+            out["ac"].append(x * t.ac.ravel())
+            out["er"].append(x * t.er.ravel())
+            out["neutron"].append(x * t.neutron_at(0.0, 0.0).ravel())
+        return {k: np.concatenate(v) for k, v in out.items()}
+
+    sideband = None
+
+    def copy(self) -> "XenonntExperiment":
+        """A cheap copy sharing the (read-only) templates and engines."""
+        return replace(self, runs=dict(self.runs), engines=dict(self.engines), files=list(self.files),
+                       raw=copy.deepcopy(self.raw))
+
+    def recoil_rates(self, params: Mapping | PhysicsPoint | None = None) -> dict:
+        """CEvNS recoil rates [events / t / yr] in the 46 mono-energetic bins at the SSM fluxes.
+
+        Parameters
+        ----------
+        params : mapping or PhysicsPoint, optional
+            Physics parameters (floats or equal-length arrays); SM by default.
+
+        Returns
+        -------
+        dict component -> ndarray (n_points, 46)
+        """
+        out = {}
+        for comp, eng in self.engines.items():
+            pt = params if isinstance(params, PhysicsPoint) else PhysicsPoint(dict(params or {}),
+                                                                                defaults=eng.defaults)
+            with np.errstate(over="ignore", invalid="ignore"):
+                r = eng.predict(pt).per_bin
+            if not np.all(np.isfinite(r)):
+                raise ConfigError(f"{self.name}: the {comp} CEvNS rate is not finite for these parameters")
+            out[comp] = r
+        return out
+
+    def signal_events(self, params=None, tly: float = 0.0, tqy: float = 0.0) -> np.ndarray:
+        """CEvNS events per bin (runs concatenated) at one physics point, SSM fluxes, yields (tly, tqy)."""
+        rates = self.recoil_rates(params)
+        parts = []
+        for t in self.runs.values():
+            eff = t.mono_at(tly, tqy).reshape(MONO_ENERGIES_KEV.size, -1)  # (46, 81)
+            parts.append(t.exposure_t_yr * sum(r[0] @ eff for r in rates.values()))
+        return np.concatenate(parts)
+
+    @property
+    def bin_edges(self) -> np.ndarray:
+        """Analysis-bin indices 0..n (runs concatenated): the bins are 4D, not intervals of one observable."""
+        return np.arange(self.observed.size + 1, dtype=float)
+
+    def total_background(self) -> np.ndarray:
+        """Nominal background events per analysis bin (runs concatenated)."""
+        return sum(self.backgrounds.values())
+
+    def predict(self, params: Mapping | None = None, chunk_size: int = 1024) -> Prediction:
+        """CEvNS events per analysis bin at one physics point (SSM fluxes, tly = tqy = 0), as a Prediction
+        with one flavour group ``"all"`` (for generic tables; the likelihood uses :meth:`recoil_rates`)."""
+        counts = self.signal_events(params)[None, None, :]
+        return Prediction(counts=counts, flavors=["all"], bin_edges=self.bin_edges)
+
+    def settings(self, params: Mapping | None = None) -> dict:
+        """Physics settings, the resolved physics point and the options in use (for output files)."""
+        eng = self.engine
+        pt = PhysicsPoint(dict(params or {}), defaults=eng.defaults)
+        values = {}
+        for name, v in pt.resolved().items():
+            arr = np.atleast_1d(np.asarray(v, dtype=float))
+            values[name] = float(arr[0]) if arr.size == 1 else arr.tolist()
+        return {"parameters": values, "physics": eng.resolved_settings(), "nuclei": nuclei_settings(eng, pt),
+                "options": self.spec.model_dump(),
+                "exposure_t_yr": {r: t.exposure_t_yr for r, t in self.runs.items()}}
+
+    def describe(self) -> dict:
+        """The experiment as a JSON-serialisable dict."""
+        return {"name": self.name, "kind": KIND, "title": self.title, "path": str(self.path),
+                "options": self.spec.model_dump(),
+                "runs": {r: {"exposure_t_yr": t.exposure_t_yr, "observed": float(t.observed.sum())}
+                         for r, t in self.runs.items()},
+                "ssm_flux_cm2_s": {c: list(v) for c, v in self.ssm_flux_cm2_s.items()},
+                "backgrounds": {k: float(v.sum()) for k, v in self.backgrounds.items()},
+                "references": self.references}
+
+
+def _options(raw: dict, path: Path) -> tuple:
+    unknown = sorted(set(raw) - _KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {unknown} for kind {KIND!r}; allowed: {sorted(_KEYS)}")
+    runs = parse_runs(raw.get("runs", "sr0+sr1"), f"{path}: runs")
+    sm = raw.get("solar_model", "b16-gs98")
+    if not isinstance(sm, str) or sm.lower() not in SOLAR_MODEL_NAMES:
+        raise ConfigError(f"{path}: solar_model: expected one of b16-gs98, b16-agss09, got {sm!r}")
+    comps = raw.get("components", ["8B", "hep"])
+    if not (isinstance(comps, list) and comps and all(c in solar.COMPONENTS for c in comps)) \
+            or len(set(comps)) != len(comps) or comps[0] != "8B":
+        raise ConfigError(f"{path}: components: expected ['8B'] or ['8B', 'hep'], got {comps!r}")
+    release = raw.get("release", "") or None
+    if release is not None:
+        if not isinstance(release, str):
+            raise ConfigError(f"{path}: release: expected a folder path string, got {release!r}")
+        rel = Path(release).expanduser()
+        release = str(rel if rel.is_absolute() else (path.parent / rel).resolve())
+    phys = raw.get("physics", {})
+    if not isinstance(phys, dict):
+        raise ConfigError(f"{path}: physics: expected a table")
+    try:
+        settings = PhysicsSettings(**phys)
+    except ValidationError as exc:
+        msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: physics: {msgs}") from None
+    n_t = raw.get("n_t", 400)
+    if not isinstance(n_t, int) or n_t < 50:
+        raise ConfigError(f"{path}: n_t: expected an integer >= 50, got {n_t!r}")
+    lik = raw.get("likelihood", {})
+    if not isinstance(lik, dict):
+        raise ConfigError(f"{path}: likelihood: expected a table of constraints")
+    for k in ("name", "title", "description"):
+        if k in raw and not isinstance(raw[k], str):
+            raise ConfigError(f"{path}: {k}: expected a string")
+    spec = XenonntSpec(name=raw.get("name", KIND), title=raw.get("title", "XENONnT solar 8B CEvNS"),
+                       runs=runs, solar_model=SOLAR_MODEL_NAMES[sm.lower()], components=tuple(comps),
+                       release=release, references=tuple(raw.get("references", ())),
+                       description=raw.get("description", ""), likelihood=dict(lik))
+    return spec, settings, n_t
+
+
+@register_experiment_kind(KIND)
+def build_xenonnt_8b(raw: dict, path: Path) -> XenonntExperiment:
+    """Builder of ``kind = "xenonnt-8b"`` files (see the module docstring).
+
+    Raises
+    ------
+    ConfigError
+        Unknown keys or option values, a release folder that is missing or lacks files (the message
+        names the file).
+    """
+    path = Path(path)
+    spec, settings, n_t = _options(raw, path)
+    try:
+        runs = load_runs(spec.runs, spec.release)
+    except CevnsError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    engines, fluxes = {}, {}
+    for comp in spec.components:
+        engines[comp] = recoil_rate_engine(comp, spec.solar_model, settings, n_t=n_t)
+        fluxes[comp] = solar.ssm_flux(comp, spec.solar_model)
+    files = [DERIVED_FILE] if spec.release is None else []
+    return XenonntExperiment(name=spec.name, spec=spec, path=path, runs=runs, engines=engines,
+                             ssm_flux_cm2_s=fluxes, files=files, raw=copy.deepcopy(raw))
