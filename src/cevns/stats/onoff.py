@@ -61,6 +61,18 @@ def profile_off_background(a, n, m, tau=1.0):
 def onoff_chi2(a, n, m, tau=1.0):
     """Profiled on/off chi^2 ``g(a) = min_b chi2(a, b)`` of each bin (module docstring).
 
+    ``g(a) = chi2(a, b_hat(a))`` with the Baker-Cousins on/off statistic and ``b_hat`` of
+    :func:`profile_off_background` (Rolke, Lopez & Conrad, Nucl. Instrum. Meth. A 551 (2005) 493).
+
+    Parameters
+    ----------
+    a : array_like
+        Expected on-window counts other than the steady-state background [events] (>= 0).
+    n, m : array_like
+        On- and off-window counts [events] (>= 0).
+    tau : float or array_like, optional
+        Off/on exposure ratio (dimensionless, > 0).
+
     Returns
     -------
     numpy.ndarray
@@ -79,7 +91,25 @@ def onoff_chi2(a, n, m, tau=1.0):
 
 
 def onoff_derivatives(a, n, m, tau=1.0):
-    """First and second derivative of :func:`onoff_chi2` with respect to ``a`` (per bin)."""
+    """First and second derivative of :func:`onoff_chi2` with respect to ``a`` (per bin).
+
+    ``g'(a) = 2 (1 - n / (a + b_hat))`` and ``g''(a) = 2 n m / (n b_hat^2 + m (a + b_hat)^2)`` (envelope
+    theorem; module docstring).
+
+    Parameters
+    ----------
+    a : array_like
+        Expected on-window counts other than the steady-state background [events] (>= 0).
+    n, m : array_like
+        On- and off-window counts [events] (>= 0).
+    tau : float or array_like, optional
+        Off/on exposure ratio (dimensionless, > 0).
+
+    Returns
+    -------
+    d1, d2 : numpy.ndarray
+        ``g'(a)`` [1/events] and ``g''(a)`` [1/events^2], broadcast shape.
+    """
     a, n, m = (np.asarray(v, dtype=float) for v in (a, n, m))
     b = profile_off_background(a, n, m, tau)
     mu = a + b
