@@ -77,6 +77,18 @@ def onoff_chi2(a, n, m, tau=1.0):
     -------
     numpy.ndarray
         Per-bin values (broadcast shape); ``inf`` where ``a + b_hat = 0 < n``.
+
+    Examples
+    --------
+    With ``a = 5``, ``n = 10``, ``m = 5`` the quadratic ``2 b^2 - 5 b - 25 = 0`` gives ``b_hat = 5``,
+    a perfect fit. Without signal, ``n = 20`` on and ``m = 10`` off counts give ``b_hat = 15`` and
+    ``g = 2 [-5 + 20 ln(4/3)] + 2 [5 + 10 ln(2/3)] = 3.398``, close to the Gaussian
+    ``(n - m)^2 / (n + m) = 3.33``:
+
+    >>> float(profile_off_background(5.0, 10.0, 5.0)), float(onoff_chi2(5.0, 10.0, 5.0))
+    (5.0, 0.0)
+    >>> float(profile_off_background(0.0, 20.0, 10.0)), round(float(onoff_chi2(0.0, 20.0, 10.0)), 3)
+    (15.0, 3.398)
     """
     a, n, m = (np.asarray(v, dtype=float) for v in (a, n, m))
     tau = np.asarray(tau, dtype=float)
