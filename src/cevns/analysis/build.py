@@ -98,14 +98,43 @@ def analysis_key(analysis: dict) -> str:
 
 
 def scan_inputs(analysis: dict, scan_name: str):
-    """``(likelihood, grid)`` of one scan, rebuilt from the resolved analysis dict (for remote workers)."""
+    """``(likelihood, grid)`` of one scan, rebuilt from the resolved analysis dict (for remote workers).
+
+    Parameters
+    ----------
+    analysis : dict
+        The resolved analysis (``AnalysisSpec.to_dict()``, JSON-compatible).
+    scan_name : str
+        Name of the scan.
+
+    Returns
+    -------
+    (Likelihood, ScanGrid)
+    """
     spec = load_analysis(analysis)
     return build_likelihood(spec), make_grid(spec.scan(scan_name))
 
 
 def chunk_job(spec: AnalysisSpec, scan, likelihood=None, grid=None) -> ChunkJob:
     """The :class:`~cevns.stats.executors.ChunkJob` of a scan: a picklable builder plus, in process, the
-    already-built likelihood and grid."""
+    already-built likelihood and grid.
+
+    Parameters
+    ----------
+    spec : AnalysisSpec
+        The resolved analysis.
+    scan : ScanSpec
+        The scan.
+    likelihood : Likelihood, optional
+        Already built likelihood (used in process).
+    grid : ScanGrid, optional
+        Already built grid (used in process).
+
+    Returns
+    -------
+    ChunkJob
+        Keyed by the SHA-256 of the resolved analysis and the scan name.
+    """
     d = json.loads(json.dumps(spec.to_dict()))
     return ChunkJob(key=f"{analysis_key(d)}:{scan.name}", build=partial(scan_inputs, d, scan.name),
                     likelihood=likelihood, grid=grid)

@@ -27,7 +27,22 @@ PARTIAL_DIR = ".partial"
 
 
 def scan_hash(spec, scan, bounds) -> str:
-    """Hash of everything that determines a scan's chunks (likelihood, grids, fixed, chunking)."""
+    """Hash of everything that determines a scan's chunks (likelihood, grids, fixed, chunking).
+
+    Parameters
+    ----------
+    spec : AnalysisSpec
+        The resolved analysis.
+    scan : ScanSpec
+        The scan (its parameters, ranges, points, log flags, profile and fixed values enter).
+    bounds : sequence of (int, int)
+        The chunk bounds (:func:`cevns.stats.scan.chunk_bounds`).
+
+    Returns
+    -------
+    str
+        Hex SHA-256 digest.
+    """
     extra = {"scan": {k: v for k, v in scan.model_dump(mode="json").items()
                       if k in ("parameters", "ranges", "points", "log", "profile", "fixed")},
              "chunks": [list(b) for b in bounds], "format": 2}
@@ -35,7 +50,19 @@ def scan_hash(spec, scan, bounds) -> str:
 
 
 def analysis_partial_dir(out_dir, spec) -> Path:
-    """``OUT/.partial/<hash of the analysis' likelihood>``: the chunks of this analysis only."""
+    """``OUT/.partial/<hash of the analysis' likelihood>``: the chunks of this analysis only.
+
+    Parameters
+    ----------
+    out_dir : str or pathlib.Path
+        The analysis' output folder.
+    spec : AnalysisSpec
+        The resolved analysis.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return Path(out_dir) / PARTIAL_DIR / spec.digest()[:16]
 
 
@@ -68,6 +95,27 @@ def compute_scan(likelihood, spec, scan, partial_root=None, executor=None, progr
 
     ``partial_root`` is the folder of this analysis' chunks (:func:`analysis_partial_dir`); other
     scans' and other analyses' chunks there are left alone, stale chunks of this scan are removed.
+
+    Parameters
+    ----------
+    likelihood : Likelihood
+        The analysis' likelihood.
+    spec : AnalysisSpec
+        The resolved analysis (its digest keys the saved chunks).
+    scan : ScanSpec
+        The scan to evaluate.
+    partial_root : str or pathlib.Path, optional
+        Folder for resumable chunks; None keeps nothing on disk.
+    executor : InProcessExecutor or DaskExecutor, optional
+        Evaluates the chunks (in process if None).
+    progress : bool, optional
+        Show a progress bar.
+    chunk_points : int, optional
+        Physics points per chunk (:func:`cevns.stats.scan.chunk_bounds`).
+
+    Returns
+    -------
+    ScanData
     """
     grid = make_grid(scan)
     bounds = chunk_bounds(grid.n_outer, grid.n_profile, chunk_points)
@@ -109,7 +157,15 @@ def compute_scan(likelihood, spec, scan, partial_root=None, executor=None, progr
 
 def remove_partials(out_dir, spec=None) -> None:
     """Remove the chunks of ``spec``'s analysis (all of ``OUT/.partial`` if None); ``.partial`` itself
-    goes once empty."""
+    goes once empty.
+
+    Parameters
+    ----------
+    out_dir : str or pathlib.Path
+        The output folder holding ``.partial``.
+    spec : AnalysisSpec, optional
+        Only this analysis' chunks are removed.
+    """
     root = Path(out_dir) / PARTIAL_DIR
     target = root if spec is None else analysis_partial_dir(out_dir, spec)
     if target.exists():

@@ -178,6 +178,11 @@ def export_hepdata(results_dir, out_dir, images: bool = True, max_grid_points: i
 def validate_hepdata(path) -> list[str]:
     """Check a HEPData submission folder or archive with ``hepdata_validator``.
 
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A submission folder or a ``.tar.gz``/``.zip`` archive.
+
     Returns
     -------
     list of str

@@ -40,7 +40,18 @@ def cl_percent(key: str) -> str:
 
 
 def cl_key_from_percent(pct) -> str:
-    """Inverse of :func:`cl_percent`: ``"90"`` or ``90.0`` -> the results.json key ``"0.9"``."""
+    """Inverse of :func:`cl_percent`: ``"90"`` or ``90.0`` -> the results.json key ``"0.9"``.
+
+    Parameters
+    ----------
+    pct : str or float
+        Confidence level in percent.
+
+    Returns
+    -------
+    str
+        The confidence level as a fraction, formatted as in ``results.json``.
+    """
     return str(float(Decimal(str(pct)) / 100))
 
 
@@ -60,7 +71,18 @@ def _describe_param(name: str) -> str:
 
 
 def experiments_text(rec: ScanRecord) -> str:
-    """``label (experiment; likelihood, data)`` of every experiment of the scan's analysis."""
+    """``label (experiment; likelihood, data)`` of every experiment of the scan's analysis.
+
+    Parameters
+    ----------
+    rec : ScanRecord
+        A scan of a results folder (its resolved analysis document is used).
+
+    Returns
+    -------
+    str
+        Entries joined by ``"; "``, or a note that nothing was recorded.
+    """
     doc = rec.resolved or {}
     entries = (doc.get("analysis") or {}).get("experiments") or []
     described = doc.get("experiments") or []
@@ -84,7 +106,19 @@ def scan_tag(s: str) -> str:
 
 
 class TableBuilder:
-    """Collects the tables of a submission with unique names and data-file names."""
+    """Collects the tables of a submission with unique names and data-file names.
+
+    Parameters
+    ----------
+    hd : module
+        The ``hepdata_lib`` module.
+    stage : pathlib.Path
+        Staging folder for data files (images, resolved documents) copied into the submission.
+    images : bool
+        Attach each scan's PNG figure and a thumbnail to its tables.
+    max_grid_points : int
+        Largest 2D grid written as a full ``Delta chi^2`` table.
+    """
 
     def __init__(self, hd, stage: Path, images: bool, max_grid_points: int):
         self.hd, self.stage, self.images, self.max_grid_points = hd, stage, images, max_grid_points
@@ -95,6 +129,18 @@ class TableBuilder:
 
     # -- naming and files ------------------------------------------------------------------
     def unique_file(self, name: str) -> str:
+        """A file name not used before in this submission (case-insensitive): ``name``, else ``stem-2.suffix``, ...
+
+        Parameters
+        ----------
+        name : str
+            Wanted file name.
+
+        Returns
+        -------
+        str
+            The name to use (recorded as taken).
+        """
         base, n = name, 2
         while name.lower() in self.files:
             stem, dot, suf = base.partition(".")
@@ -104,12 +150,39 @@ class TableBuilder:
         return name
 
     def stage_file(self, src: Path, name: str) -> str:
+        """Copy a file into the staging folder under a unique name and list it for the submission.
+
+        Parameters
+        ----------
+        src : pathlib.Path
+            The file to copy.
+        name : str
+            Wanted file name in the submission.
+
+        Returns
+        -------
+        str
+            The file name used.
+        """
         name = self.unique_file(name)
         shutil.copyfile(src, self.stage / name)
         self.sub.files_to_copy.append(str(self.stage / name))  # copied into the submission folder
         return name
 
     def table(self, scan: str, what: str):
+        """A new table named ``"<scan> <what>"`` (at most 64 characters, made unique) added to the submission.
+
+        Parameters
+        ----------
+        scan : str
+            Scan name.
+        what : str
+            What the table holds (e.g. ``"best fit"``, ``"profile"``).
+
+        Returns
+        -------
+        hepdata_lib.Table
+        """
         suffix = f" {what}"
         name = scan[: 64 - len(suffix)] + suffix
         n = 2
@@ -123,6 +196,25 @@ class TableBuilder:
         return t
 
     def var(self, name, values, units="", independent=False, quals=()):
+        """A HEPData variable (unbinned) with the submission's number of significant digits.
+
+        Parameters
+        ----------
+        name : str
+            Variable name (column header).
+        values : iterable of float
+            The values.
+        units : str, optional
+            Unit text (empty for dimensionless).
+        independent : bool, optional
+            Independent (x) rather than dependent (y) variable.
+        quals : iterable of tuple, optional
+            Qualifiers ``(name, value)`` added to the variable.
+
+        Returns
+        -------
+        hepdata_lib.Variable
+        """
         v = self.hd.Variable(name, is_independent=independent, is_binned=False, units=units)
         v.values = list(values)
         v.digits = DIGITS
@@ -132,6 +224,18 @@ class TableBuilder:
 
     # -- one scan ----------------------------------------------------------------------------
     def add_scan(self, rec: ScanRecord, tag: str, resolved_name: str | None):
+        """Add the tables of one scan: best fit, and the Delta chi^2 profile with intervals (1D) or the grid and
+        contours (2D), each with the scan's qualifiers and resources.
+
+        Parameters
+        ----------
+        rec : ScanRecord
+            The scan (its ``results.json`` entry, grid and figure).
+        tag : str
+            File-name tag of the scan (data and image files).
+        resolved_name : str or None
+            File name of the analysis' resolved document in the submission, if staged.
+        """
         r = rec.result
         base = [("Analysis", rec.analysis), ("Scan", rec.name), ("Experiments", experiments_text(rec)),
                 ("dof", int(r.get("dof") or (1 if rec.ndim == 1 else 2)))]

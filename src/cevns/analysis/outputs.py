@@ -27,6 +27,17 @@ def write_scan_csv(path, data: ScanData, dchi2: np.ndarray, block_rows: int = CS
 
     Every value is ``%.12g``. The grid coordinates are formatted once per axis value (not once per
     row) into a row template, so a block of rows costs one float formatting per grid point.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The CSV file.
+    data : ScanData
+        The evaluated scan (its grid gives the coordinates).
+    dchi2 : numpy.ndarray
+        Delta chi^2 on the grid, shape (nx,) or (ny, nx).
+    block_rows : int, optional
+        x values formatted per block of rows.
     """
     grid = data.grid
     dchi2 = np.asarray(dchi2, dtype=float).reshape(-1)
@@ -56,7 +67,19 @@ def write_scan_csv(path, data: ScanData, dchi2: np.ndarray, block_rows: int = CS
 
 
 def write_scan_npz(path, data: ScanData, dchi2: np.ndarray, chi2_min: float) -> None:
-    """The scan grid as arrays: ``x`` (and ``y``), ``delta_chi2`` (grid shape), ``chi2_min``, ``names``."""
+    """The scan grid as arrays: ``x`` (and ``y``), ``delta_chi2`` (grid shape), ``chi2_min``, ``names``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The ``.npz`` file (written atomically).
+    data : ScanData
+        The evaluated scan (its grid gives the axes).
+    dchi2 : numpy.ndarray
+        Delta chi^2 on the grid, shape (nx,) or (ny, nx).
+    chi2_min : float
+        The global minimum chi^2.
+    """
     grid = data.grid
     arrays = {"x": np.asarray(grid.axes[0], dtype=float), "delta_chi2": np.asarray(dchi2, dtype=float),
               "chi2_min": np.float64(chi2_min), "names": np.array(list(grid.names))}
@@ -69,7 +92,19 @@ def write_scan_npz(path, data: ScanData, dchi2: np.ndarray, chi2_min: float) -> 
 
 def resolved_document(spec, likelihood=None) -> dict:
     """The content of ``analysis.resolved.json``: the resolved analysis plus, per experiment, every
-    physics/detector setting in use and the nuisance parameters of the likelihood."""
+    physics/detector setting in use and the nuisance parameters of the likelihood.
+
+    Parameters
+    ----------
+    spec : AnalysisSpec
+        The resolved analysis.
+    likelihood : Likelihood, optional
+        Its likelihood (adds the ``experiments`` and ``nuisances`` entries).
+
+    Returns
+    -------
+    dict
+    """
     doc = {"schema_version": SCHEMA_VERSION, "source": spec.source, "analysis": spec.to_dict()}
     if likelihood is not None:
         doc["experiments"] = likelihood.describe()
@@ -78,7 +113,18 @@ def resolved_document(spec, likelihood=None) -> dict:
 
 
 def json_clean(obj):
-    """JSON-compatible copy: numpy scalars/arrays to Python, non-finite floats to None."""
+    """JSON-compatible copy: numpy scalars/arrays to Python, non-finite floats to None.
+
+    Parameters
+    ----------
+    obj : object
+        Nested dicts, lists, tuples, numpy arrays and scalars.
+
+    Returns
+    -------
+    object
+        The same structure of plain Python values (dict keys as str).
+    """
     if isinstance(obj, dict):
         return {str(k): json_clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -47,6 +47,19 @@ def get_experiment(name_or_path, overrides: Mapping | None = None, settings: Map
 
     The key is the resolved ``experiment.toml`` (path, size, mtime), ``overrides`` and ``settings``.
     The returned object is shared: treat it as read-only.
+
+    Parameters
+    ----------
+    name_or_path : str or pathlib.Path
+        Built-in experiment name or path of an ``experiment.toml`` (or its folder).
+    overrides : mapping, optional
+        Overrides of the experiment file's entries.
+    settings : mapping, optional
+        Physics/detector settings.
+
+    Returns
+    -------
+    Experiment
     """
     path = experiment_path(name_or_path)
     key = _experiment_key(path, overrides, settings)

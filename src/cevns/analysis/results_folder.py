@@ -54,10 +54,12 @@ class ScanRecord:
 
     @property
     def name(self) -> str:
+        """The scan's name (``results.json`` entry ``name``)."""
         return self.result["name"]
 
     @property
     def ndim(self) -> int:
+        """Number of scanned parameters: 1 or 2."""
         return 1 if "parameter" in self.result else 2
 
 
@@ -152,6 +154,11 @@ def _check_scan(where: str, s) -> None:
 
 def read_scan_grid(path) -> dict:
     """Read a scan grid: ``<scan>.npz`` (arrays ``x``, [``y``], ``delta_chi2``) or ``<scan>.csv``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The ``.npz`` or ``.csv`` grid file of a scan.
 
     Returns
     -------

@@ -62,6 +62,18 @@ def estimate_memory(spec, chunk_points=None) -> dict:
 
     Peak = outer grid arrays (``64 B`` per point) + one chunk of physics points times the bins of
     all terms (``96 B`` per point and bin: signal, components, nuisance shifts and Newton work).
+
+    Parameters
+    ----------
+    spec : AnalysisSpec
+        The resolved analysis (its experiments are built to count bins).
+    chunk_points : int, optional
+        Physics points per chunk (default :data:`cevns.stats.scan.DEFAULT_CHUNK_POINTS`).
+
+    Returns
+    -------
+    dict of str to int
+        Estimated peak memory [bytes] per scan name.
     """
     bins = 0
     for e in spec.experiments:
@@ -79,7 +91,24 @@ def estimate_memory(spec, chunk_points=None) -> dict:
 
 def check_memory(spec, max_memory_bytes=None, chunk_points=None) -> None:
     """Raise :class:`MemoryBudgetError` if a scan would need more than ``max_memory_bytes``
-    (default :func:`default_memory_budget`), saying how much it would need."""
+    (default :func:`default_memory_budget`), saying how much it would need.
+
+    Parameters
+    ----------
+    spec : AnalysisSpec
+        The resolved analysis.
+    max_memory_bytes : int or float, optional
+        Memory budget [bytes].
+    chunk_points : int, optional
+        Physics points per chunk.
+
+    Raises
+    ------
+    MemoryBudgetError
+        If a scan's estimate (:func:`estimate_memory`) exceeds the budget.
+    ConfigError
+        If ``max_memory_bytes`` is not a positive number.
+    """
     budget = default_memory_budget() if max_memory_bytes is None else max_memory_bytes
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
         raise ConfigError(f"max_memory_bytes must be a positive number of bytes, got {max_memory_bytes!r}")
@@ -107,6 +136,35 @@ def run_scan(likelihood, spec, scan, out_dir, executor=None, progress=True, chun
     Returns the scan's entry of ``results.json``. A grid with a non-finite chi^2 is an error
     (:class:`cevns.stats.scan.ScanError`) and writes nothing. With ``grids`` (a dict), also stores the
     scan's arrays there: ``grids[scan.name] = {"x", "y" (2D only), "dchi2"}`` (dchi2 of shape (ny, nx)).
+
+    Parameters
+    ----------
+    likelihood : Likelihood
+        The analysis' likelihood.
+    spec : AnalysisSpec
+        The resolved analysis.
+    scan : ScanSpec
+        The scan to run.
+    out_dir : str or pathlib.Path
+        Output folder (resumable chunks go under its ``.partial``).
+    executor : InProcessExecutor or DaskExecutor, optional
+        Evaluates the chunks (in process if None).
+    progress : bool, optional
+        Show a progress bar.
+    chunk_points : int, optional
+        Physics points per chunk.
+    grids : dict, optional
+        Receives the scan's arrays.
+
+    Returns
+    -------
+    dict
+        The scan's entry of ``results.json``.
+
+    Raises
+    ------
+    ScanError
+        If chi^2 is not finite somewhere on the grid.
     """
     out = Path(out_dir)
     data = compute_scan(likelihood, spec, scan, partial_root=analysis_partial_dir(out, spec), executor=executor,

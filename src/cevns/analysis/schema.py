@@ -109,6 +109,7 @@ class ScanSpec(_Strict):
 
     @property
     def ndim(self) -> int:
+        """Number of scanned parameters (1 or 2)."""
         return len(self.parameters)
 
 
@@ -169,6 +170,7 @@ class AnalysisSpec(_Strict):
 
     @property
     def base_dir(self) -> Optional[Path]:
+        """Folder that relative paths of the analysis file are resolved against (None if not from a file)."""
         return None if self._base_dir is None else Path(self._base_dir)
 
     def to_dict(self) -> dict:
@@ -202,7 +204,18 @@ class AnalysisSpec(_Strict):
 # helpers
 # ----------------------------------------------------------------------------------------------
 def scan_axes(scan: ScanSpec) -> list[np.ndarray]:
-    """Grid values of the scanned parameters (linear or log spaced), in the order of ``parameters``."""
+    """Grid values of the scanned parameters (linear or log spaced), in the order of ``parameters``.
+
+    Parameters
+    ----------
+    scan : ScanSpec
+        The scan (``ranges``, ``points``, ``log``).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One axis per scanned parameter, ``points[i]`` values from ``ranges[i][0]`` to ``ranges[i][1]``.
+    """
     return [_axis(r[0], r[1], n, lg) for r, n, lg in zip(scan.ranges, scan.points, scan.log or [False] * scan.ndim)]
 
 

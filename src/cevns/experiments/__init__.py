@@ -179,6 +179,19 @@ def validate_experiment(name_or_path: str | Path, overrides: Mapping | None = No
     :func:`load_experiment` (data files are only read when building). The validated spec is cached
     with the same key as :func:`load_experiment`, which reuses it: a file is validated once per
     process (again only after it changes).
+
+    Parameters
+    ----------
+    name_or_path : str or pathlib.Path
+        Built-in experiment name or path of an ``experiment.toml`` (or its folder).
+    overrides : mapping, optional
+        Entries of the experiment file to replace (nested mapping).
+    settings : mapping, optional
+        Physics settings on top of the file's ``[physics]``.
+
+    Returns
+    -------
+    ExperimentSpec
     """
     spec = _validated(name_or_path, overrides, settings)[0]
     return spec.model_copy(deep=True)

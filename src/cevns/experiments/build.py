@@ -41,7 +41,24 @@ def at(path: Path, key: str):
 
 
 def bin_edges(spec) -> np.ndarray:
-    """Analysis bin edges from a :class:`~cevns.experiments.schema.BinsSpec`."""
+    """Analysis bin edges from a :class:`~cevns.experiments.schema.BinsSpec`.
+
+    Parameters
+    ----------
+    spec : BinsSpec
+        Explicit ``edges``, or ``start``, ``stop`` and ``width`` (in the units of the observable: PE,
+        keVee or keVnr).
+
+    Returns
+    -------
+    numpy.ndarray
+        Ascending bin edges, in the units of the observable.
+
+    Raises
+    ------
+    ValueError
+        If ``stop - start`` is not a whole number of widths.
+    """
     if spec.edges is not None:
         return np.asarray(spec.edges, dtype=float)
     n = int(round((spec.stop - spec.start) / spec.width))
@@ -70,6 +87,22 @@ def _window_fraction(path: Path, rel: str, window) -> float:
 
 
 def build_fluxes(spec: ExperimentSpec, path: Path):
+    """Neutrino fluxes of the experiment's source and the source-detector distance.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        The validated experiment (its ``[source]`` and exposure).
+    path : pathlib.Path
+        The experiment file (relative data files and error messages).
+
+    Returns
+    -------
+    fluxes : list
+        The source's flux components (:mod:`cevns.sources`).
+    distance_m : float or None
+        Baseline [m] (None for sources without one).
+    """
     src = spec.source
     if src.kind == "spallation":
         fp = fd = 1.0
@@ -103,6 +136,21 @@ def build_fluxes(spec: ExperimentSpec, path: Path):
 
 
 def build_response(spec: ExperimentSpec, path: Path, edges: np.ndarray) -> DetectorResponse:
+    """Detector response (quenching, smearing, efficiency, binning) from the ``[detector]`` table.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        The validated experiment.
+    path : pathlib.Path
+        The experiment file (relative data files and error messages).
+    edges : numpy.ndarray
+        Analysis bin edges in the units of the observable (PE, keVee or keVnr).
+
+    Returns
+    -------
+    DetectorResponse
+    """
     det = spec.detector
     with at(path, "detector.quenching"):
         q = Quenching(det.quenching.model, det.quenching.params())
@@ -125,6 +173,17 @@ def build_response(spec: ExperimentSpec, path: Path, edges: np.ndarray) -> Detec
 
 
 def build_targets(spec: ExperimentSpec):
+    """Target isotopes of the detector material, with their numbers of nuclei (``nuclei_per_kg * mass_kg``).
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        The validated experiment (``detector.material``, ``mass_kg``, ``min_abundance``).
+
+    Returns
+    -------
+    list of Target
+    """
     det = spec.detector
     return [Target(t.isotope, t.nuclei_per_kg * det.mass_kg)
             for t in nuclei.target_nuclei(det.material, min_abundance=det.min_abundance)]
@@ -137,6 +196,22 @@ def read_observed(file: Path, fmt: str, window, edges) -> np.ndarray:
     [t0, t1) (all rows without a window); ``"observable_counts"``: rows (observable, counts) with
     strictly ascending observable. Rows are histogrammed into ``edges`` ([e_b, e_b+1)); counts must be
     finite and non-negative, a (observable, time) cell may appear once.
+
+    Parameters
+    ----------
+    file : pathlib.Path
+        The data table.
+    fmt : {"pe_time_counts", "observable_counts"}
+        Its format.
+    window : (float, float) or None
+        Time window [us] of ``pe_time_counts`` rows.
+    edges : numpy.ndarray
+        Analysis bin edges (units of the observable).
+
+    Returns
+    -------
+    numpy.ndarray
+        Counts per bin [events], shape (len(edges) - 1,).
     """
     if fmt == "pe_time_counts":
         arr = read_table(file, 3, header="optional", names=("observable", "time [us]", "counts"),
@@ -174,7 +249,23 @@ class Parts:
 
 
 def build_parts(spec: ExperimentSpec, path: Path, settings, param_defaults) -> Parts:
-    """Engine, data and backgrounds of a validated experiment (``path``: its TOML, for relative files)."""
+    """Engine, data and backgrounds of a validated experiment (``path``: its TOML, for relative files).
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        The validated experiment.
+    path : pathlib.Path
+        Its TOML file.
+    settings : PhysicsSettings
+        Physics settings of the engine.
+    param_defaults : dict
+        Default physics parameter values of the file's ``[physics]``.
+
+    Returns
+    -------
+    Parts
+    """
     edges = bin_edges(spec.detector.bins)
     fluxes, baseline = build_fluxes(spec, path)
     response = build_response(spec, path, edges)

@@ -18,7 +18,24 @@ __all__ = ["check_chunk_size", "check_edges", "check_mapping", "check_params"]
 
 
 def check_mapping(value: Any, what: str) -> dict | None:
-    """``None`` or a mapping with string keys (returned as a dict); :class:`ConfigError` otherwise."""
+    """``None`` or a mapping with string keys (returned as a dict); :class:`ConfigError` otherwise.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    what : str
+        What it is, for the message (e.g. ``"overrides"``).
+
+    Returns
+    -------
+    dict or None
+
+    Raises
+    ------
+    ConfigError
+        If ``value`` is not a mapping with string keys.
+    """
     if value is None:
         return None
     if not isinstance(value, Mapping):
@@ -65,6 +82,11 @@ def check_params(params: Any) -> dict | PhysicsPoint:
     Returns a plain dict of float arrays (or the given :class:`PhysicsPoint`). Names and domains are
     checked afterwards by :class:`PhysicsPoint`.
 
+    Parameters
+    ----------
+    params : mapping or PhysicsPoint or None
+        Physics parameter values by name (None for the defaults).
+
     Raises
     ------
     ParameterError
@@ -88,7 +110,22 @@ def check_params(params: Any) -> dict | PhysicsPoint:
 
 
 def check_chunk_size(chunk_size: Any) -> int:
-    """A positive whole number of points evaluated together."""
+    """A positive whole number of points evaluated together.
+
+    Parameters
+    ----------
+    chunk_size : int
+        Number of physics points evaluated together.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ParameterError
+        If it is not a positive integer (booleans are rejected).
+    """
     if isinstance(chunk_size, (bool, np.bool_)) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ParameterError(f"chunk_size must be a positive whole number, got {_short(chunk_size)}")
     return int(chunk_size)

@@ -39,7 +39,17 @@ __all__ = ["Ar2020Model", "load_ar_2020"]
 
 @dataclass
 class Ar2020Model:
-    """LAr 2020 inputs with template access; build with :func:`load_ar_2020`."""
+    """LAr 2020 inputs with template access; build with :func:`load_ar_2020`.
+
+    Attributes
+    ----------
+    inputs : Ar2020Inputs
+        The validated inputs file.
+    path : pathlib.Path
+        The inputs file (relative data files are resolved against its folder).
+    settings : PhysicsSettings
+        Physics settings of the CEvNS prediction.
+    """
 
     inputs: Ar2020Inputs
     path: Path
@@ -52,13 +62,46 @@ class Ar2020Model:
         return p
 
     def table(self, rel: str) -> np.ndarray:
-        """A released 3D table, shape (12, 8, 10) = (energy, F90, time)."""
+        """A released 3D table, shape (12, 8, 10) = (energy, F90, time).
+
+        Parameters
+        ----------
+        rel : str
+            File path relative to the inputs file.
+
+        Returns
+        -------
+        numpy.ndarray
+            Events per bin, shape (12, 8, 10).
+
+        Raises
+        ------
+        ConfigError
+            If the file is missing or not a (12, 8, 10) grid.
+        """
         return read_3d_table(self._file(rel))[3]
 
     def observed(self) -> np.ndarray:
+        """Observed events per (energy, F90, time) bin, shape (12, 8, 10)."""
         return self.table(self.inputs.data)
 
     def template(self, component: str) -> np.ndarray:
+        """Released template of a component: events per (energy, F90, time) bin, shape (12, 8, 10).
+
+        Parameters
+        ----------
+        component : str
+            Component name of the inputs file (e.g. ``"cevns"``, ``"brn"``).
+
+        Returns
+        -------
+        numpy.ndarray
+
+        Raises
+        ------
+        ConfigError
+            For an unknown component.
+        """
         comps = {c.name: c for c in self.inputs.components}
         if component not in comps:
             raise ConfigError(f"unknown LAr 2020 component {component!r}; known: {sorted(comps)}")
@@ -109,7 +152,17 @@ class Ar2020Model:
         return self.engine()
 
     def engine(self, n_t: int = 300) -> RateEngine:
-        """Rate engine binned in reconstructed energy (keVee) on ``energy_edges_kevee``."""
+        """Rate engine binned in reconstructed energy (keVee) on ``energy_edges_kevee``.
+
+        Parameters
+        ----------
+        n_t : int, optional
+            Number of recoil-energy integration points.
+
+        Returns
+        -------
+        RateEngine
+        """
         src, det = self.inputs.source, self.inputs.detector
         kev, _, eff = np.loadtxt(self._file(det.efficiency), unpack=True)
         response = DetectorResponse(
@@ -123,11 +176,38 @@ class Ar2020Model:
         return RateEngine(targets, fluxes, response, settings=self.settings, baseline_m=src.distance_m, n_t=n_t)
 
     def cevns_energy_prediction(self, params: Mapping | None = None) -> np.ndarray:
-        """CEvNS events per energy bin (all times and F90), shape (n_points, n_energy_bins)."""
+        """CEvNS events per energy bin (all times and F90), shape (n_points, n_energy_bins).
+
+        Parameters
+        ----------
+        params : mapping, optional
+            Physics point(s) (Standard Model defaults for missing parameters).
+
+        Returns
+        -------
+        numpy.ndarray
+            Events per bin.
+        """
         return self._engine.predict(params).per_bin
 
     def cevns_energy_time_prediction(self, params: Mapping | None = None, onset_shift_us: float = 0.0):
-        """CEvNS events per (energy, time) bin, shape (n_points, n_energy, n_time)."""
+        """CEvNS events per (energy, time) bin, shape (n_points, n_energy, n_time).
+
+        The energy spectrum of each flavour times the fraction of its arrival-time distribution (beam pulse
+        convolved with the parent lifetimes) in each time bin.
+
+        Parameters
+        ----------
+        params : mapping, optional
+            Physics point(s).
+        onset_shift_us : float, optional
+            Shift of the beam-timing onset [us].
+
+        Returns
+        -------
+        numpy.ndarray
+            Events per bin.
+        """
         pred = self._engine.predict(params)
         rows = self.pulse(onset_shift_us).flavor_bin_probabilities(pred.flavors, self.inputs.time_edges_us)
         return np.einsum("pfe,ft->pet", pred.counts, rows)
@@ -150,7 +230,25 @@ class Ar2020Model:
         return out
 
     def cevns_prediction(self, params: Mapping | None = None, onset_shift_us: float = 0.0) -> np.ndarray:
-        """CEvNS events per (energy, F90, time) bin, shape (n_points, 12, 8, 10) (module docstring)."""
+        """CEvNS events per (energy, F90, time) bin, shape (n_points, 12, 8, 10) (module docstring).
+
+        Parameters
+        ----------
+        params : mapping, optional
+            Physics point(s).
+        onset_shift_us : float, optional
+            Shift of the beam-timing onset [us].
+
+        Returns
+        -------
+        numpy.ndarray
+            Events per bin.
+
+        Raises
+        ------
+        ConfigError
+            If the edges of the inputs file do not match the released 3D grid.
+        """
         et = self.cevns_energy_time_prediction(params, onset_shift_us)
         f90 = self.released_f90_fractions()
         if f90.shape[0] != et.shape[1] or self.observed().shape != (et.shape[1], f90.shape[1], et.shape[2]):
@@ -159,6 +257,18 @@ class Ar2020Model:
 
 
 def load_ar_2020(inputs="coherent-ar-2020", settings: PhysicsSettings | None = None) -> Ar2020Model:
-    """Load the LAr 2020 inputs (built-in name or path)."""
+    """Load the LAr 2020 inputs (built-in name or path).
+
+    Parameters
+    ----------
+    inputs : str or pathlib.Path, optional
+        Built-in inputs name or path of an inputs TOML file.
+    settings : PhysicsSettings, optional
+        Physics settings (defaults if None).
+
+    Returns
+    -------
+    Ar2020Model
+    """
     spec, path = load_inputs(inputs, Ar2020Inputs)
     return Ar2020Model(spec, path, settings or PhysicsSettings())

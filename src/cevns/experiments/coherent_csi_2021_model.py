@@ -52,6 +52,19 @@ class CsI2021Model:
     """Everything needed to fit CsI 2021 on given (PE, t) edges.
 
     Build with :func:`load_csi_2021`; ``pe_edges`` / ``t_edges_us`` default to the published binning.
+
+    Attributes
+    ----------
+    inputs : CsI2021Inputs
+        The validated inputs file.
+    path : pathlib.Path
+        The inputs file (relative data files are resolved against its folder).
+    pe_edges : numpy.ndarray
+        Photo-electron (PE) bin edges.
+    t_edges_us : numpy.ndarray
+        Arrival-time bin edges [us].
+    settings : PhysicsSettings
+        Physics settings of the CEvNS prediction.
     """
 
     inputs: CsI2021Inputs
@@ -76,7 +89,23 @@ class CsI2021Model:
         return pe, t
 
     def counts(self, which: str = "coincidence") -> np.ndarray:
-        """Binned beam-on events of the ``"coincidence"`` or ``"anticoincidence"`` window, shape (n_pe, n_t)."""
+        """Binned beam-on events of the ``"coincidence"`` or ``"anticoincidence"`` window, shape (n_pe, n_t).
+
+        Parameters
+        ----------
+        which : {"coincidence", "anticoincidence"}
+            The event sample.
+
+        Returns
+        -------
+        numpy.ndarray
+            Events per (PE, t) bin.
+
+        Raises
+        ------
+        ConfigError
+            For an unknown sample or an event list whose size differs from the release.
+        """
         if which not in ("coincidence", "anticoincidence"):
             raise ConfigError(f"unknown CsI 2021 sample {which!r}")
         pe, t = self._events(which)
@@ -99,16 +128,53 @@ class CsI2021Model:
         return EnergyEfficiency(*sets)
 
     def time_efficiency(self, t_us) -> np.ndarray:
+        """Time efficiency at arrival times ``t_us`` [us] (:func:`cevns.detectors.csi_2021.time_efficiency`).
+
+        Parameters
+        ----------
+        t_us : array_like
+            Arrival time [us].
+
+        Returns
+        -------
+        numpy.ndarray
+            Efficiency (dimensionless, between 0 and 1).
+        """
         det = self.inputs.detector
         return time_efficiency(t_us, det.time_efficiency_onset_us, det.time_efficiency_slope_per_us)
 
     def pulse(self, onset_shift_us: float = 0.0) -> BeamPulse:
+        """The beam pulse of the inputs file, its onset shifted by ``onset_shift_us``.
+
+        Parameters
+        ----------
+        onset_shift_us : float, optional
+            Shift of the beam-timing onset [us].
+
+        Returns
+        -------
+        BeamPulse
+        """
         tm = self.inputs.source.timing
         return BeamPulse(tm.pulse_mean_us, tm.pulse_sigma_us).shifted(onset_shift_us)
 
     def engine(self, theta_qf0: float = 0.0, theta_qf1: float = 0.0, theta_eff: float = 0.0,
                n_t: int = 300) -> RateEngine:
-        """Rate engine of the PE bins at the given response nuisances (all flavours, whole exposure)."""
+        """Rate engine of the PE bins at the given response nuisances (all flavours, whole exposure).
+
+        Parameters
+        ----------
+        theta_qf0, theta_qf1 : float, optional
+            Quenching (light-yield) nuisances in standard deviations of the released coefficient sets.
+        theta_eff : float, optional
+            Efficiency nuisance in standard deviations.
+        n_t : int, optional
+            Number of recoil-energy integration points.
+
+        Returns
+        -------
+        RateEngine
+        """
         src, det = self.inputs.source, self.inputs.detector
         response = CsI2021Response(self.scintillation, self.efficiency, self.pe_edges,
                                    det.light_yield_pe_per_kevee, det.gamma_beta_per_kevee,
@@ -118,7 +184,22 @@ class CsI2021Model:
         return RateEngine(targets, fluxes, response, settings=self.settings, baseline_m=src.distance_m, n_t=n_t)
 
     def cevns_template(self, params: Mapping | None = None, onset_shift_us: float = 0.0, **response_nuisances):
-        """CEvNS events per (PE, t) bin, shape (n_points, n_pe, n_t), for physics points ``params``."""
+        """CEvNS events per (PE, t) bin, shape (n_points, n_pe, n_t), for physics points ``params``.
+
+        Parameters
+        ----------
+        params : mapping, optional
+            Physics point(s).
+        onset_shift_us : float, optional
+            Shift of the beam-timing onset [us].
+        **response_nuisances
+            ``theta_qf0``, ``theta_qf1``, ``theta_eff``, ``n_t`` of :meth:`engine`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Events per bin.
+        """
         eng = self.engine(**response_nuisances)
         pred = eng.predict(params)
         rows = self.pulse(onset_shift_us).flavor_bin_probabilities(pred.flavors, self.t_edges_us,
@@ -126,7 +207,23 @@ class CsI2021Model:
         return np.einsum("pfb,ft->pbt", pred.counts, rows)
 
     def background_template(self, name: str) -> np.ndarray:
-        """BRN or NIN events per (PE, t) bin (time efficiency applied), shape (n_pe, n_t)."""
+        """BRN or NIN events per (PE, t) bin (time efficiency applied), shape (n_pe, n_t).
+
+        Parameters
+        ----------
+        name : str
+            Background name of the inputs file (e.g. ``"brn"``, ``"nin"``).
+
+        Returns
+        -------
+        numpy.ndarray
+            Events per bin: the released total times the PE and time PDFs, normalised in the published region.
+
+        Raises
+        ------
+        ConfigError
+            For an unknown background.
+        """
         bgs = {b.name: b for b in self.inputs.backgrounds}
         if name not in bgs:
             raise ConfigError(f"unknown CsI 2021 background {name!r}; known: {sorted(bgs)}")
@@ -187,7 +284,28 @@ class CsI2021Model:
 
 def load_csi_2021(inputs="coherent-csi-2021", pe_edges=None, t_edges_us=None,
                   settings: PhysicsSettings | None = None) -> CsI2021Model:
-    """Load the CsI 2021 inputs (built-in name or path) with optional bin edges (checked against the data range)."""
+    """Load the CsI 2021 inputs (built-in name or path) with optional bin edges (checked against the data range).
+
+    Parameters
+    ----------
+    inputs : str or pathlib.Path, optional
+        Built-in inputs name or path of an inputs TOML file.
+    pe_edges : array_like, optional
+        Photo-electron (PE) bin edges (published binning if None).
+    t_edges_us : array_like, optional
+        Arrival-time bin edges [us] (published binning if None).
+    settings : PhysicsSettings, optional
+        Physics settings (defaults if None).
+
+    Returns
+    -------
+    CsI2021Model
+
+    Raises
+    ------
+    ConfigError
+        If edges are not ascending or leave the data range.
+    """
     spec, path = load_inputs(inputs, CsI2021Inputs)
     d = spec.data
     pe = check_edges_in_range(d.pe_edges if pe_edges is None else pe_edges, d.pe_range, "PE")

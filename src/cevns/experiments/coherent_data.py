@@ -43,13 +43,39 @@ def _load(path: Path, ncol: int, what: str) -> np.ndarray:
 
 
 def read_event_list(path) -> tuple[np.ndarray, np.ndarray]:
-    """Unbinned events ``(pe, t_us)`` of a CsI 2021 release list."""
+    """Unbinned events ``(pe, t_us)`` of a CsI 2021 release list.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The event list (two columns: PE, t_rec [us]).
+
+    Returns
+    -------
+    pe, t_us : numpy.ndarray
+        Photo-electrons and arrival times [us] of each event.
+    """
     arr = _load(path, 2, "event list (PE, t_rec)")
     return arr[:, 0].copy(), arr[:, 1].copy()
 
 
 def read_binned_pdf(path) -> tuple[np.ndarray, np.ndarray]:
-    """``(centers, values)`` of a unit-width-bin PDF; centers must be uniformly spaced and ascending."""
+    """``(centers, values)`` of a unit-width-bin PDF; centers must be uniformly spaced and ascending.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        Two-column file (bin center, value).
+
+    Returns
+    -------
+    centers, values : numpy.ndarray
+
+    Raises
+    ------
+    ConfigError
+        If centers are not ascending and uniformly spaced or a value is negative.
+    """
     arr = _load(path, 2, "binned PDF (center, value)")
     c, v = arr[:, 0], arr[:, 1]
     d = np.diff(c)
@@ -61,13 +87,42 @@ def read_binned_pdf(path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_coefficient_sets(path, n: int = 4) -> list[tuple]:
-    """Every non-comment line of ``n`` numbers, in file order (e.g. nominal, +1 sigma, -1 sigma)."""
+    """Every non-comment line of ``n`` numbers, in file order (e.g. nominal, +1 sigma, -1 sigma).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The coefficient file.
+    n : int, optional
+        Numbers per line.
+
+    Returns
+    -------
+    list of tuple of float
+    """
     arr = _load(path, n, f"coefficient sets ({n} per line)")
     return [tuple(float(x) for x in row) for row in arr]
 
 
 def read_3d_table(path, shape=(12, 8, 10)) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A LAr 2020 3D table: ``(e_centers, f90_centers, t_centers, values[shape])``."""
+    """A LAr 2020 3D table: ``(e_centers, f90_centers, t_centers, values[shape])``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        Four-column file (E [keVee], F90, t [us], value), one row per grid cell in any order.
+    shape : tuple of int, optional
+        Expected grid shape (n_E, n_F90, n_t).
+
+    Returns
+    -------
+    e_centers, f90_centers, t_centers, values : numpy.ndarray
+
+    Raises
+    ------
+    ConfigError
+        If the rows do not form a full grid of ``shape``.
+    """
     arr = _load(path, 4, "3D table (E, F90, t, value)")
     if arr.shape[0] != int(np.prod(shape)):
         raise ConfigError(f"{Path(path).name}: expected {int(np.prod(shape))} rows, got {arr.shape[0]}")
@@ -80,7 +135,21 @@ def read_3d_table(path, shape=(12, 8, 10)) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def check_edges_in_range(edges, data_range, name: str) -> np.ndarray:
-    """Validated ascending edges lying within ``data_range = (lo, hi)``; else a :class:`ConfigError`."""
+    """Validated ascending edges lying within ``data_range = (lo, hi)``; else a :class:`ConfigError`.
+
+    Parameters
+    ----------
+    edges : array_like
+        Bin edges.
+    data_range : (float, float)
+        Range of the released data, same units as ``edges``.
+    name : str
+        What the edges bin (for messages, e.g. ``"PE"``).
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     e = np.asarray(edges, dtype=float)
     if e.ndim != 1 or e.size < 2 or not np.all(np.isfinite(e)) or np.any(np.diff(e) <= 0):
         raise ConfigError(f"{name} bin edges must be a strictly ascending list of >= 2 finite numbers, got {edges!r}")
@@ -95,6 +164,17 @@ def bin_events(x, y, x_edges, y_edges, x_range, y_range, names=("PE", "t_rec [us
     """2D histogram of events on edges that must lie inside the released data range.
 
     Bins are ``[e_i, e_i+1)``, the last one closed (``numpy.histogram2d``).
+
+    Parameters
+    ----------
+    x, y : array_like
+        Event coordinates (e.g. PE and arrival time [us]).
+    x_edges, y_edges : array_like
+        Bin edges.
+    x_range, y_range : (float, float)
+        Released data range of each coordinate.
+    names : (str, str), optional
+        Coordinate names for messages.
 
     Returns
     -------
@@ -111,6 +191,20 @@ def rebin_fine_pdf(centers, values, edges) -> np.ndarray:
 
     A fine bin cut by an edge contributes in proportion to its overlap; the part outside
     ``[edges[0], edges[-1]]`` is dropped.
+
+    Parameters
+    ----------
+    centers : array_like
+        Uniformly spaced fine-bin centers.
+    values : array_like
+        Content of each fine bin.
+    edges : array_like
+        Coarse bin edges (same units as ``centers``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Content of each coarse bin, shape (len(edges) - 1,).
     """
     c = np.asarray(centers, dtype=float)
     v = np.asarray(values, dtype=float)

@@ -137,6 +137,13 @@ class Ar2020Inputs(_Strict):
 def load_inputs(name_or_path, model=None):
     """Load and validate a built-in (``"coherent-csi-2021"``, ``"coherent-ar-2020"``) or given inputs file.
 
+    Parameters
+    ----------
+    name_or_path : str or pathlib.Path
+        Built-in name or path of the inputs TOML file.
+    model : type, optional
+        ``Ar2020Inputs`` or ``CsI2021Inputs`` (guessed from the file if None).
+
     Returns
     -------
     (inputs, path)

@@ -78,18 +78,22 @@ class Experiment:
 
     @property
     def title(self) -> str:
+        """Human-readable title of the experiment file."""
         return self.spec.title
 
     @property
     def references(self) -> list[str]:
+        """References (arXiv ids, data releases) of the experiment file."""
         return list(self.spec.references)
 
     @property
     def bin_edges(self) -> np.ndarray:
+        """Edges of the analysis bins, in the units of the observable (PE, keVee or keVnr)."""
         return self.engine.bin_edges
 
     @property
     def systematics(self):
+        """Normalisation systematics of the experiment file (``[[systematics]]`` entries)."""
         return list(self.spec.systematics)
 
     def copy(self) -> "Experiment":
@@ -118,6 +122,18 @@ class Experiment:
     def predict(self, params: Mapping | None = None, chunk_size: int = 1024):
         """Expected CEvNS counts (see :meth:`cevns.engine.RateEngine.predict`).
 
+        Parameters
+        ----------
+        params : mapping, optional
+            Physics parameter values by name, numbers or 1-D arrays of equal length (defaults for the rest).
+        chunk_size : int, optional
+            Number of physics points evaluated together.
+
+        Returns
+        -------
+        Prediction
+            Expected events per flavour and bin.
+
         Raises
         ------
         ParameterError
@@ -133,7 +149,25 @@ class Experiment:
         return pred
 
     def total(self, params: Mapping | None = None, chunk_size: int = 1024) -> np.ndarray:
-        """Expected counts summed over bins and flavours, shape (n_points,)."""
+        """Expected counts summed over bins and flavours, shape (n_points,).
+
+        Parameters
+        ----------
+        params : mapping, optional
+            Physics parameter values by name, numbers or 1-D arrays of equal length (defaults for the rest).
+        chunk_size : int, optional
+            Number of physics points evaluated together.
+
+        Returns
+        -------
+        numpy.ndarray
+            Expected events.
+
+        Raises
+        ------
+        ParameterError
+            As for :meth:`predict`.
+        """
         pt = self._point(params)
         chunk_size = check_chunk_size(chunk_size)
         with np.errstate(over="ignore", invalid="ignore"):  # checked just below
@@ -154,7 +188,19 @@ class Experiment:
         return tot
 
     def settings(self, params: Mapping | None = None) -> dict:
-        """Every physics and detector setting in use, resolved (for output files)."""
+        """Every physics and detector setting in use, resolved (for output files).
+
+        Parameters
+        ----------
+        params : mapping, optional
+            Physics parameter values (defaults for the rest).
+
+        Returns
+        -------
+        dict
+            ``parameters``, ``physics``, ``nuclei`` (radii [fm], abundances, numbers of nuclei), ``detector``,
+            ``source`` and ``n_t``.
+        """
         eng = self.engine
         pt = self._point(params)
         values = {}
@@ -231,13 +277,38 @@ class Experiment:
         }
 
     def with_bins(self, edges) -> "Experiment":
-        """The same experiment with other observed bins (data and backgrounds rebuilt)."""
+        """The same experiment with other observed bins (data and backgrounds rebuilt).
+
+        Parameters
+        ----------
+        edges : array_like
+            New bin edges, in the units of the observable.
+
+        Returns
+        -------
+        Experiment
+        """
         raw = copy.deepcopy(self.raw)
         raw["detector"]["bins"] = {"edges": check_edges(edges)}
         return build_experiment(raw, self.path)
 
     def with_overrides(self, overrides: Mapping) -> "Experiment":
-        """A copy with entries of the experiment file replaced (nested mapping)."""
+        """A copy with entries of the experiment file replaced (nested mapping).
+
+        Parameters
+        ----------
+        overrides : mapping
+            Entries to replace, nested like the experiment file.
+
+        Returns
+        -------
+        Experiment
+
+        Raises
+        ------
+        ConfigError
+            If ``overrides`` is not a mapping with string keys or the result does not validate.
+        """
         check_mapping(overrides, "overrides")
         return build_experiment(merge_overrides(self.raw, overrides), self.path, f"{self.path} (with overrides)")
 
@@ -246,6 +317,15 @@ def validate_spec(raw: dict, path: Path, label: str | None = None) -> tuple[Expe
     """Validate a parsed experiment mapping: (spec, physics settings, parameter defaults).
 
     ``label`` names the source in messages (default: ``path``; e.g. "file (with overrides)").
+
+    Parameters
+    ----------
+    raw : dict
+        The parsed experiment file.
+    path : pathlib.Path
+        The experiment file.
+    label : str, optional
+        Source name in messages.
 
     Raises
     ------
@@ -268,14 +348,56 @@ def validate_spec(raw: dict, path: Path, label: str | None = None) -> tuple[Expe
 
 
 def build_experiment(raw: dict, path: Path, label: str | None = None) -> Experiment:
-    """Validate a parsed experiment mapping and build its engine, data and backgrounds."""
+    """Validate a parsed experiment mapping and build its engine, data and backgrounds.
+
+    Parameters
+    ----------
+    raw : dict
+        The parsed experiment file.
+    path : pathlib.Path
+        The experiment file (relative data files are resolved against its folder).
+    label : str, optional
+        Source name in messages (default: ``path``).
+
+    Returns
+    -------
+    Experiment
+
+    Raises
+    ------
+    ConfigError
+        If the file does not validate or a data file cannot be read.
+    """
     spec, settings, param_defaults = validate_spec(raw, path, label)
     return build_validated(spec, settings, param_defaults, raw, path)
 
 
 def build_validated(spec: ExperimentSpec, settings: PhysicsSettings, param_defaults: dict, raw: dict,
                     path: Path) -> Experiment:
-    """Build an experiment from the results of :func:`validate_spec` (no second validation)."""
+    """Build an experiment from the results of :func:`validate_spec` (no second validation).
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        The validated experiment.
+    settings : PhysicsSettings
+        Its physics settings.
+    param_defaults : dict
+        Default physics parameter values.
+    raw : dict
+        The parsed experiment file (kept for :meth:`Experiment.with_overrides`).
+    path : pathlib.Path
+        The experiment file.
+
+    Returns
+    -------
+    Experiment
+
+    Raises
+    ------
+    ConfigError
+        If a data file cannot be read or is invalid.
+    """
     try:
         parts = build.build_parts(spec, path, settings, param_defaults)
     except (ValueError, OSError) as exc:

@@ -57,7 +57,17 @@ def builtin_experiments() -> dict[str, Path]:
 
 
 def read_toml(path: Path) -> dict:
-    """Parse a TOML file, raising :class:`ConfigError` with the file name on any problem."""
+    """Parse a TOML file, raising :class:`ConfigError` with the file name on any problem.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The TOML file.
+
+    Returns
+    -------
+    dict
+    """
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
@@ -83,6 +93,16 @@ def list_experiments() -> list[dict]:
 
 def experiment_path(name_or_path: str | os.PathLike) -> Path:
     """Resolve a built-in experiment name or a path to an ``experiment.toml`` (or its folder).
+
+    Parameters
+    ----------
+    name_or_path : str or os.PathLike
+        Built-in experiment name, an ``experiment.toml`` path or its folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The experiment file.
 
     Raises
     ------
@@ -121,6 +141,17 @@ def plain(value: Any, where: str = "overrides") -> Any:
     """A copy of a nested mapping with numpy scalars/arrays as Python numbers/lists.
 
     Raises :class:`ConfigError` for a non-string key (naming where it is).
+
+    Parameters
+    ----------
+    value : object
+        Nested mappings, lists, tuples and numpy values.
+    where : str, optional
+        Location of ``value`` for messages.
+
+    Returns
+    -------
+    object
     """
     if isinstance(value, Mapping):
         out = {}
@@ -207,7 +238,17 @@ def _location(loc) -> str:
 
 
 def error_text(e: dict) -> str:
-    """One pydantic error (an item of ``ValidationError.errors()``) as ``message (got value)``."""
+    """One pydantic error (an item of ``ValidationError.errors()``) as ``message (got value)``.
+
+    Parameters
+    ----------
+    e : dict
+        One entry of ``ValidationError.errors()``.
+
+    Returns
+    -------
+    str
+    """
     kind = e["type"]
     ctx = e.get("ctx") or {}
     if kind == "union_tag_invalid":
@@ -225,7 +266,20 @@ def error_text(e: dict) -> str:
 
 
 def format_validation_error(path, err: ValidationError) -> str:
-    """One line per problem: ``file: key.path: message (got value)``."""
+    """One line per problem: ``file: key.path: message (got value)``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file (or label) the error is about.
+    err : pydantic.ValidationError
+        The validation error.
+
+    Returns
+    -------
+    str
+        Unique lines, in order.
+    """
     lines = [f"{path}: {_location(e['loc'])}: {error_text(e)}" for e in err.errors()]
     return "\n".join(dict.fromkeys(lines))
 

@@ -44,7 +44,24 @@ def register_experiment_kind(name: str):
 
 
 def experiment_kind(raw: dict, path: Path) -> str:
-    """The kind named by an experiment file (``"spectrum"`` when it has no ``kind`` key)."""
+    """The kind named by an experiment file (``"spectrum"`` when it has no ``kind`` key).
+
+    Parameters
+    ----------
+    raw : dict
+        The parsed experiment file.
+    path : pathlib.Path
+        The file, for messages.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ConfigError
+        If ``kind`` is not a string or not a known kind.
+    """
     kind = raw.get("kind", DEFAULT_KIND)
     if not isinstance(kind, str):
         raise ConfigError(f"{path}: kind: expected a string, got {kind!r}")

@@ -201,6 +201,12 @@ class QuenchingSpec(_Strict):
         return self
 
     def params(self) -> dict:
+        """Parameters of the quenching model that are set, by name (for :class:`cevns.detectors.Quenching`).
+
+        Returns
+        -------
+        dict
+        """
         return {k: getattr(self, k) for k in _QUENCHING[self.model][1] if getattr(self, k) is not None}
 
 
@@ -226,6 +232,12 @@ class SmearingSpec(_Strict):
         return self
 
     def params(self) -> dict:
+        """Parameters of the smearing model that are set, by name (everything but ``model``).
+
+        Returns
+        -------
+        dict
+        """
         return {k: v for k, v in self.model_dump().items() if k != "model" and v is not None}
 
 

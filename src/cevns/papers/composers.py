@@ -101,7 +101,19 @@ def _finish(fig, spec: dict):
 
 
 def compose_spectrum(spec: dict, scans) -> object:
-    """Predicted spectrum vs data (kind ``spectrum``)."""
+    """Predicted spectrum vs data (kind ``spectrum``).
+
+    Parameters
+    ----------
+    spec : dict
+        The ``[[figures]]`` entry of ``figures.toml`` (``id``, ``kind``, panels, curves, labels).
+    scans : mapping of str to ScanOutput
+        Unused (the spectrum is predicted from ``spec["experiment"]``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig = _new(spec)
     ax = fig.add_subplot()
     exp = load_experiment(spec["experiment"])
@@ -114,7 +126,24 @@ def compose_spectrum(spec: dict, scans) -> object:
 
 
 def compose_profiles(spec: dict, scans) -> object:
-    """1D Delta-chi^2 profiles (kind ``profiles``)."""
+    """1D Delta-chi^2 profiles (kind ``profiles``).
+
+    Parameters
+    ----------
+    spec : dict
+        The ``[[figures]]`` entry of ``figures.toml`` (``id``, ``kind``, panels, curves, labels).
+    scans : mapping of str to ScanOutput
+        The evaluated scans of the paper by key (``"<analysis stem>.<scan>"``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ConfigError
+        If a curve names a scan that is not in ``scans``.
+    """
     fig = _new(spec)
     for ax, panel in _axes(fig, spec):
         bars = []
@@ -141,7 +170,24 @@ def _best_fits(result: dict) -> list:
 
 
 def compose_regions(spec: dict, scans) -> object:
-    """2D allowed regions (kind ``regions``)."""
+    """2D allowed regions (kind ``regions``).
+
+    Parameters
+    ----------
+    spec : dict
+        The ``[[figures]]`` entry of ``figures.toml`` (``id``, ``kind``, panels, curves, labels).
+    scans : mapping of str to ScanOutput
+        The evaluated scans of the paper by key (``"<analysis stem>.<scan>"``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ConfigError
+        If a curve names a scan that is not in ``scans``.
+    """
     fig = _new(spec)
     for ax, panel in _axes(fig, spec):
         markers = []
@@ -166,7 +212,20 @@ def _exclusion_y(exc: dict) -> np.ndarray:
 
 
 def exclusion_statement(out: ScanOutput, key: str) -> str:
-    """How the exclusion of a scan was made, e.g. ``"raster, dchi2 > 2.71 (1 dof)"``."""
+    """How the exclusion of a scan was made, e.g. ``"raster, dchi2 > 2.71 (1 dof)"``.
+
+    Parameters
+    ----------
+    out : ScanOutput
+        An evaluated exclusion scan.
+    key : str
+        Confidence-level key of its ``threshold`` entry (e.g. ``"0.9"``).
+
+    Returns
+    -------
+    str
+        Method and Delta chi^2 threshold, as LaTeX text for matplotlib.
+    """
     r = out.result
     method = r.get("exclusion_method", "global")
     how = "per $\\Delta m^2_{41}$ column" if method == "raster" else "global minimum"
@@ -174,7 +233,24 @@ def exclusion_statement(out: ScanOutput, key: str) -> str:
 
 
 def compose_sterile(spec: dict, scans) -> object:
-    """Sterile exclusion curves over the raster Delta-chi^2 of the first curve (kind ``sterile``)."""
+    """Sterile exclusion curves over the raster Delta-chi^2 of the first curve (kind ``sterile``).
+
+    Parameters
+    ----------
+    spec : dict
+        The ``[[figures]]`` entry of ``figures.toml`` (``id``, ``kind``, panels, curves, labels).
+    scans : mapping of str to ScanOutput
+        The evaluated scans of the paper by key (``"<analysis stem>.<scan>"``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ConfigError
+        If none of a panel's scans is in ``scans``.
+    """
     fig = _new(spec)
     pcm = None
     axes = _axes(fig, spec)
@@ -220,7 +296,24 @@ def compose_sterile(spec: dict, scans) -> object:
 
 
 def compose_exclusion_fill(spec: dict, scans) -> object:
-    """Excluded grid region and exclusion curve, one scan per panel (kind ``exclusion_fill``)."""
+    """Excluded grid region and exclusion curve, one scan per panel (kind ``exclusion_fill``).
+
+    Parameters
+    ----------
+    spec : dict
+        The ``[[figures]]`` entry of ``figures.toml`` (``id``, ``kind``, panels, curves, labels).
+    scans : mapping of str to ScanOutput
+        The evaluated scans of the paper by key (``"<analysis stem>.<scan>"``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ConfigError
+        If a panel names a scan that is not in ``scans``.
+    """
     fig = _new(spec)
     for ax, panel in _axes(fig, spec):
         out = _scan(scans, panel["scan"], spec["id"])
@@ -254,6 +347,17 @@ COMPOSERS: dict[str, Callable] = {
 
 def compose_figure(spec: dict, scans: Mapping[str, ScanOutput]):
     """The :class:`matplotlib.figure.Figure` of one ``[[figures]]`` entry (see the module docstring).
+
+    Parameters
+    ----------
+    spec : dict
+        The ``[[figures]]`` entry; ``kind`` selects the composer (:data:`COMPOSERS`).
+    scans : mapping of str to ScanOutput
+        The evaluated scans of the paper by key.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
 
     Raises
     ------

@@ -32,6 +32,17 @@ def scaled_analysis(raw: Mapping, grid_scale: float = 1.0) -> dict:
     Each axis keeps at least :data:`MIN_POINTS_1D` (1D scans), :data:`MIN_POINTS_2D` (each axis of 2D
     scans) or :data:`MIN_POINTS_PROFILE` (profiled dimensions) points; an odd count stays odd.
 
+    Parameters
+    ----------
+    raw : mapping
+        The parsed analysis file.
+    grid_scale : float, optional
+        Factor applied to every number of grid points (<= 1 for quick runs).
+
+    Returns
+    -------
+    dict
+
     Raises
     ------
     ConfigError

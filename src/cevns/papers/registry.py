@@ -50,7 +50,31 @@ PAPERS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Paper:
-    """A reproducible paper as declared by its ``figures.toml``."""
+    """A reproducible paper as declared by its ``figures.toml``.
+
+    Attributes
+    ----------
+    key : str
+        Short name of the paper (its folder name), used on the command line.
+    folder : pathlib.Path
+        Folder holding ``figures.toml`` and the analysis files.
+    title : str
+        Title of the paper.
+    reference : str
+        Citation (authors, journal, arXiv id).
+    note : str
+        The paper's inputs in one paragraph (shown in reports).
+    figures : tuple of dict
+        The ``[[figures]]`` entries.
+    optional_analyses : tuple of str
+        Analysis files skipped (with a note) if this build cannot load them.
+    labels : dict of str to str
+        Figure label of each scan or analysis stem.
+    published : dict
+        ``"<stem>.<scan>"`` -> published value to compare with.
+    hepdata : bool
+        Also write every result as a HEPData submission.
+    """
 
     key: str
     folder: Path

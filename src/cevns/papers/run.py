@@ -46,12 +46,33 @@ __all__ = ["run_paper", "reproduce", "scans_folder_name", "analysis_key"]
 
 
 def scans_folder_name(grid_scale: float) -> str:
-    """``"scans"`` for the files' grids, ``"scans-scale<s>"`` for reduced ones (never shared)."""
+    """``"scans"`` for the files' grids, ``"scans-scale<s>"`` for reduced ones (never shared).
+
+    Parameters
+    ----------
+    grid_scale : float
+        Grid scale of the run (1 for the files' own grids).
+
+    Returns
+    -------
+    str
+    """
     return "scans" if float(grid_scale) == 1.0 else f"scans-scale{float(grid_scale):g}"
 
 
 def analysis_key(spec) -> str:
-    """16 hex digits identifying a resolved analysis (and the package version) for resuming."""
+    """16 hex digits identifying a resolved analysis (and the package version) for resuming.
+
+    Parameters
+    ----------
+    spec : AnalysisSpec
+        The resolved analysis.
+
+    Returns
+    -------
+    str
+        The first 16 hex digits of the SHA-256 of the analysis and ``cevns.__version__``.
+    """
     payload = {"analysis": spec.to_dict(), "version": __version__}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

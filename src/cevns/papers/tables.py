@@ -111,6 +111,17 @@ def bounds_rows(figure: str, out: ScanOutput) -> list[dict]:
     last interval); 2D exclusion scans the strongest exclusion (``low`` = the smallest excluded y, and
     the x where it is reached); other 2D scans the extents of the allowed contours (``low``/``high`` =
     the y extent). ``best_fit`` lists every degenerate best fit (:func:`best_fit_text`).
+
+    Parameters
+    ----------
+    figure : str
+        Figure label the scan belongs to.
+    out : ScanOutput
+        The evaluated scan.
+
+    Returns
+    -------
+    list of dict
     """
     r = out.result
     base = {"figure": figure, "analysis": out.analysis, "scan": out.key, "best_fit": best_fit_text(r)}
@@ -122,7 +133,21 @@ def bounds_rows(figure: str, out: ScanOutput) -> list[dict]:
 
 
 def write_tables(folder, rows: list[dict], title: str) -> tuple[Path, Path]:
-    """Write ``bounds.csv`` (all :data:`FIELDS`) and ``bounds.md`` (:data:`MD_COLUMNS`) atomically."""
+    """Write ``bounds.csv`` (all :data:`FIELDS`) and ``bounds.md`` (:data:`MD_COLUMNS`) atomically.
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        Output folder.
+    rows : list of dict
+        Rows from :func:`bounds_rows`.
+    title : str
+        Paper title (heading of ``bounds.md``).
+
+    Returns
+    -------
+    csv_path, md_path : pathlib.Path
+    """
     folder = Path(folder)
     buf = _io.StringIO()
     w = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")

@@ -195,6 +195,23 @@ class BinnedDataset:
 
         ``nuisance_values`` maps nuisance names of this dataset to values (scalars or (n_points,)
         arrays); missing nuisances are at 0.
+
+        Parameters
+        ----------
+        signal : array_like
+            Predicted signal counts per bin [events], shape (n_bins,) or (n_points, n_bins).
+        nuisance_values : mapping of str to float or array_like, optional
+            Fractional normalisation shifts ``theta_k`` (dimensionless) by nuisance name.
+
+        Returns
+        -------
+        numpy.ndarray
+            Expected counts ``mu`` [events], shape (n_points, n_bins).
+
+        Raises
+        ------
+        ValueError
+            If a nuisance name is not one of this dataset's or ``signal`` has the wrong number of bins.
         """
         comps = self.components(signal)
         mu = sum(comps.values())
@@ -207,7 +224,18 @@ class BinnedDataset:
         return mu
 
     def chi2(self, signal) -> "CombinedFit":
-        """Profiled chi^2 of this dataset alone (see :func:`combined_chi2`)."""
+        """Profiled chi^2 of this dataset alone (see :func:`combined_chi2`).
+
+        Parameters
+        ----------
+        signal : array_like
+            Predicted signal counts per bin [events], shape (n_bins,) or (n_points, n_bins).
+
+        Returns
+        -------
+        CombinedFit
+            The chi^2 minimised over this dataset's nuisances, per point, and the fitted nuisances.
+        """
         return combined_chi2([self], {self.name: signal})
 
 

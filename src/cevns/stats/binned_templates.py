@@ -95,6 +95,22 @@ class TemplateLikelihood:
 
     Parameters are the component scale factors ``s_<name>``, the shape nuisances (their names), and
     ``r_onoff`` if an on/off background is given. ``method`` is the histosys interpolation.
+
+    Parameters
+    ----------
+    observed : array_like
+        Observed counts per bin [events] (flattened to 1D; finite, non-negative).
+    components : sequence of TemplateComponent
+        The signal and background components, each with a nominal template of the same number of bins.
+    onoff : OnOffBackground, optional
+        A background measured in an off sample (counts ``m_g``), profiled per group.
+    method : {"linear", "exponential"}, optional
+        Interpolation of the shape variations (:func:`cevns.stats.templates.interpolate`).
+
+    Raises
+    ------
+    ConfigError
+        On negative or non-finite counts, duplicate component names or templates of the wrong size.
     """
 
     def __init__(self, observed, components: Sequence[TemplateComponent], onoff: OnOffBackground | None = None,
@@ -158,7 +174,25 @@ class TemplateLikelihood:
     def from_inputs(cls, inputs: Mapping, method: str = "linear") -> "TemplateLikelihood":
         """Build from plain arrays: ``{"observed", "components": [dict(name, nominal, sigma=None,
         systematics={}, shape_only=False)], "onoff": dict(off_counts, ratio_sigma, groups, weights) or None}``
-        (as returned by the COHERENT models' ``fit_inputs``)."""
+        (as returned by the COHERENT models' ``fit_inputs``).
+
+        Parameters
+        ----------
+        inputs : mapping
+            ``observed``, ``components`` (list of keyword dicts of :class:`TemplateComponent`) and
+            ``onoff`` (keyword dict of :class:`OnOffBackground`, or None).
+        method : {"linear", "exponential"}, optional
+            Interpolation of the shape variations.
+
+        Returns
+        -------
+        TemplateLikelihood
+
+        Raises
+        ------
+        ConfigError
+            If a key is missing or a component/on-off entry has unknown fields.
+        """
         try:
             comps = [TemplateComponent(**c) for c in inputs["components"]]
             onoff = None if inputs.get("onoff") is None else OnOffBackground(**inputs["onoff"])
@@ -176,7 +210,19 @@ class TemplateLikelihood:
         return scales, theta, r
 
     def component_templates(self, params) -> dict[str, np.ndarray]:
-        """Expected events per bin of each component (scale factors applied), shape (n_points, n_bins)."""
+        """Expected events per bin of each component (scale factors applied), shape (n_points, n_bins).
+
+        Parameters
+        ----------
+        params : array_like or mapping
+            Parameter values in the order of :attr:`parameters`, shape (n_params,) or (n_points, n_params),
+            or a mapping name -> value.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``s_c h_c(theta)`` [events] for each component name, shape (n_points, n_bins).
+        """
         p = self._vector(params)
         scales, theta, _ = self._split(p)
         out = {}
@@ -241,7 +287,22 @@ class TemplateLikelihood:
         return k
 
     def chi2(self, params) -> np.ndarray:
-        """-2 ln L (up to a constant) at parameter points, shape (n_points,)."""
+        """-2 ln L (up to a constant) at parameter points, shape (n_points,).
+
+        The statistic of the module docstring (Baker-Cousins Poisson deviance plus the Gaussian constraints;
+        Baker & Cousins, Nucl. Instrum. Meth. 221 (1984) 437), with the on/off background profiled.
+
+        Parameters
+        ----------
+        params : array_like or mapping
+            Parameter values in the order of :attr:`parameters`, shape (n_params,) or (n_points, n_params),
+            or a mapping name -> value.
+
+        Returns
+        -------
+        numpy.ndarray
+            chi^2 (dimensionless), shape (n_points,).
+        """
         p = self._vector(params)
         scales, theta, r = self._split(p)
         comps = self.component_templates(p)
@@ -261,7 +322,25 @@ class TemplateLikelihood:
 
     # ------------------------------------------------------------------ fitting
     def fit(self, fixed: Mapping[str, float] | None = None, minos: Sequence[str] = ()) -> dict:
-        """Minimise with iminuit; ``fixed`` pins parameters. Returns values, errors, chi2, events."""
+        """Minimise with iminuit; ``fixed`` pins parameters. Returns values, errors, chi2, events.
+
+        Parameters
+        ----------
+        fixed : mapping of str to float, optional
+            Parameters held fixed at the given values.
+        minos : sequence of str, optional
+            Parameters that get asymmetric MINOS errors (HESSE errors otherwise).
+
+        Returns
+        -------
+        dict
+            ``values``, ``errors`` (``(minus, plus)`` per parameter), ``chi2``, ``valid`` and the fitted events.
+
+        Raises
+        ------
+        ConfigError
+            If ``fixed`` names an unknown parameter.
+        """
         fixed = dict(fixed or {})
         unknown = set(fixed) - set(self.parameters)
         if unknown:
@@ -297,7 +376,28 @@ class TemplateLikelihood:
                 "events": events, "minuit": m}
 
     def significance(self, component: str, best: dict | None = None) -> float:
-        """sqrt(chi2(s_component = 0) - chi2(best)), the likelihood-ratio significance [sigma]."""
+        """sqrt(chi2(s_component = 0) - chi2(best)), the likelihood-ratio significance [sigma].
+
+        Asymptotic, ``Z = sqrt(q0)`` with one profiled parameter of interest (Wilks' theorem; Cowan,
+        Cranmer, Gross & Vitells, Eur. Phys. J. C 71 (2011) 1554).
+
+        Parameters
+        ----------
+        component : str
+            Component whose scale factor ``s_<component>`` is set to 0 for the null hypothesis.
+        best : dict, optional
+            A previous :meth:`fit` result (fitted again if not given).
+
+        Returns
+        -------
+        float
+            Significance in standard deviations.
+
+        Raises
+        ------
+        ConfigError
+            If there is no such component.
+        """
         key = f"s_{component}"
         if key not in self.parameters:
             raise ConfigError(f"unknown component {component!r}")

@@ -51,6 +51,18 @@ class Cost(abc.ABC):
 
     Subclasses implement :meth:`_value`, which receives a tuple of (broadcastable) arrays in the
     order of :attr:`parameters` and returns the cost (an array). ``errordef = 1`` (chi^2).
+
+    Parameters
+    ----------
+    parameters : sequence of str
+        Parameter names (valid identifiers, unique), in call order.
+    limits : mapping of str to (float, float) or None, optional
+        Bounds ``(lo, hi)`` of some parameters (passed to iminuit); None leaves a parameter unbounded.
+
+    Raises
+    ------
+    ValueError
+        If a name is invalid or repeated, or limits name an unknown parameter or have ``lo >= hi``.
     """
 
     errordef = 1.0

@@ -63,7 +63,22 @@ def cached_build(key: str, build: Callable):
 
 
 def remote_chunk(key: str, build: Callable, start: int, stop: int):
-    """Evaluate one chunk (the function run on dask workers): ``(chi2, argmin)``."""
+    """Evaluate one chunk (the function run on dask workers): ``(chi2, argmin)``.
+
+    Parameters
+    ----------
+    key : str
+        Names what ``build`` returns (the per-process cache key).
+    build : callable
+        No arguments, returns ``(likelihood, grid)``; called once per worker process and key.
+    start, stop : int
+        Flat outer-grid indices of the chunk, ``[start, stop)``.
+
+    Returns
+    -------
+    chi2, argmin : numpy.ndarray
+        See :func:`cevns.stats.scan.evaluate_chunk`.
+    """
     lik, grid = cached_build(key, build)
     return evaluate_chunk(lik, grid, int(start), int(stop))
 
@@ -72,6 +87,22 @@ class InProcessExecutor:
     """Evaluate chunks one after the other in this process."""
 
     def map_chunks(self, job: ChunkJob, chunks: Sequence[tuple[int, int, int]]) -> Iterator:
+        """Evaluate chunks one after the other in this process.
+
+        Parameters
+        ----------
+        job : ChunkJob
+            The likelihood and grid (or a ``build`` callable returning them).
+        chunks : sequence of (int, int, int)
+            ``(index, start, stop)`` of each chunk.
+
+        Yields
+        ------
+        index : int
+            The chunk's index.
+        result : tuple of numpy.ndarray
+            ``(chi2, argmin)`` of :func:`cevns.stats.scan.evaluate_chunk`.
+        """
         if job.likelihood is not None and job.grid is not None:
             lik, grid = job.likelihood, job.grid
         else:
@@ -80,6 +111,7 @@ class InProcessExecutor:
             yield i, evaluate_chunk(lik, grid, s, e)
 
     def close(self):
+        """Release resources (nothing to do in process)."""
         pass
 
     def __enter__(self):
@@ -131,6 +163,24 @@ class DaskExecutor:
             self.client = Client(self._cluster)
 
     def map_chunks(self, job: ChunkJob, chunks: Sequence[tuple[int, int, int]]) -> Iterator:
+        """Submit every chunk to the cluster and yield results as they complete (in any order).
+
+        Chunks not yet finished are cancelled when the generator is closed (e.g. on an interrupt).
+
+        Parameters
+        ----------
+        job : ChunkJob
+            ``key`` and picklable ``build`` callable shipped to the workers.
+        chunks : sequence of (int, int, int)
+            ``(index, start, stop)`` of each chunk.
+
+        Yields
+        ------
+        index : int
+            The chunk's index.
+        result : tuple of numpy.ndarray
+            ``(chi2, argmin)`` of :func:`cevns.stats.scan.evaluate_chunk`.
+        """
         from distributed import as_completed
 
         futures = {}
@@ -146,6 +196,7 @@ class DaskExecutor:
                     fut.cancel()
 
     def close(self):
+        """Close the client, and the local cluster, if this executor created them."""
         if self._own_client:
             self.client.close()
             if self._cluster is not None:
@@ -160,7 +211,24 @@ class DaskExecutor:
 
 
 def make_executor(dask_scheduler: str | None = None, dask_local: int | None = None):
-    """The executor for the CLI options ``--dask-scheduler ADDRESS`` / ``--dask-local N`` (or in process)."""
+    """The executor for the CLI options ``--dask-scheduler ADDRESS`` / ``--dask-local N`` (or in process).
+
+    Parameters
+    ----------
+    dask_scheduler : str, optional
+        Address of a running dask scheduler (e.g. ``tcp://host:8786``).
+    dask_local : int, optional
+        Number of workers of a local dask cluster to start.
+
+    Returns
+    -------
+    InProcessExecutor or DaskExecutor
+
+    Raises
+    ------
+    ConfigError
+        If both options are given.
+    """
     if dask_scheduler is not None and dask_local is not None:
         raise ConfigError("use either --dask-scheduler or --dask-local, not both")
     if dask_scheduler is not None:

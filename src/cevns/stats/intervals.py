@@ -52,6 +52,18 @@ def delta_chi2_threshold(cl, dof=1):
     -------
     float or numpy.ndarray
         The threshold.
+
+    Raises
+    ------
+    ValueError
+        If ``cl`` is not in (0, 1) or ``dof`` is not positive.
+
+    Examples
+    --------
+    >>> round(delta_chi2_threshold(0.9), 3)  # 90 % CL, 1 parameter
+    2.706
+    >>> round(delta_chi2_threshold(0.6827, dof=2), 3)  # 1 sigma, 2 parameters
+    2.296
     """
     cl_arr = np.asarray(cl, dtype=float)
     if np.any(np.isnan(cl_arr)) or np.any((cl_arr <= 0) | (cl_arr >= 1)):
@@ -129,6 +141,38 @@ def intervals_1d(x, delta_chi2, threshold) -> list[list[float]]:
     """Allowed region ``{x : Delta chi^2(x) <= threshold}`` as a list of ``[lo, hi]`` intervals.
 
     See :func:`intervals_1d_detailed` (same intervals, with flags for ends at the scan boundary).
+
+    Parameters
+    ----------
+    x : array_like
+        Strictly increasing scan grid, shape (n,).
+    delta_chi2 : array_like
+        Delta chi^2 at ``x`` (``inf`` allowed, NaN not), shape (n,).
+    threshold : float
+        Level, e.g. :func:`delta_chi2_threshold` (Wilks' theorem).
+
+    Returns
+    -------
+    list of [float, float]
+        Disjoint ``[lo, hi]`` intervals ordered in x, in the units of ``x``; endpoints linearly
+        interpolated between grid points; empty if nothing is allowed.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not strictly increasing, the shapes differ or ``delta_chi2`` contains NaN.
+
+    Examples
+    --------
+    For the parabola ``Delta chi^2 = ((x - 0.5) / 0.5)^2`` (a Gaussian measurement 0.5 +- 0.5) the
+    2-sigma interval (threshold 4) is ``0.5 +- 2 * 0.5``:
+
+    >>> import numpy as np
+    >>> x = np.linspace(-3.0, 3.0, 61)
+    >>> intervals_1d(x, ((x - 0.5) / 0.5) ** 2, 4.0)
+    [[-0.5, 1.5]]
+    >>> intervals_1d(x, x ** 2, delta_chi2_threshold(0.6827))  # 1 sigma: x = +-1
+    [[-1.0..., 1.0...]]
     """
     return [[iv.lo, iv.hi] for iv in intervals_1d_detailed(x, delta_chi2, threshold)]
 
@@ -247,6 +291,21 @@ def region_extent(contours: Sequence[np.ndarray]):
 
     This is the extent of the allowed region when the region is closed inside the scan; if it
     reaches the scan boundary the box of the lines may be smaller than the region.
+
+    Parameters
+    ----------
+    contours : sequence of numpy.ndarray
+        Polylines of shape (n, 2) with columns (x, y), e.g. from :func:`contours_2d`.
+
+    Returns
+    -------
+    ((float, float), (float, float))
+        ``((xmin, xmax), (ymin, ymax))`` in the units of the scan axes.
+
+    Raises
+    ------
+    ValueError
+        If there are no contour lines (the region is empty or covers the whole scan).
     """
     lines = [np.asarray(c, dtype=float).reshape(-1, 2) for c in contours]
     lines = [c for c in lines if c.size]

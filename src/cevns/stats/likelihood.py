@@ -97,6 +97,8 @@ class Term(Cost):
         Physics parameters exposed as cost parameters (for iminuit); the others come from ``fixed``.
     fixed : mapping, optional
         Values of the other physics parameters (engine defaults for the rest).
+    limits : mapping of str to (float, float), optional
+        Bounds of some of ``parameters`` for the minimiser (see :class:`cevns.stats.cost.Cost`).
     """
 
     kind: ClassVar[str] = ""
@@ -125,7 +127,27 @@ class Term(Cost):
     @classmethod
     def from_experiment(cls, experiment, *, label: str, dataset: str, asimov=None, fixed=None, **options):
         """Build the term from an experiment and its data (``asimov``: the Asimov signal per bin, or
-        None for the observed data). Options of the analysis entry arrive as keywords."""
+        None for the observed data). Options of the analysis entry arrive as keywords.
+
+        Parameters
+        ----------
+        experiment : Experiment
+            The built experiment.
+        label : str
+            Name for tables and plots.
+        dataset : str
+            Unique key of the term inside a likelihood.
+        asimov : array_like, optional
+            Asimov signal per bin [events]; None uses the observed data.
+        fixed : mapping, optional
+            Values of physics parameters that are not free.
+        **options
+            Further options of the analysis entry (kind-specific).
+
+        Returns
+        -------
+        Term
+        """
         raise NotImplementedError
 
     @classmethod
@@ -133,13 +155,38 @@ class Term(Cost):
         """The expected signal per bin at one physics point (the Asimov data before ``data_scale``).
 
         Kinds whose experiments are not engine-based (plug-in experiment kinds) override this.
+
+        Parameters
+        ----------
+        experiment : Experiment
+            The built experiment whose engine predicts the signal.
+        params : mapping of str to float
+            The physics point (engine defaults for missing parameters).
+
+        Returns
+        -------
+        numpy.ndarray
+            Expected signal events per bin, shape (n_bins,).
         """
         pt = PhysicsPoint(dict(params), defaults=experiment.engine.defaults)
         return experiment.engine.predict(pt).per_bin[0]
 
     # ---------------------------------------------------------------- evaluation
     def signal(self, flat: Mapping, n: int) -> np.ndarray:
-        """Predicted signal at ``n`` points: (n,) totals or (n, n_bins) spectra."""
+        """Predicted signal at ``n`` points: (n,) totals or (n, n_bins) spectra.
+
+        Parameters
+        ----------
+        flat : mapping of str to float or numpy.ndarray
+            Physics parameter values, scalars or flat (n,) arrays.
+        n : int
+            Number of points.
+
+        Returns
+        -------
+        numpy.ndarray
+            Predicted events, shape (n,) (``signal_shape = "total"``) or (n, n_bins).
+        """
         eng = self.experiment.engine
         pt = PhysicsPoint(flat, defaults=eng.defaults)
         if self.signal_shape == "total":
@@ -154,7 +201,18 @@ class Term(Cost):
         raise NotImplementedError
 
     def binned_dataset(self, signal: np.ndarray) -> binned.BinnedDataset:
-        """Binned terms: the data set for :func:`cevns.stats.binned.combined_chi2`."""
+        """Binned terms: the data set for :func:`cevns.stats.binned.combined_chi2`.
+
+        Parameters
+        ----------
+        signal : numpy.ndarray
+            Predicted signal events per bin, shape (n, n_bins).
+
+        Returns
+        -------
+        BinnedDataset
+            Observed counts, backgrounds and nuisances of this term.
+        """
         raise NotImplementedError
 
     def _value(self, args):
@@ -208,6 +266,13 @@ class Likelihood(CostSum):
         Physics parameters fixed for every term (on top of each term's own ``fixed``).
     parameters : sequence of str, optional
         Further free parameters (cost parameters for iminuit) besides the components' ones.
+    limits : mapping of str to (float, float) or None, optional
+        Bounds of parameters for the minimiser.
+
+    Raises
+    ------
+    ConfigError
+        If there are no terms, two terms share a dataset key, or limits name an unknown parameter.
     """
 
     def __init__(self, components: Sequence[Cost], fixed: Mapping | None = None, parameters: Sequence[str] = (),
@@ -249,6 +314,7 @@ class Likelihood(CostSum):
 
     @property
     def labels(self) -> list[str]:
+        """Labels of the terms, in order."""
         return [t.label for t in self.terms]
 
     def __add__(self, other):
@@ -264,17 +330,49 @@ class Likelihood(CostSum):
         return out
 
     def signals(self, params: Mapping | None = None) -> list[np.ndarray]:
-        """Predicted signal of each term: single-bin (n,) totals, spectral (n, n_bins)."""
+        """Predicted signal of each term: single-bin (n,) totals, spectral (n, n_bins).
+
+        Parameters
+        ----------
+        params : mapping of str to float or array_like, optional
+            Physics parameter values (broadcast together), merged over :attr:`fixed`.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            One array [events] per term.
+        """
         flat, _, n = _flatten(self.point(params))
         return [t.signal(flat, n) for t in self.terms]
 
     def fit(self, params: Mapping | None = None) -> LikelihoodFit:
-        """Profiled chi^2, per-term chi^2 and best-fit nuisances (arrays flattened to (n,))."""
+        """Profiled chi^2, per-term chi^2 and best-fit nuisances (arrays flattened to (n,)).
+
+        Parameters
+        ----------
+        params : mapping of str to float or array_like, optional
+            Physics parameter values (broadcast together), merged over :attr:`fixed`.
+
+        Returns
+        -------
+        LikelihoodFit
+        """
         flat, _, n = _flatten(self.point(params))
         return self._fit(flat, n, details=True)
 
     def chi2(self, params: Mapping | None = None) -> np.ndarray:
-        """Profiled chi^2 at each point, with the broadcast shape of the parameter values (>= 1-D)."""
+        """Profiled chi^2 at each point, with the broadcast shape of the parameter values (>= 1-D).
+
+        Parameters
+        ----------
+        params : mapping of str to float or array_like, optional
+            Physics parameter values (broadcast together), merged over :attr:`fixed`.
+
+        Returns
+        -------
+        numpy.ndarray
+            chi^2 = -2 ln L (up to a constant), dimensionless, nuisances profiled.
+        """
         flat, shape, n = _flatten(self.point(params))
         if n <= self.chunk_points:
             return self._fit(flat, n, details=False).chi2.reshape(shape)

@@ -61,10 +61,34 @@ def profile_off_background(a, n, m, tau=1.0):
 def onoff_chi2(a, n, m, tau=1.0):
     """Profiled on/off chi^2 ``g(a) = min_b chi2(a, b)`` of each bin (module docstring).
 
+    ``g(a) = chi2(a, b_hat(a))`` with the Baker-Cousins on/off statistic and ``b_hat`` of
+    :func:`profile_off_background` (Rolke, Lopez & Conrad, Nucl. Instrum. Meth. A 551 (2005) 493).
+
+    Parameters
+    ----------
+    a : array_like
+        Expected on-window counts other than the steady-state background [events] (>= 0).
+    n, m : array_like
+        On- and off-window counts [events] (>= 0).
+    tau : float or array_like, optional
+        Off/on exposure ratio (dimensionless, > 0).
+
     Returns
     -------
     numpy.ndarray
         Per-bin values (broadcast shape); ``inf`` where ``a + b_hat = 0 < n``.
+
+    Examples
+    --------
+    With ``a = 5``, ``n = 10``, ``m = 5`` the quadratic ``2 b^2 - 5 b - 25 = 0`` gives ``b_hat = 5``,
+    a perfect fit. Without signal, ``n = 20`` on and ``m = 10`` off counts give ``b_hat = 15`` and
+    ``g = 2 [-5 + 20 ln(4/3)] + 2 [5 + 10 ln(2/3)] = 3.398``, close to the Gaussian
+    ``(n - m)^2 / (n + m) = 3.33``:
+
+    >>> float(profile_off_background(5.0, 10.0, 5.0)), float(onoff_chi2(5.0, 10.0, 5.0))
+    (5.0, 0.0)
+    >>> float(profile_off_background(0.0, 20.0, 10.0)), round(float(onoff_chi2(0.0, 20.0, 10.0)), 3)
+    (15.0, 3.398)
     """
     a, n, m = (np.asarray(v, dtype=float) for v in (a, n, m))
     tau = np.asarray(tau, dtype=float)
@@ -79,7 +103,25 @@ def onoff_chi2(a, n, m, tau=1.0):
 
 
 def onoff_derivatives(a, n, m, tau=1.0):
-    """First and second derivative of :func:`onoff_chi2` with respect to ``a`` (per bin)."""
+    """First and second derivative of :func:`onoff_chi2` with respect to ``a`` (per bin).
+
+    ``g'(a) = 2 (1 - n / (a + b_hat))`` and ``g''(a) = 2 n m / (n b_hat^2 + m (a + b_hat)^2)`` (envelope
+    theorem; module docstring).
+
+    Parameters
+    ----------
+    a : array_like
+        Expected on-window counts other than the steady-state background [events] (>= 0).
+    n, m : array_like
+        On- and off-window counts [events] (>= 0).
+    tau : float or array_like, optional
+        Off/on exposure ratio (dimensionless, > 0).
+
+    Returns
+    -------
+    d1, d2 : numpy.ndarray
+        ``g'(a)`` [1/events] and ``g''(a)`` [1/events^2], broadcast shape.
+    """
     a, n, m = (np.asarray(v, dtype=float) for v in (a, n, m))
     b = profile_off_background(a, n, m, tau)
     mu = a + b

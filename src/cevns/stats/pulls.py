@@ -121,6 +121,18 @@ def chi2_single_bin_pulls(n_th, n_meas, b_on, b_ss, sigma_alpha, sigma_beta, ret
         Minimum chi^2 for each point (broadcast shape of the inputs).
     alpha_hat, beta_hat : numpy.ndarray
         Only if ``return_pulls``: the minimising pulls.
+
+    Examples
+    --------
+    With ``N_th = 100``, ``N_meas = 130``, ``B_on = 10``, ``B_ss = 5``: ``r = 20`` and
+    ``sigma_stat^2 = 130 + 10 + 10 = 150``. A 10 % signal pull gives ``D = 150 + (100 * 0.1)^2 = 250``,
+    ``chi2 = 20^2 / 250 = 1.6`` and ``alpha_hat = 0.01 * 100 * 20 / 250 = 0.08``:
+
+    >>> chi2, alpha, beta = chi2_single_bin_pulls(100.0, 130.0, 10.0, 5.0, 0.1, 0.0, return_pulls=True)
+    >>> round(float(chi2), 12), round(float(alpha), 12), round(float(beta), 12)
+    (1.6, 0.08, 0.0)
+    >>> float(chi2_single_bin_stat_only(100.0, 130.0, 10.0, 5.0))  # no pulls: 400 / 150
+    2.666...
     """
     n_th = _as_float_array(n_th, "n_th")
     b_on_a = _as_float_array(b_on, "b_on")

@@ -81,14 +81,17 @@ class ScanGrid:
 
     @property
     def profile_shape(self) -> tuple:
+        """Shape of the profiled grid, one entry per profiled parameter."""
         return tuple(a.size for a in self.profile_axes)
 
     @property
     def n_outer(self) -> int:
+        """Number of outer (scanned) grid points."""
         return int(np.prod(self.shape))
 
     @property
     def n_profile(self) -> int:
+        """Number of profiled grid points per outer point (1 without profiling)."""
         return int(np.prod(self.profile_shape)) if self.profile_axes else 1
 
     def outer_values(self, start: int, stop: int) -> dict:
@@ -110,7 +113,18 @@ class ScanGrid:
         return out
 
     def profile_values(self, flat_index) -> dict:
-        """Profiled parameter values at flat profile-grid indices."""
+        """Profiled parameter values at flat profile-grid indices.
+
+        Parameters
+        ----------
+        flat_index : int or array_like of int
+            Flat indices into the profiled grid (C order over :attr:`profile_shape`).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Value of each profiled parameter; empty without profiling.
+        """
         if not self.profile_axes:
             return {}
         idx = np.unravel_index(np.asarray(flat_index), self.profile_shape)
@@ -119,7 +133,21 @@ class ScanGrid:
 
 @dataclass
 class ScanData:
-    """Evaluated scan: chi^2 on the outer grid and the index of the profiled minimum."""
+    """Evaluated scan: chi^2 on the outer grid and the index of the profiled minimum.
+
+    Attributes
+    ----------
+    grid : ScanGrid
+        The scan grid.
+    chi2 : numpy.ndarray
+        Profiled chi^2 (dimensionless), shape ``grid.shape``.
+    argmin : numpy.ndarray
+        Flat index into the profiled grid of the minimum at each outer point, shape ``grid.shape``.
+    n_chunks : int
+        Number of chunks the scan was cut into.
+    resumed_chunks : int
+        How many of them were read back from an interrupted run.
+    """
 
     grid: ScanGrid
     chi2: np.ndarray  # grid.shape
@@ -133,6 +161,25 @@ def chunk_bounds(n_outer: int, n_profile: int, chunk_points: int | None = None) 
 
     Scans of more than a few thousand points get at least :data:`MIN_CHUNKS` chunks (progress
     reporting and parallelism).
+
+    Parameters
+    ----------
+    n_outer : int
+        Number of outer grid points.
+    n_profile : int
+        Profiled points per outer point.
+    chunk_points : int, optional
+        Target physics points per chunk (default :data:`DEFAULT_CHUNK_POINTS`).
+
+    Returns
+    -------
+    list of (int, int)
+        ``[start, stop)`` outer-index ranges covering ``0 .. n_outer``.
+
+    Raises
+    ------
+    ValueError
+        If ``chunk_points`` is not positive.
     """
     cp = int(chunk_points or DEFAULT_CHUNK_POINTS)
     if cp < 1:
@@ -145,7 +192,24 @@ def chunk_bounds(n_outer: int, n_profile: int, chunk_points: int | None = None) 
 
 
 def evaluate_chunk(likelihood, grid: ScanGrid, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-    """chi^2 minimised over the profiled grid at outer points [start, stop), and the argmin index."""
+    """chi^2 minimised over the profiled grid at outer points [start, stop), and the argmin index.
+
+    Parameters
+    ----------
+    likelihood : Likelihood
+        Anything with ``chi2(mapping) -> array``.
+    grid : ScanGrid
+        The scan grid.
+    start, stop : int
+        Flat outer-grid indices of the chunk.
+
+    Returns
+    -------
+    chi2 : numpy.ndarray
+        Minimum chi^2 at each outer point, shape (stop - start,); NaN counts as ``inf``.
+    argmin : numpy.ndarray of int64
+        Flat profiled-grid index of the minimum.
+    """
     pts = grid.points(grid.outer_values(start, stop))
     chi2 = np.asarray(likelihood.chi2(pts), dtype=float).reshape(stop - start, grid.n_profile)
     chi2 = np.where(np.isnan(chi2), np.inf, chi2)
@@ -204,7 +268,22 @@ def _profile_function(likelihood, grid: ScanGrid):
 
 
 def evaluate_chunk_at(likelihood, grid: ScanGrid, outer: Mapping):
-    """Like :func:`evaluate_chunk` at arbitrary outer values (mapping name -> (m,) arrays)."""
+    """Like :func:`evaluate_chunk` at arbitrary outer values (mapping name -> (m,) arrays).
+
+    Parameters
+    ----------
+    likelihood : Likelihood
+        Anything with ``chi2(mapping) -> array``.
+    grid : ScanGrid
+        The scan grid (its profiled axes are used).
+    outer : mapping of str to array_like
+        Values of the scanned parameters, each of shape (m,).
+
+    Returns
+    -------
+    chi2, argmin : numpy.ndarray
+        As for :func:`evaluate_chunk`, shape (m,).
+    """
     m = np.size(next(iter(outer.values())))
     pts = grid.points(outer)
     chi2 = np.asarray(likelihood.chi2(pts), dtype=float).reshape(m, grid.n_profile)
@@ -258,6 +337,20 @@ def analyse_scan(likelihood, scan, data: ScanData) -> tuple[dict, dict]:
 
     ``scan`` is any object with the attributes of a scan of an analysis file (``name``, ``dof``,
     ``confidence_levels``, ``refine``, ``log``, ``exclusion``, ``exclusion_method``, ``y_transform``).
+
+    Parameters
+    ----------
+    likelihood : Likelihood
+        The likelihood of the scan (used to refine interval endpoints).
+    scan : object
+        The scan description.
+    data : ScanData
+        The evaluated scan.
+
+    Raises
+    ------
+    ScanError
+        If chi^2 is not finite at some grid point.
 
     Returns
     -------

@@ -42,7 +42,19 @@ HEP_SIGMA = 0.30
 
 @dataclass
 class FitResult:
-    """Best fit: parameter values, their HESSE errors, the minimum chi2 and Minuit's validity flag."""
+    """Best fit: parameter values, their HESSE errors, the minimum chi2 and Minuit's validity flag.
+
+    Attributes
+    ----------
+    values : dict of str to float
+        Best-fit parameter values.
+    errors : dict of str to float
+        HESSE (parabolic) 1-sigma errors.
+    chi2 : float
+        Minimum chi^2 (dimensionless).
+    valid : bool
+        Minuit's validity flag of the minimum.
+    """
 
     values: dict
     errors: dict
@@ -144,11 +156,36 @@ class TemplateFit:
 
     # -------------------------------------------------------------------------------- results
     def profile_chi2(self, flux_1e6: float) -> float:
-        """chi2 minimised over the nuisances at fixed 8B flux [1e6 cm^-2 s^-1]."""
+        """chi2 minimised over the nuisances at fixed 8B flux [1e6 cm^-2 s^-1].
+
+        Parameters
+        ----------
+        flux_1e6 : float
+            8B neutrino flux [1e6 cm^-2 s^-1].
+
+        Returns
+        -------
+        float
+            Profiled chi^2 (dimensionless).
+        """
         return self.fit({"flux_8b": float(flux_1e6)}).chi2
 
     def significance(self, best: FitResult | None = None) -> float:
-        """Asymptotic one-sided rejection of the no-8B hypothesis, sqrt(q0) [sigma]."""
+        """Asymptotic one-sided rejection of the no-8B hypothesis, sqrt(q0) [sigma].
+
+        ``q0 = chi2(flux_8b = 0) - chi2_min`` (Cowan, Cranmer, Gross & Vitells, Eur. Phys. J. C 71 (2011)
+        1554); 0 if the best-fit flux is not positive.
+
+        Parameters
+        ----------
+        best : FitResult, optional
+            A previous :meth:`fit` result (fitted again if not given).
+
+        Returns
+        -------
+        float
+            Significance in standard deviations.
+        """
         best = best or self.fit()
         if best.values["flux_8b"] <= 0:
             return 0.0
@@ -191,7 +228,22 @@ class TemplateFit:
 
 
 def asimov_data(model, flux_8b_1e6: float | None = None, **nuisances) -> dict:
-    """Expected counts per run (no fluctuation) at the given 8B flux [1e6 cm^-2 s^-1] and nuisances."""
+    """Expected counts per run (no fluctuation) at the given 8B flux [1e6 cm^-2 s^-1] and nuisances.
+
+    Parameters
+    ----------
+    model : XenonntModel
+        The template model.
+    flux_8b_1e6 : float, optional
+        8B neutrino flux [1e6 cm^-2 s^-1] (the fit's default if not given).
+    **nuisances
+        Values of other fit parameters (``hep``, ``tly``, ``tqy``, ``ac_<run>``, ``er``, ``neutron``).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Expected counts per bin [events] for each run.
+    """
     fit = TemplateFit(model)
     values = dict(nuisances)
     if flux_8b_1e6 is not None:

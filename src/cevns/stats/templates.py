@@ -25,7 +25,22 @@ METHODS = ("linear", "exponential")
 
 
 def mirror(nominal, up) -> np.ndarray:
-    """The symmetric down variation of a one-sided systematic: ``2 h0 - h+`` (clipped at 0)."""
+    """The symmetric down variation of a one-sided systematic: ``2 h0 - h+`` (clipped at 0).
+
+    HistFactory convention (Cranmer et al., CERN-OPEN-2012-016).
+
+    Parameters
+    ----------
+    nominal : array_like
+        Nominal histogram ``h0`` [events].
+    up : array_like
+        The +1 sigma variation ``h+`` [events].
+
+    Returns
+    -------
+    numpy.ndarray
+        ``max(2 h0 - h+, 0)`` [events].
+    """
     return np.clip(2.0 * np.asarray(nominal, float) - np.asarray(up, float), 0.0, None)
 
 

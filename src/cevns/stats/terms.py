@@ -113,6 +113,26 @@ class SingleBinSensitivity(Term):
 
     ``N_SM`` is the bin-summed Asimov signal (the Standard-Model expectation at the analysis'
     ``[fixed]`` point unless ``asimov_parameters`` move it, times ``data_scale``).
+
+    Parameters
+    ----------
+    experiment : Experiment
+        The built experiment.
+    label : str
+        Name for tables and plots.
+    dataset : str
+        Unique key of the term inside a likelihood.
+    n_sm : float
+        Expected Standard-Model count ``N_SM`` [events], > 0.
+    parameters : sequence of str, optional
+        Physics parameters exposed as cost parameters.
+    fixed : mapping, optional
+        Values of the other physics parameters.
+
+    Raises
+    ------
+    ConfigError
+        If ``n_sm`` is not positive and finite.
     """
 
     kind = "single_bin_sensitivity"

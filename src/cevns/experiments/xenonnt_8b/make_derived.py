@@ -19,7 +19,20 @@ from .release import DERIVED_FILE, RUNS, read_release, sha256_of, write_derived
 
 
 def release_digest(folder) -> tuple:
-    """sha256 over the sorted lines ``<sha256>  <relative path>`` of the release's data files."""
+    """sha256 over the sorted lines ``<sha256>  <relative path>`` of the release's data files.
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        The release folder (its ``data``, ``binning`` and ``templates`` subfolders are read).
+
+    Returns
+    -------
+    digest : str
+        Hex sha256.
+    n_files : int
+        Number of files.
+    """
     base = Path(folder)
     lines = []
     for sub in ("data", "binning", "templates"):
@@ -30,6 +43,18 @@ def release_digest(folder) -> tuple:
 
 
 def main(argv=None) -> int:
+    """Command-line entry point (module docstring).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        ``RELEASE_FOLDER [OUT.npz]`` (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 2 without arguments (prints the usage).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         print(__doc__)

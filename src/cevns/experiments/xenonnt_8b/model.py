@@ -51,6 +51,25 @@ def recoil_rate_engine(component: str = "8B", solar_model: str = "B16-GS98", set
 
     ``predict(params).per_bin`` gives events / t / yr in the bins ``edges_kev`` (default: the 46
     0.1-keV bins of the mono-energetic templates); the flux is the SSM one (``solar_model``).
+
+    Parameters
+    ----------
+    component : {"8B", "hep"}, optional
+        Solar neutrino flux component.
+    solar_model : {"B16-GS98", "B16-AGSS09met"}, optional
+        Standard solar model of the flux.
+    settings : PhysicsSettings, optional
+        Physics settings (defaults if None).
+    edges_kev : array_like, optional
+        Nuclear-recoil bin edges [keVnr].
+    osc : OscillationParameters, optional
+        Oscillation parameters of the solar survival probabilities.
+    n_t : int, optional
+        Number of recoil-energy integration points.
+
+    Returns
+    -------
+    RateEngine
     """
     edges = mono_bin_edges_kev() if edges_kev is None else np.asarray(edges_kev, dtype=float)
     response = DetectorResponse(quenching=None, observable="kevnr", light_yield_pe_per_kevee=None,
@@ -89,6 +108,7 @@ class XenonntModel:
 
     @property
     def run_names(self) -> tuple:
+        """Names of the science runs in the model, e.g. ``("sr0", "sr1")``."""
         return tuple(self.runs)
 
     def observed(self, run: str) -> np.ndarray:
@@ -96,12 +116,39 @@ class XenonntModel:
         return np.asarray(self.runs[run].observed, dtype=float).ravel()
 
     def signal(self, run: str, component: str = "8B", tly: float = 0.0, tqy: float = 0.0) -> np.ndarray:
-        """CEvNS events per bin (81,) of ``run`` at the SSM flux of ``component``."""
+        """CEvNS events per bin (81,) of ``run`` at the SSM flux of ``component``.
+
+        Parameters
+        ----------
+        run : str
+            Science run.
+        component : {"8B", "hep"}, optional
+            Solar neutrino flux component.
+        tly, tqy : float, optional
+            Light- and charge-yield nuisances in standard deviations (template grid [-3, 3]).
+
+        Returns
+        -------
+        numpy.ndarray
+            Events per bin.
+        """
         t = self.runs[run]
         return t.exposure_t_yr * interpolate_grid(self._signal_grid[(component, run)], tly, tqy).ravel()
 
     def backgrounds(self, run: str, tly: float = 0.0, tqy: float = 0.0) -> dict:
-        """Background events per bin (81,) of ``run`` at nominal normalisation: ac, er, neutron."""
+        """Background events per bin (81,) of ``run`` at nominal normalisation: ac, er, neutron.
+
+        Parameters
+        ----------
+        run : str
+            Science run.
+        tly, tqy : float, optional
+            Light- and charge-yield nuisances in standard deviations (they move the neutron template).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+        """
         t = self.runs[run]
         x = t.exposure_t_yr
         return {"ac": x * t.ac.ravel(), "er": x * t.er.ravel(), "neutron": x * t.neutron_at(tly, tqy).ravel()}
@@ -111,6 +158,23 @@ class XenonntModel:
         """Total expected events per bin (81,) of ``run``.
 
         ``flux_scale[c]`` multiplies the SSM flux of component c (default 1 for every component).
+
+        Parameters
+        ----------
+        run : str
+            Science run.
+        flux_scale : mapping of str to float, optional
+            Flux of each solar component relative to the SSM.
+        tly, tqy : float, optional
+            Light- and charge-yield nuisances in standard deviations.
+        ac, er, neutron : float, optional
+            Normalisations of the accidental-coincidence, electronic-recoil and neutron backgrounds
+            (dimensionless, nominal 1).
+
+        Returns
+        -------
+        numpy.ndarray
+            Events per bin.
         """
         scale = {c: 1.0 for c in self.recoil_rates}
         scale.update(flux_scale or {})
@@ -132,6 +196,10 @@ def build_model(runs=("sr0", "sr1"), release=None, params=None, solar_model: str
         Physics point of the CEvNS prediction (SM by default; NSI etc. act through the flavour mix).
     solar_model : {"B16-GS98", "B16-AGSS09met"}
     components : sequence of {"8B", "hep"}
+    settings : PhysicsSettings, optional
+        Physics settings of the CEvNS prediction.
+    osc : OscillationParameters, optional
+        Oscillation parameters of the solar survival probabilities.
     """
     runs = check_runs(runs)
     data = load_runs(runs, release)

@@ -50,7 +50,22 @@ class ReleaseError(CevnsError):
 
 
 def check_runs(runs) -> tuple:
-    """Validate science-run names (``"sr0"``, ``"sr1"``, ``"sr2"``)."""
+    """Validate science-run names (``"sr0"``, ``"sr1"``, ``"sr2"``).
+
+    Parameters
+    ----------
+    runs : str or sequence of str
+        Run name(s).
+
+    Returns
+    -------
+    tuple of str
+
+    Raises
+    ------
+    ReleaseError
+        If none is given or a name is unknown.
+    """
     if isinstance(runs, str):
         runs = (runs,)
     runs = tuple(runs)
@@ -250,7 +265,20 @@ def read_release(folder, runs=RUNS) -> dict:
 
 
 def write_derived(runs: dict, path=DERIVED_FILE) -> str:
-    """Write runs to a compressed ``.npz`` (float64, lossless); return its sha256."""
+    """Write runs to a compressed ``.npz`` (float64, lossless); return its sha256.
+
+    Parameters
+    ----------
+    runs : dict of str to RunTemplates
+        The runs to store.
+    path : str or pathlib.Path, optional
+        Output file.
+
+    Returns
+    -------
+    str
+        Hex sha256 of the written file.
+    """
     arrays = {"mono_energies_kev": MONO_ENERGIES_KEV, "yield_grid": YIELD_GRID}
     for run, t in runs.items():
         for k in range(4):
@@ -268,7 +296,17 @@ def write_derived(runs: dict, path=DERIVED_FILE) -> str:
 
 
 def sha256_of(path) -> str:
-    """Hex sha256 of a file."""
+    """Hex sha256 of a file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+
+    Returns
+    -------
+    str
+    """
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -277,7 +315,24 @@ def sha256_of(path) -> str:
 
 
 def load_derived(runs=RUNS, path=DERIVED_FILE) -> dict:
-    """Read runs from the shipped derived ``.npz`` (see :func:`write_derived`)."""
+    """Read runs from the shipped derived ``.npz`` (see :func:`write_derived`).
+
+    Parameters
+    ----------
+    runs : str or sequence of str, optional
+        Science runs to read.
+    path : str or pathlib.Path, optional
+        The derived ``.npz`` file.
+
+    Returns
+    -------
+    dict of str to RunTemplates
+
+    Raises
+    ------
+    ReleaseError
+        If the file is missing or lacks a run.
+    """
     runs = check_runs(runs)
     path = Path(path)
     if not path.is_file():
