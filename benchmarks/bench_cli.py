@@ -104,40 +104,63 @@ def run_scan(src: Path, toml: Path, out: Path, timeout: float) -> dict:
     return {"wall_s": wall, "rss_gb": rss_gb, "state": state, "cpu_s": usage.ru_utime + usage.ru_stime}
 
 
-def compare(before, after, path="", tol=REL_TOL) -> tuple[list[str], float]:
-    """Differences between two results.json trees (keys only ``after`` has are ignored); max rel. diff."""
+def compare(before, after, path="", tol=REL_TOL) -> tuple[list[str], float, float]:
+    """Compare two results.json trees; keys only ``after`` has are ignored.
+
+    A number differs when ``|a - b| > tol * max(|a|, |b|) + ABS_FLOOR``. Returns the differences, the
+    largest relative difference among numbers above ``ABS_FLOOR`` in magnitude (``chi2_min`` of a grid
+    point on the best fit is zero to rounding, ~1e-12) and the largest absolute difference.
+    """
     problems: list[str] = []
-    worst = 0.0
+    worst_rel = worst_abs = 0.0
+
+    def merge(res):
+        nonlocal problems, worst_rel, worst_abs
+        problems += res[0]
+        worst_rel = max(worst_rel, res[1])
+        worst_abs = max(worst_abs, res[2])
+
     if isinstance(before, dict):
         if not isinstance(after, dict):
-            return [f"{path}: dict vs {type(after).__name__}"], worst
+            return [f"{path}: dict vs {type(after).__name__}"], 0.0, 0.0
         for k, v in before.items():
             if k not in after:
                 problems.append(f"{path}/{k}: missing after")
-                continue
-            p, w = compare(v, after[k], f"{path}/{k}", tol)
-            problems += p
-            worst = max(worst, w)
+            else:
+                merge(compare(v, after[k], f"{path}/{k}", tol))
     elif isinstance(before, list):
         if not isinstance(after, list) or len(before) != len(after):
             n = len(after) if isinstance(after, list) else type(after).__name__
-            return [f"{path}: length {len(before)} vs {n}"], worst
+            return [f"{path}: length {len(before)} vs {n}"], 0.0, 0.0
         for i, (a, b) in enumerate(zip(before, after)):
-            p, w = compare(a, b, f"{path}[{i}]", tol)
-            problems += p
-            worst = max(worst, w)
+            merge(compare(a, b, f"{path}[{i}]", tol))
     elif isinstance(before, (int, float)) and not isinstance(before, bool):
         if not isinstance(after, (int, float)) or isinstance(after, bool):
-            return [f"{path}: {before!r} vs {after!r}"], worst
+            return [f"{path}: {before!r} vs {after!r}"], 0.0, 0.0
         diff = abs(after - before)
         scale = max(abs(before), abs(after))
-        rel = diff / scale if scale > 0 else 0.0
         if diff > tol * scale + ABS_FLOOR:
-            problems.append(f"{path}: {before!r} vs {after!r} (rel {rel:.2e})")
-        worst = rel if diff > ABS_FLOOR else worst
+            problems.append(f"{path}: {before!r} vs {after!r} (rel {diff / scale:.2e})")
+        worst_abs = diff
+        worst_rel = diff / scale if scale > ABS_FLOOR else 0.0
     elif before != after:
         problems.append(f"{path}: {before!r} vs {after!r}")
-    return problems, worst
+    return problems, worst_rel, worst_abs
+
+
+def report_comparison(work: Path, case: str = COMPARE_CASE) -> None:
+    """Print whether ``results.json`` of ``case`` agrees before/after (outputs in ``work``)."""
+    fb, fa = (work / f"{case}-{lab}" / "results.json" for lab in ("before", "after"))
+    if not (fb.exists() and fa.exists()):
+        print(f"\n{case}: no results.json to compare")
+        return
+    problems, rel, dabs = compare(json.loads(fb.read_text()), json.loads(fa.read_text()))
+    verdict = "EQUAL" if not problems else f"DIFFERENT ({len(problems)} values)"
+    print(f"\n{case} results.json before vs after: {verdict} within {REL_TOL:g} relative (absolute floor "
+          f"{ABS_FLOOR:g}); max relative difference {rel:.2e} (numbers above {ABS_FLOOR:g}), "
+          f"max absolute difference {dabs:.2e}")
+    for p in problems[:20]:
+        print("  ", p)
 
 
 def main(argv=None) -> None:
@@ -149,11 +172,17 @@ def main(argv=None) -> None:
     parser.add_argument("--only", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--axis-points", type=int, default=None,
                         help="points per axis for every case (a quick check; default: the case's own)")
+    parser.add_argument("--compare-only", action="store_true",
+                        help="only compare the results.json already in --keep (no runs)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the outputs in this folder")
     args = parser.parse_args(argv)
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_cli_"))
     work.mkdir(parents=True, exist_ok=True)
+    if args.compare_only:
+        for case in args.only:
+            report_comparison(work, case)
+        return
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average at start "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} cores; outputs in {work}",
           flush=True)
@@ -187,17 +216,12 @@ def main(argv=None) -> None:
                 return f"{r['wall_s']:.1f} s", f"{r['rss_gb']:.2f} GB"
 
             ratio = f"{b['wall_s'] / a['wall_s']:.1f}x" if b["state"] == a["state"] == "ok" else "-"
-            print(f"| {case} | {b['points']:.4g} | {' | '.join(cell(b))} | {' | '.join(cell(a))} | {ratio} |")
+            m = int(round(b["points"] ** 0.5))
+            before_cells, after_cells = " | ".join(cell(b)), " | ".join(cell(a))
+            print(f"| {case} | {m} x {m} = {b['points']:.4g} | {before_cells} | {after_cells} | {ratio} |")
 
         if COMPARE_CASE in args.only:
-            fb, fa = (work / f"{COMPARE_CASE}-{lab}" / "results.json" for lab in ("before", "after"))
-            if fb.exists() and fa.exists():
-                problems, worst = compare(json.loads(fb.read_text()), json.loads(fa.read_text()))
-                verdict = "EQUAL" if not problems else f"DIFFERENT ({len(problems)} values)"
-                print(f"\n{COMPARE_CASE} results.json before vs after: {verdict} within {REL_TOL:g} relative; "
-                      f"max relative difference {worst:.2e}")
-                for p in problems[:20]:
-                    print("  ", p)
+            report_comparison(work)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
