@@ -272,7 +272,7 @@ class XenonntExperiment:
         params : mapping or PhysicsPoint, optional
             Physics parameters of ONE point (the first point is used); Standard Model by default.
         tly, tqy : float, optional
-            Light- and charge-yield nuisances [sigma], clipped to the release's grid (default 0: nominal).
+            Light- and charge-yield nuisances [sigma] in [-3, 3], the release's grid (default 0: nominal).
 
         Returns
         -------
@@ -283,6 +283,8 @@ class XenonntExperiment:
         ------
         ConfigError
             If a CEvNS rate is not finite for these parameters.
+        ReleaseError
+            If ``tly`` or ``tqy`` is outside [-3, 3] or not finite.
         """
         rates = self.recoil_rates(params)
         parts = []

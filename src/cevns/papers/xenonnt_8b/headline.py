@@ -145,7 +145,7 @@ def reproduce_headline(folder, log=None) -> dict:
     Parameters
     ----------
     folder : str or Path
-        Existing output folder of the paper.
+        Output folder of the paper (the figures are written into it).
     log : callable, optional
         Called with one progress message (str) per figure written.
 
