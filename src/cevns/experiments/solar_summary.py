@@ -57,7 +57,28 @@ _CH_KEYS = {"name", "observed", "background", "background_sigma", "best_fit_sign
 
 @dataclass(frozen=True)
 class SummaryChannel:
-    """One counting channel (events; threshold in keVnr; exposure in tonne x year, for the record)."""
+    """One counting channel of a ``solar-summary`` experiment, as published.
+
+    Attributes
+    ----------
+    name : str
+        Channel name (e.g. ``"paired"``, ``"US2"``); the background component is ``background_<name>``.
+    observed : float
+        Observed events n_k (non-negative).
+    background : float
+        Expected background events b_k (positive).
+    background_sigma : float
+        Absolute 1-sigma uncertainty sigma_k of the background [events]; the relative constraint of the
+        ``bkg_<name>`` normalisation nuisance is ``sigma_k / b_k``.
+    best_fit_signal : float
+        Published best-fit 8B signal s_k [events] at the best-fit flux
+        (:attr:`SummarySpec.best_fit_flux_1e6`).
+    threshold_kevnr : float
+        Nuclear-recoil threshold of the channel [keVnr]: the signal counts recoils between it and
+        :data:`T_MAX_KEVNR` (a step efficiency).
+    exposure_t_yr : float
+        Exposure [tonne x year], kept for the record (the normalisation comes from ``best_fit_signal``).
+    """
 
     name: str
     observed: float
@@ -89,7 +110,33 @@ class _Detector:
 
 @dataclass(frozen=True)
 class SummarySpec:
-    """Validated options (what analyses read as ``experiment.spec``)."""
+    """Validated options of a ``solar-summary`` file (what analyses read as ``experiment.spec``).
+
+    Attributes
+    ----------
+    name : str
+        Experiment name (default: the name of the folder of the file).
+    title : str
+        One-line title.
+    solar_model : str
+        Standard solar model of :data:`cevns.sources.solar.SOLAR_MODELS` (``"B16-GS98"`` or
+        ``"B16-AGSS09met"``; Vinyoles et al. 2017, arXiv:1611.09867).
+    best_fit_flux_1e6 : float
+        Published best-fit 8B flux Phi_fit [1e6 cm^-2 s^-1] at which the channels' ``best_fit_signal``
+        are quoted.
+    channels : tuple of SummaryChannel
+        The counting channels, in bin order.
+    references : tuple of str, optional
+        References of the experiment file.
+    systematics : tuple, optional
+        Normalisation systematics (objects with ``name``, ``sigma`` (relative 1 sigma), ``applies_to``,
+        ``description``): ``flux_8b`` on the signal (SSM uncertainty) and ``bkg_<channel>`` =
+        sigma_k / b_k on each channel's background.
+    statistics : object, optional
+        Statistics options read by analyses: no single-bin section, spectral likelihood ``"poisson"``.
+    detector : object, optional
+        Detector description read by analyses (observable ``"counting channel"``).
+    """
 
     name: str
     title: str
@@ -110,8 +157,41 @@ class SummarySpec:
 class SummaryEngine:
     """Expected 8B (+ hep) CEvNS events per channel for arrays of physics points (``predict``, ``total``).
 
-    One :class:`~cevns.engine.RateEngine` per channel (natural xenon, one recoil bin from the threshold to
-    :data:`T_MAX_KEVNR`), scaled so that the SM point gives ``best_fit_signal / best_fit_flux x SSM flux``.
+    One :class:`~cevns.engine.RateEngine` per channel (one tonne of natural xenon, one year, one recoil
+    bin from the channel threshold to :data:`T_MAX_KEVNR`, per-flavour solar flux with adiabatic MSW) gives
+    R_k(point) [events / t / yr]. The events of channel k are ``scale[k] * R_k(point)``; the builder
+    (:func:`build_solar_summary`) sets
+
+        scale_k = s_k / Phi_fit * Phi_SSM / R_k(SM),
+
+    so that the SM point gives ``best_fit_signal / best_fit_flux x SSM flux`` (module docstring).
+
+    Parameters
+    ----------
+    channels : sequence of SummaryChannel
+        The counting channels (their ``threshold_kevnr`` [keVnr] sets the recoil bin).
+    solar_model : str
+        Standard solar model of :data:`cevns.sources.solar.SOLAR_MODELS` (e.g. ``"B16-GS98"``).
+    settings : PhysicsSettings
+        Physics settings of the rate engines (form factor, couplings, ...).
+    components : sequence of str, optional
+        Solar components of the flux (default ``("8B", "hep")``).
+
+    Attributes
+    ----------
+    engines : list of RateEngine
+        One per channel.
+    sm_rate_per_t_yr : ndarray (n_channels,)
+        R_k(SM) [events / t / yr].
+    scale : ndarray (n_channels,)
+        Factor from the rate to the channel's events (ones until the builder sets it).
+    bin_edges : ndarray (n_channels + 1,)
+        Channel indices 0..n as bin edges.
+
+    Raises
+    ------
+    ConfigError
+        Unknown solar model or components (raised by :func:`cevns.sources.solar.solar_flux`).
     """
 
     def __init__(self, channels, solar_model: str, settings: PhysicsSettings, components=("8B", "hep")):
@@ -136,18 +216,61 @@ class SummaryEngine:
         return len(self.engines)
 
     def point(self, params=None) -> PhysicsPoint:
-        """The physics point (validated)."""
+        """The physics point (validated).
+
+        Parameters
+        ----------
+        params : mapping or PhysicsPoint, optional
+            Physics parameters (floats or equal-length arrays); a PhysicsPoint is returned as is, None
+            gives the Standard Model.
+
+        Returns
+        -------
+        PhysicsPoint
+
+        Raises
+        ------
+        ParameterError
+            Unknown parameter names or invalid values (from :class:`~cevns.physics.parameters.PhysicsPoint`).
+        """
         return params if isinstance(params, PhysicsPoint) else PhysicsPoint(dict(params or {}), defaults={})
 
     def predict(self, params=None, chunk_size: int = 1024) -> Prediction:
-        """Events per channel, shape (n_points, 1 flavour group, n_channels)."""
+        """Expected signal events per channel.
+
+        Parameters
+        ----------
+        params : mapping or PhysicsPoint, optional
+            Physics parameters (floats or equal-length arrays); Standard Model by default.
+        chunk_size : int, optional
+            Points evaluated together by each channel's rate engine (bounds the memory).
+
+        Returns
+        -------
+        Prediction
+            Counts [events] of shape (n_points, 1, n_channels): one flavour group ``"all"``, the channels
+            as bins.
+        """
         pt = self.point(params)
         cols = [self.scale[k] * e.total(pt, chunk_size=chunk_size) for k, e in enumerate(self.engines)]
         counts = np.stack(cols, axis=-1)[:, None, :]
         return Prediction(counts=counts, flavors=["all"], bin_edges=self.bin_edges)
 
     def total(self, params=None, chunk_size: int = 1024) -> np.ndarray:
-        """Events summed over channels, (n_points,)."""
+        """Expected signal events summed over the channels.
+
+        Parameters
+        ----------
+        params : mapping or PhysicsPoint, optional
+            Physics parameters (floats or equal-length arrays); Standard Model by default.
+        chunk_size : int, optional
+            Points evaluated together (see :meth:`predict`).
+
+        Returns
+        -------
+        ndarray (n_points,)
+            Events.
+        """
         return self.predict(params, chunk_size).total
 
     def resolved_settings(self) -> dict:
@@ -157,7 +280,27 @@ class SummaryEngine:
 
 @dataclass(eq=False)
 class SummaryExperiment:
-    """A built ``solar-summary`` experiment (channels as bins; ``poisson`` likelihood)."""
+    """A built ``solar-summary`` experiment (channels as bins; ``poisson`` likelihood).
+
+    Attributes
+    ----------
+    name : str
+        Experiment name.
+    spec : SummarySpec
+        The validated options.
+    path : Path
+        The experiment file.
+    engine : SummaryEngine
+        Expected signal events per channel.
+    observed : ndarray (n_channels,)
+        Observed events n_k.
+    backgrounds : dict str -> ndarray (n_channels,)
+        ``background_<channel>`` -> b_k in that channel's bin, 0 elsewhere [events].
+    files : list of Path, optional
+        Data files the experiment read (none: the numbers are in the experiment file).
+    raw : dict, optional
+        The parsed experiment file, as given to the builder.
+    """
 
     name: str
     spec: SummarySpec
@@ -190,7 +333,20 @@ class SummaryExperiment:
                        files=list(self.files), raw=copy.deepcopy(self.raw))
 
     def predict(self, params: Mapping | None = None, chunk_size: int = 1024) -> Prediction:
-        """Expected signal per channel (see :class:`SummaryEngine`)."""
+        """Expected signal events per channel (see :meth:`SummaryEngine.predict`).
+
+        Parameters
+        ----------
+        params : mapping, optional
+            Physics parameters (floats or equal-length arrays); Standard Model by default.
+        chunk_size : int, optional
+            Points evaluated together by the rate engines.
+
+        Returns
+        -------
+        Prediction
+            Counts [events] of shape (n_points, 1, n_channels).
+        """
         return self.engine.predict(params, chunk_size)
 
     def total_background(self) -> np.ndarray:
@@ -198,7 +354,19 @@ class SummaryExperiment:
         return sum(self.backgrounds.values())
 
     def settings(self, params: Mapping | None = None) -> dict:
-        """Physics settings and options in use."""
+        """Physics settings, the resolved physics point and the options in use (for output files).
+
+        Parameters
+        ----------
+        params : mapping, optional
+            Physics parameters; Standard Model by default.
+
+        Returns
+        -------
+        dict
+            Keys ``"parameters"`` (resolved values), ``"physics"`` (engine settings), ``"nuclei"`` and
+            ``"options"`` (:meth:`SummarySpec.model_dump`).
+        """
         pt = self.engine.point(params)
         vals = {k: (float(np.ravel(v)[0]) if np.size(v) == 1 else np.asarray(v).tolist())
                 for k, v in pt.resolved().items()}
@@ -220,7 +388,33 @@ def _num(v, where, positive=False):
 
 @register_experiment_kind(KIND)
 def build_solar_summary(raw: dict, path: Path) -> SummaryExperiment:
-    """Builder of ``kind = "solar-summary"`` files (see the module docstring); ConfigError on bad input."""
+    """Build a ``kind = "solar-summary"`` experiment (see the module docstring).
+
+    Sets the channel scales so that the Standard Model gives
+    S_k = s_k / Phi_fit * Phi_SSM events (module docstring), one background component per channel and the
+    systematics ``flux_8b`` (SSM 8B uncertainty, Vinyoles et al. 2017, arXiv:1611.09867) and
+    ``bkg_<channel>`` (sigma_k / b_k).
+
+    Parameters
+    ----------
+    raw : dict
+        The parsed experiment file (keys ``name``, ``title``, ``solar_model``, ``components``,
+        ``best_fit_flux_1e6`` [1e6 cm^-2 s^-1], ``channels`` (list of tables with exactly the
+        :class:`SummaryChannel` fields), ``physics``, ``references``, ...).
+    path : Path
+        The experiment file (for messages; its folder names the experiment by default).
+
+    Returns
+    -------
+    SummaryExperiment
+
+    Raises
+    ------
+    ConfigError
+        Unknown keys, an unknown ``solar_model``, an empty ``channels`` list, a channel without exactly
+        the required keys, a negative/non-finite number (zero where it must be positive) or invalid
+        ``physics`` settings; the message names the file and the key.
+    """
     path = Path(path)
     unknown = sorted(set(raw) - _KEYS)
     if unknown:

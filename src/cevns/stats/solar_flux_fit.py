@@ -28,14 +28,17 @@ class FluxMeasurement:
     Attributes
     ----------
     best, lower, upper : float
-        Best fit and the Delta-chi2 = 1 interval.
+        Best-fit 8B flux and the Delta-chi2 = 1 interval [1e6 cm^-2 s^-1]; ``lower`` is 0 when the profile
+        at zero flux is within 1 of the minimum.
     significance : float
-        sqrt(q0) [sigma].
+        Z = sqrt(q0), q0 = chi2(flux = 0) - chi2_min [sigma] (one-sided asymptotic, Cowan et al. 2011);
+        0 when the best fit is at zero flux.
     chi2_min : float
-    flux_grid, delta_chi2 : ndarray
-        The profile.
-    nuisances : dict
-        Nuisances at the best fit.
+        Minimum of the profiled chi^2 (free fit or grid, whichever is lower).
+    flux_grid, delta_chi2 : ndarray (n_grid,)
+        The profile: flux grid [1e6 cm^-2 s^-1] and profiled chi^2 - ``chi2_min`` on it.
+    nuisances : dict str -> float
+        Nuisances of the free fit, named as ``TemplateProfiler.names`` (``flux_8B`` is the flux / SSM).
     """
 
     best: float
@@ -48,7 +51,21 @@ class FluxMeasurement:
     nuisances: dict
 
     def headline(self, observed: float, background: float) -> dict:
-        """The results.json ``headline`` block."""
+        """The results.json ``headline`` block.
+
+        Parameters
+        ----------
+        observed : float
+            Observed events (all runs and bins).
+        background : float
+            Expected background events (all runs and bins).
+
+        Returns
+        -------
+        dict
+            ``"fitted_8b_flux_1e6_cm2_s"``: ``[best, best - lower, upper - best]`` [1e6 cm^-2 s^-1],
+            ``"significance_sigma"``, ``"observed_events"``, ``"expected_background_events"``.
+        """
         return {"fitted_8b_flux_1e6_cm2_s": [self.best, self.best - self.lower, self.upper - self.best],
                 "significance_sigma": self.significance, "observed_events": float(observed),
                 "expected_background_events": float(background)}
@@ -72,23 +89,35 @@ def measure_flux(profiler: TemplateProfiler, rates: Mapping, ssm_flux_1e6: float
                  flux_max_1e6: float = 25.0, n_grid: int = 501) -> FluxMeasurement:
     """Fit the 8B flux [1e6 cm^-2 s^-1] with all nuisances profiled.
 
+    The profiled chi^2 is evaluated on ``n_grid`` fluxes in [0, ``flux_max_1e6``] in one vectorised call
+    (``flux_8B`` held at flux / ``ssm_flux_1e6``) and in a free fit; the interval ends, where the profile
+    rises by 1 above its minimum, are bracketed on the grid and refined by bisection. Significance
+    Z = sqrt(chi2(0) - chi2_min) (Cowan, Cranmer, Gross & Vitells, EPJC 71, 1554 (2011), arXiv:1007.1727).
+
     Parameters
     ----------
     profiler : TemplateProfiler
         Its ``"8B"`` constraint should be ``inf`` (the flux is measured, not constrained).
-    rates : mapping component -> (46,) or (1, 46) recoil rates at the SSM flux.
+    rates : mapping component -> ndarray (n_energy,) or (1, n_energy)
+        CEvNS recoil rates [events / t / yr] per mono-energetic bin at the SSM flux.
     ssm_flux_1e6 : float
         The 8B flux the rates correspond to [1e6 cm^-2 s^-1].
     observed : sequence of arrays, optional
         Data per run (default: the profiler's observed counts).
-    flux_max_1e6 : float
-        Upper end of the profile grid.
-    n_grid : int
+    flux_max_1e6 : float, optional
+        Upper end of the profile grid [1e6 cm^-2 s^-1].
+    n_grid : int, optional
+        Number of grid points of the profile.
+
+    Returns
+    -------
+    FluxMeasurement
 
     Raises
     ------
     ConfigError
-        If the upper end of the interval is beyond ``flux_max_1e6``.
+        If ``ssm_flux_1e6`` is not positive and finite, or the upper end of the interval is beyond
+        ``flux_max_1e6``.
     """
     if not (ssm_flux_1e6 > 0 and math.isfinite(ssm_flux_1e6)):
         raise ConfigError(f"ssm_flux_1e6 must be positive, got {ssm_flux_1e6}")

@@ -52,9 +52,11 @@ class RunArrays:
     Attributes
     ----------
     name : str
+        Run name (e.g. ``"sr0"``); the AC nuisance is ``ac_<name>``.
     exposure : float
-        [tonne x year].
+        Exposure x_r [tonne x year].
     observed : ndarray (n_bins,)
+        Observed events per analysis bin.
     ac, er : ndarray (n_bins,)
         Background rates [events / t / yr].
     neutron : ndarray (n_grid, n_grid, n_bins)
@@ -75,6 +77,16 @@ class RunArrays:
 def bilinear_weights(t, grid: np.ndarray):
     """Cell index and fractional position of values ``t`` on an equally spaced ``grid``.
 
+    A value between the nodes ``grid[index]`` and ``grid[index + 1]`` is interpolated as
+    ``(1 - frac) f[index] + frac f[index + 1]``.
+
+    Parameters
+    ----------
+    t : float or array_like
+        Values (e.g. yield nuisances [sigma]); clipped to ``[grid[0], grid[-1]]``.
+    grid : ndarray
+        Equally spaced, increasing nodes (at least two).
+
     Returns
     -------
     index : ndarray of int
@@ -90,7 +102,18 @@ def bilinear_weights(t, grid: np.ndarray):
 
 @dataclass
 class ProfileResult:
-    """Profiled chi^2 per point and the nuisances at the minimum (name -> (n,) array)."""
+    """Result of :meth:`TemplateProfiler.profile` for n physics points.
+
+    Attributes
+    ----------
+    chi2 : ndarray (n,)
+        Profiled chi^2 (Poisson deviance + constraints, module docstring) at each point.
+    nuisances : dict str -> ndarray (n,)
+        Nuisances at the minimum, by name (:attr:`TemplateProfiler.names`).
+    converged : ndarray of bool (n,)
+        Whether the Gauss-Newton iteration stopped by converging (chi^2 change below :data:`TOL_CHI2` or no
+        decreasing step) rather than by reaching :data:`MAX_ITER`.
+    """
 
     chi2: np.ndarray
     nuisances: dict
@@ -111,6 +134,22 @@ class TemplateProfiler:
         Relative 1-sigma constraints of the normalisations: keys ``"8B"``, ``"hep"`` (flux / SSM; ``inf``
         = free), ``"ac"`` (a number or a mapping run -> number), ``"er"``, ``"neutron"``, ``"signal"`` (the signal-expectation factor
         ``signal_eff`` multiplying every solar component in every run).
+
+    Attributes
+    ----------
+    names : list of str
+        Nuisance names, in parameter order: ``flux_<component>...``, ``tly``, ``tqy``, ``ac_<run>...``,
+        ``er``, ``neutron``, ``signal_eff``.
+    n_energy : int
+        Number of mono-energetic recoil bins of the templates.
+    sigmas : dict str -> float
+        The constraints, with ``ac`` split into ``ac_<run>``.
+
+    Raises
+    ------
+    ConfigError
+        No runs, a missing or non-positive constraint, templates not on the yield grid, or observed counts
+        that are negative or not finite.
     """
 
     def __init__(self, runs: Sequence[RunArrays], components: Sequence[str], grid, sigmas: Mapping):
@@ -141,7 +180,26 @@ class TemplateProfiler:
 
     # ------------------------------------------------------------------ building blocks
     def signal_grids(self, rates: Mapping) -> list:
-        """Per run, per component: expected CEvNS events on the yield grid, (n, g, g, n_bins)."""
+        """Expected CEvNS events on the nodes of the yield grid, per run and component.
+
+        ``S_crb(tly, tqy) = x_r sum_i R_ci eps_rib(tly, tqy)`` at every (tly, tqy) node (module docstring),
+        at the SSM flux and nominal signal expectation.
+
+        Parameters
+        ----------
+        rates : mapping component -> ndarray (n, n_energy) or (n_energy,)
+            CEvNS recoil rates [events / t / yr] per mono-energetic bin at the SSM flux.
+
+        Returns
+        -------
+        list (per run) of dict component -> ndarray (n, g, g, n_bins)
+            Events, g the number of grid nodes.
+
+        Raises
+        ------
+        ConfigError
+            If the rates do not have ``n_energy`` entries.
+        """
         out = []
         for r in self.runs:
             g = self.grid.size
@@ -255,6 +313,12 @@ class TemplateProfiler:
         Returns
         -------
         ProfileResult
+            Profiled chi^2, nuisances at the minimum and convergence flags, per point.
+
+        Raises
+        ------
+        ConfigError
+            An unknown nuisance name in ``fixed``, or rates without ``n_energy`` entries.
         """
         fixed = dict(fixed or {})
         for k in fixed:
@@ -319,7 +383,25 @@ class TemplateProfiler:
                              converged=converged)
 
     def expected(self, rates: Mapping, values: Mapping | None = None) -> list:
-        """Expected events per run (n, n_bins) at nuisance ``values`` (defaults: nominal)."""
+        """Expected events mu_rb of the module docstring at given nuisance values.
+
+        Parameters
+        ----------
+        rates : mapping component -> ndarray (n, n_energy) or (n_energy,)
+            CEvNS recoil rates [events / t / yr] per mono-energetic bin at the SSM flux.
+        values : mapping nuisance name -> float or (n,) array, optional
+            Nuisance values; the others nominal (1 for normalisations, 0 for tly, tqy).
+
+        Returns
+        -------
+        list (per run) of ndarray (n, n_bins)
+            Events (floored at 1e-12).
+
+        Raises
+        ------
+        ConfigError
+            An unknown nuisance name, or rates without ``n_energy`` entries.
+        """
         n = max(np.atleast_2d(np.asarray(rates[c])).shape[0] for c in self.components)
         nc = len(self.components)
         theta = np.ones((n, len(self.names)))
@@ -333,10 +415,24 @@ class TemplateProfiler:
     def expected_by_component(self, rates: Mapping, values: Mapping | None = None) -> list:
         """Expected events per run and component at nuisance ``values`` (one point).
 
+        Parameters
+        ----------
+        rates : mapping component -> ndarray (n_energy,) or (1, n_energy)
+            CEvNS recoil rates [events / t / yr] per mono-energetic bin at the SSM flux (the first point
+            is used).
+        values : mapping nuisance name -> float, optional
+            Nuisance values (e.g. ``ProfileResult.nuisances`` of a best fit); the others nominal.
+
         Returns
         -------
         list (per run) of dict name -> ndarray (n_bins,)
-            Names: the solar components, ``"ac"``, ``"er"``, ``"neutron"``.
+            Names: the solar components, ``"ac"``, ``"er"``, ``"neutron"``; events, summing to
+            :meth:`expected` at the same values (up to its 1e-12 floor).
+
+        Raises
+        ------
+        ConfigError
+            An unknown nuisance name, or rates without ``n_energy`` entries.
         """
         v = {k: float(np.ravel(x)[0]) for k, x in dict(values or {}).items()}
         for k in v:

@@ -52,8 +52,31 @@ CHUNK = 256
 def likelihood_sigmas(table: Mapping | None, where: str = "likelihood") -> dict:
     """Constraints from a ``[likelihood]`` table over :data:`DEFAULT_SIGMAS`.
 
-    Keys ``flux_8b_sigma``, ``hep_sigma``, ``ac_sigma``, ``er_sigma``, ``neutron_sigma``, ``signal_sigma``;
-    values a positive number or ``"free"``; ``ac_sigma`` may also be a table run -> value.
+    Parameters
+    ----------
+    table : mapping or None
+        The ``[likelihood]`` table of a ``xenonnt-8b`` experiment file: keys ``flux_8b_sigma``,
+        ``hep_sigma``, ``ac_sigma``, ``er_sigma``, ``neutron_sigma``, ``signal_sigma``; values a positive
+        relative 1-sigma constraint or ``"free"`` (unconstrained); ``ac_sigma`` may also be a table
+        run -> value (the runs not named keep their defaults).
+    where : str, optional
+        Prefix of error messages.
+
+    Returns
+    -------
+    dict
+        Constraints in the form :class:`~cevns.stats.solar_templates.TemplateProfiler` takes: keys
+        ``"8B"``, ``"hep"``, ``"ac"`` (run -> value), ``"er"``, ``"neutron"``, ``"signal"``; ``inf`` = free.
+
+    Raises
+    ------
+    ConfigError
+        An unknown key, or a value that is neither a positive finite number nor ``"free"``.
+
+    Examples
+    --------
+    >>> likelihood_sigmas({"flux_8b_sigma": "free", "ac_sigma": {"sr0": 0.1}})["ac"]["sr0"]
+    0.1
     """
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULT_SIGMAS.items()}
 
@@ -75,7 +98,26 @@ def likelihood_sigmas(table: Mapping | None, where: str = "likelihood") -> dict:
 
 
 def profiler_of(experiment, sigmas: Mapping | None = None) -> TemplateProfiler:
-    """The :class:`TemplateProfiler` of a built ``xenonnt-8b`` experiment."""
+    """The :class:`TemplateProfiler` of a built ``xenonnt-8b`` experiment.
+
+    Parameters
+    ----------
+    experiment : XenonntExperiment
+        A built experiment of kind ``xenonnt-8b`` (its runs' templates and solar components).
+    sigmas : mapping, optional
+        Constraints as returned by :func:`likelihood_sigmas` (default: those of the experiment's
+        ``[likelihood]`` table over :data:`DEFAULT_SIGMAS`).
+
+    Returns
+    -------
+    TemplateProfiler
+        On the release's (tly, tqy) grid, components in the experiment's order.
+
+    Raises
+    ------
+    ConfigError
+        Invalid constraints or templates (see :class:`TemplateProfiler`).
+    """
     runs = []
     for name, t in experiment.runs.items():
         g = t.neutron.shape[0]
@@ -87,7 +129,36 @@ def profiler_of(experiment, sigmas: Mapping | None = None) -> TemplateProfiler:
 
 @register_likelihood
 class XenonntTemplateTerm(Term):
-    """The XENONnT 8B template likelihood of one ``xenonnt-8b`` experiment (see the module docstring)."""
+    """The XENONnT 8B template likelihood of one ``xenonnt-8b`` experiment (see the module docstring).
+
+    chi^2(point) = min over the nuisances of the extended binned Poisson chi^2 plus constraints of
+    :mod:`cevns.stats.solar_templates` (Baker & Cousins 1984), the physics point entering through the
+    recoil rates of the solar components.
+
+    Parameters
+    ----------
+    experiment : XenonntExperiment
+        A built experiment of kind ``xenonnt-8b``.
+    label : str
+        Name for tables and plots (and error messages).
+    dataset : str
+        Unique key of the term inside a likelihood; prefixes the nuisance names (``"<dataset>:<name>"``).
+    observed : array_like
+        Data [events] per analysis bin, the 81 bins of each run concatenated in run order (finite, >= 0).
+    data : {"observed", "asimov"}, optional
+        What ``observed`` holds (reported by :meth:`describe`).
+    sigmas : mapping, optional
+        Constraints as returned by :func:`likelihood_sigmas` (default: the experiment's).
+    parameters : sequence of str, optional
+        Physics parameters exposed as cost parameters (for iminuit).
+    fixed : mapping, optional
+        Values of the other physics parameters.
+
+    Raises
+    ------
+    ConfigError
+        Data of the wrong size, negative or not finite, or invalid constraints.
+    """
 
     kind = "xenonnt_8b"
     signal_shape = "spectrum"
@@ -113,7 +184,34 @@ class XenonntTemplateTerm(Term):
 
     @classmethod
     def from_experiment(cls, experiment, *, label, dataset, asimov=None, fixed=None, **options):
-        """Build from a ``xenonnt-8b`` experiment; ``asimov``: the CEvNS signal per bin (runs concatenated)."""
+        """Build the term from a ``xenonnt-8b`` experiment and its data.
+
+        Parameters
+        ----------
+        experiment : XenonntExperiment
+            A built experiment of kind ``xenonnt-8b``.
+        label : str
+            Name for tables and plots.
+        dataset : str
+            Unique key of the term inside a likelihood.
+        asimov : array_like, optional
+            CEvNS signal per bin (runs concatenated, e.g. :meth:`asimov_signal` x ``data_scale``); the data
+            are then this signal plus the nominal backgrounds. None (default): the observed data.
+        fixed : mapping, optional
+            Values of physics parameters not scanned.
+        **options
+            Other options of the analysis entry; unused (the constraints come from the experiment's
+            ``[likelihood]`` table).
+
+        Returns
+        -------
+        XenonntTemplateTerm
+
+        Raises
+        ------
+        ConfigError
+            If the experiment is not of kind ``xenonnt-8b``, or the data are invalid.
+        """
         cls._check(experiment)
         if asimov is None:
             obs, data = experiment.observed, "observed"
@@ -123,19 +221,67 @@ class XenonntTemplateTerm(Term):
 
     @classmethod
     def asimov_signal(cls, experiment, params: Mapping) -> np.ndarray:
-        """CEvNS events per bin (runs concatenated) at SSM fluxes and nominal yields."""
+        """CEvNS events per bin (runs concatenated) at SSM fluxes and nominal yields.
+
+        Parameters
+        ----------
+        experiment : XenonntExperiment
+            A built experiment of kind ``xenonnt-8b``.
+        params : mapping
+            Physics parameters of the Asimov point.
+
+        Returns
+        -------
+        ndarray (81 x n_runs,)
+            Events (:meth:`~cevns.experiments.xenonnt_8b.kind.XenonntExperiment.signal_events`).
+
+        Raises
+        ------
+        ConfigError
+            If the experiment is not of kind ``xenonnt-8b`` or its rates are not finite there.
+        """
         cls._check(experiment)
         return experiment.signal_events(dict(params))
 
     def signal(self, flat: Mapping, n: int) -> np.ndarray:
-        """Recoil rates of the components side by side, (n, n_components x 46)."""
+        """Recoil rates of the components side by side: the "signal" this term profiles.
+
+        Parameters
+        ----------
+        flat : mapping
+            Physics parameters, floats or (n,) arrays.
+        n : int
+            Number of points.
+
+        Returns
+        -------
+        ndarray (n, n_components x n_energy)
+            CEvNS recoil rates [events / t / yr] at the SSM fluxes, component blocks in the profiler's
+            order.
+        """
         pt = PhysicsPoint(dict(flat), defaults=self.experiment.engine.defaults)
         rates = self.experiment.recoil_rates(pt)
         return np.broadcast_to(np.concatenate([rates[c] for c in self.profiler.components], axis=1),
                                (n, len(self.profiler.components) * self.profiler.n_energy))
 
     def chi2_of_signal(self, signal: np.ndarray, details: bool = False):
-        """Profiled chi^2 (n,) and, if ``details``, the nuisances (``"<dataset>:<name>"``)."""
+        """Profiled chi^2 of the signal of :meth:`signal`.
+
+        Points with identical rates are profiled once; the others in chunks of :data:`CHUNK`.
+
+        Parameters
+        ----------
+        signal : ndarray (n, n_components x n_energy)
+            Recoil rates from :meth:`signal`.
+        details : bool, optional
+            Also return the fitted nuisances.
+
+        Returns
+        -------
+        chi2 : ndarray (n,)
+        nuisances : dict
+            ``"<dataset>:<name>"`` -> (n,) values if ``details``, else empty.
+        """
         signal = np.asarray(signal, dtype=float)
         m = self.profiler.n_energy
         # points with identical rates (only non-solar parameters vary) are profiled once

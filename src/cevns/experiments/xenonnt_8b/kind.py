@@ -51,7 +51,31 @@ _KEYS = {"kind", "schema_version", "name", "title", "description", "references",
 
 
 def parse_runs(value, where: str = "runs") -> tuple:
-    """Science runs from ``"sr0+sr1"``, ``"sr0-sr2"``, a single run name or a list of run names."""
+    """Science runs from ``"sr0+sr1"``, ``"sr0-sr2"``, a single run name or a list of run names.
+
+    Parameters
+    ----------
+    value : str or sequence of str
+        A key of :data:`RUN_SETS` (case-insensitive) or a list of run names of the release
+        (``"sr0"``, ``"sr1"``, ``"sr2"``), each at most once.
+    where : str, optional
+        Prefix of error messages (file and key).
+
+    Returns
+    -------
+    tuple of str
+        Run names, in likelihood order.
+
+    Raises
+    ------
+    ConfigError
+        An unknown selection or run name, a run listed twice, or a value of another type.
+
+    Examples
+    --------
+    >>> parse_runs("SR0+SR1")
+    ('sr0', 'sr1')
+    """
     if isinstance(value, str):
         key = value.strip().lower()
         if key in RUN_SETS:
@@ -82,7 +106,38 @@ class _Detector:
 
 @dataclass(frozen=True)
 class XenonntSpec:
-    """The validated options of a ``xenonnt-8b`` file (the part analyses read as ``experiment.spec``)."""
+    """The validated options of a ``xenonnt-8b`` file (the part analyses read as ``experiment.spec``).
+
+    Attributes
+    ----------
+    name : str
+        Experiment name (default ``"xenonnt-8b"``).
+    title : str
+        One-line title.
+    runs : tuple of str
+        Science runs, in likelihood order (:func:`parse_runs`).
+    solar_model : str
+        Standard solar model of :data:`cevns.sources.solar.SOLAR_MODELS` (``"B16-GS98"`` or
+        ``"B16-AGSS09met"``; Vinyoles et al. 2017, arXiv:1611.09867).
+    components : tuple of str
+        Solar components, ``("8B",)`` or ``("8B", "hep")``; the first is always ``"8B"``.
+    release : str or None
+        Absolute path of a folder with a copy of the release (read with h5py), or None for the shipped
+        derived npz file.
+    references : tuple of str, optional
+        References of the experiment file.
+    description : str, optional
+        Free text.
+    statistics : object, optional
+        Statistics options read by analyses: no single-bin section, spectral likelihood ``"xenonnt_8b"``.
+    systematics : tuple, optional
+        Empty: the nuisances are those of the template likelihood (:mod:`cevns.stats.solar_term`).
+    likelihood : dict, optional
+        The ``[likelihood]`` table: constraint overrides read by
+        :func:`cevns.stats.solar_term.likelihood_sigmas`.
+    detector : object, optional
+        Detector description read by analyses (observable ``"analysis bin (81 per run)"``).
+    """
 
     name: str
     title: str
@@ -110,15 +165,22 @@ class XenonntExperiment:
     Attributes
     ----------
     name : str
+        Experiment name.
     spec : XenonntSpec
+        The validated options.
     path : Path
         The experiment file.
     runs : dict run -> :class:`~cevns.experiments.xenonnt_8b.release.RunTemplates`
+        The release's templates and observed counts of the chosen runs, in likelihood order.
     engines : dict component -> RateEngine
         CEvNS recoil rate [events / t / yr] of natural xenon at the SSM flux in the 46 mono-energetic
         bins (0.45-5.05 keVnr); ``engine`` is the 8B one.
     ssm_flux_cm2_s : dict component -> (flux [cm^-2 s^-1], relative 1-sigma SSM uncertainty)
-    files : list of Path
+        From :func:`cevns.sources.solar.ssm_flux`.
+    files : list of Path, optional
+        Data files read (the shipped derived npz file, or none for a release folder).
+    raw : dict, optional
+        The parsed experiment file, as given to the builder.
     """
 
     name: str
@@ -198,7 +260,32 @@ class XenonntExperiment:
         return out
 
     def signal_events(self, params=None, tly: float = 0.0, tqy: float = 0.0) -> np.ndarray:
-        """CEvNS events per bin (runs concatenated) at one physics point, SSM fluxes, yields (tly, tqy)."""
+        """CEvNS events per analysis bin (runs concatenated) at one physics point and SSM fluxes.
+
+        For run r and bin b, ``N_rb = x_r sum_c sum_i R_ci eps_rib(tly, tqy)`` with x_r the exposure
+        [t yr], R_ci the recoil rate of component c in the mono-energetic bin i (:meth:`recoil_rates`) and
+        eps_rib the release's detection efficiency, bilinear in the yield nuisances
+        (:mod:`cevns.stats.solar_templates`).
+
+        Parameters
+        ----------
+        params : mapping or PhysicsPoint, optional
+            Physics parameters of ONE point (the first point is used); Standard Model by default.
+        tly, tqy : float, optional
+            Light- and charge-yield nuisances [sigma] in [-3, 3], the release's grid (default 0: nominal).
+
+        Returns
+        -------
+        ndarray (81 x n_runs,)
+            Events.
+
+        Raises
+        ------
+        ConfigError
+            If a CEvNS rate is not finite for these parameters.
+        ReleaseError
+            If ``tly`` or ``tqy`` is outside [-3, 3] or not finite.
+        """
         rates = self.recoil_rates(params)
         parts = []
         for t in self.runs.values():
@@ -216,13 +303,39 @@ class XenonntExperiment:
         return sum(self.backgrounds.values())
 
     def predict(self, params: Mapping | None = None, chunk_size: int = 1024) -> Prediction:
-        """CEvNS events per analysis bin at one physics point (SSM fluxes, tly = tqy = 0), as a Prediction
-        with one flavour group ``"all"`` (for generic tables; the likelihood uses :meth:`recoil_rates`)."""
+        """CEvNS events per analysis bin at one physics point (SSM fluxes, tly = tqy = 0).
+
+        For generic tables; the likelihood uses :meth:`recoil_rates`.
+
+        Parameters
+        ----------
+        params : mapping, optional
+            Physics parameters of one point; Standard Model by default.
+        chunk_size : int, optional
+            Accepted for the common experiment interface; unused (one point).
+
+        Returns
+        -------
+        Prediction
+            Counts [events] of shape (1, 1, 81 x n_runs), one flavour group ``"all"``.
+        """
         counts = self.signal_events(params)[None, None, :]
         return Prediction(counts=counts, flavors=["all"], bin_edges=self.bin_edges)
 
     def settings(self, params: Mapping | None = None) -> dict:
-        """Physics settings, the resolved physics point and the options in use (for output files)."""
+        """Physics settings, the resolved physics point and the options in use (for output files).
+
+        Parameters
+        ----------
+        params : mapping, optional
+            Physics parameters; Standard Model by default.
+
+        Returns
+        -------
+        dict
+            Keys ``"parameters"``, ``"physics"``, ``"nuclei"``, ``"options"`` (:meth:`XenonntSpec.model_dump`)
+            and ``"exposure_t_yr"`` (run -> exposure [t yr]).
+        """
         eng = self.engine
         pt = PhysicsPoint(dict(params or {}), defaults=eng.defaults)
         values = {}
@@ -288,7 +401,20 @@ def _options(raw: dict, path: Path) -> tuple:
 
 @register_experiment_kind(KIND)
 def build_xenonnt_8b(raw: dict, path: Path) -> XenonntExperiment:
-    """Builder of ``kind = "xenonnt-8b"`` files (see the module docstring).
+    """Build a ``kind = "xenonnt-8b"`` experiment (see the module docstring).
+
+    Parameters
+    ----------
+    raw : dict
+        The parsed experiment file (keys ``runs``, ``solar_model``, ``components``, ``release``,
+        ``physics``, ``n_t`` (recoil-energy nodes of the rate engines, integer >= 50, default 400),
+        ``likelihood``, ``name``, ``title``, ``description``, ``references``).
+    path : Path
+        The experiment file (messages; a relative ``release`` is resolved against its folder).
+
+    Returns
+    -------
+    XenonntExperiment
 
     Raises
     ------

@@ -40,7 +40,36 @@ _LABELS = {"cs2": "cS2 [PE]", "s2_shadow_s2_time_shadow_quantile": "S2-shadow qu
 
 
 def fit_data_set(runs: str, experiment: str = "xenonnt-8b") -> dict:
-    """Fit one data set: headline, the measurement and the per-component expectations at the best fit."""
+    """Fit the 8B flux of one data set with every other nuisance profiled.
+
+    The experiment is loaded with ``runs`` overridden, its ``[likelihood]`` constraints are used except
+    for the 8B flux, which is left free, and :func:`cevns.stats.solar_flux_fit.measure_flux` profiles the
+    chi^2 of :mod:`cevns.stats.solar_templates` in the flux (Delta-chi2 = 1 interval, Z = sqrt(q0)).
+
+    Parameters
+    ----------
+    runs : str
+        Run selection, one of :data:`DATA_SETS` or any value of
+        :func:`cevns.experiments.xenonnt_8b.kind.parse_runs`.
+    experiment : str, optional
+        Name or path of an experiment of kind ``xenonnt-8b`` (default: the built-in one).
+
+    Returns
+    -------
+    dict
+        ``"experiment"`` (the built experiment), ``"measurement"``
+        (:class:`~cevns.stats.solar_flux_fit.FluxMeasurement`, fluxes in 1e6 cm^-2 s^-1), ``"components"``
+        (per run, expected events by component at the best fit, from
+        :meth:`~cevns.stats.solar_templates.TemplateProfiler.expected_by_component`) and ``"headline"``
+        (:meth:`~cevns.stats.solar_flux_fit.FluxMeasurement.headline` with the observed events and the
+        nominal background events summed over runs and bins).
+
+    Raises
+    ------
+    CevnsError
+        An unknown experiment or run selection, invalid ``[likelihood]`` constraints, or a flux upper
+        bound beyond the profile grid (:class:`~cevns.errors.ConfigError` and subclasses).
+    """
     exp = load_experiment(experiment, overrides={"runs": runs})
     sigmas = likelihood_sigmas(exp.spec.likelihood)
     sigmas["8B"] = math.inf  # the flux is measured
@@ -107,7 +136,31 @@ def _profile_figure(fits: dict):
 
 
 def reproduce_headline(folder, log=None) -> dict:
-    """Fit every data set, draw the figures into ``folder``; return ``{"results": ..., "figures": [...]}``."""
+    """Fit every data set of :data:`DATA_SETS` and draw the figures into ``folder``.
+
+    The paper extra of ``xenonnt-8b`` (:data:`cevns.papers.extras.PAPER_EXTRAS`): one figure per data set
+    (observed events vs the best-fit expectation by component, projected on each of the four observables)
+    and the Delta-chi2 profile of the 8B flux with the published SR0+SR1 interval, as PNG and PDF.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Output folder of the paper (the figures are written into it).
+    log : callable, optional
+        Called with one progress message (str) per figure written.
+
+    Returns
+    -------
+    dict
+        ``"results"``: ``{"headline": data set -> headline block, "published": PUBLISHED,
+        "best_fit_nuisances": data set -> nuisance -> value, "extra_figures": [stems]}`` (merged into the
+        paper's ``results.json``); ``"figures"``: list of ``{"stem", "title", "caption", "files"}``.
+
+    Raises
+    ------
+    CevnsError
+        From :func:`fit_data_set`; :class:`~cevns.errors.OutputError` when a figure cannot be written.
+    """
     folder = Path(folder)
     fits = {name: fit_data_set(name) for name in DATA_SETS}
     figures = []
