@@ -59,6 +59,9 @@ def _built(name: str):
 
 def _prediction(name: str) -> str:
     exp, pred = _built(name)
+    if getattr(exp, "spec", None) is None:  # a plug-in experiment kind: its own summary
+        return (f"**Expected CEvNS events: {float(pred.total[0]):.2f}** (`load_experiment({name!r}).predict({{}})`, "
+                "all arrival times)\n\n" + _table(exp.describe()) + "\n")
     edges = pred.bin_edges
     obs_unit = exp.spec.detector.observable
     lines = [f"Computed while building this page: `load_experiment({name!r}).predict({{}})`, i.e. the physics of the "

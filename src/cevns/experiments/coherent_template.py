@@ -38,7 +38,7 @@ __all__ = ["CoherentTemplateExperiment", "build_coherent_template"]
 
 KIND = "coherent-template"
 _MODELS = ("csi-2021", "ar-2020")
-_KEYS = {"kind", "name", "model", "inputs", "description", "binning", "fit", "references"}
+_KEYS = {"kind", "name", "title", "model", "inputs", "description", "binning", "fit", "references"}
 _CSI_SYS = ("theta_qf0", "theta_qf1", "theta_eff", "theta_onset")
 
 
@@ -88,6 +88,7 @@ class CoherentTemplateExperiment:
         self.sideband = None
         self.backgrounds: dict = {}
         self.spec = None
+        self.default_likelihood = "template_poisson"
 
     # ------------------------------------------------------------------ description
     @property
@@ -155,6 +156,14 @@ class CoherentTemplateExperiment:
     def engine(self):
         """The nominal CEvNS rate engine (energy or PE bins, all arrival times)."""
         return self._engines["nominal"]
+
+    def predict(self, params: Mapping | None = None):
+        """CEvNS prediction of the nominal engine (:class:`cevns.engine.Prediction`, PE or keVee bins, all times)."""
+        return self.engine.predict(params)
+
+    def total(self, params: Mapping | None = None) -> np.ndarray:
+        """CEvNS events summed over bins and flavours (all arrival times), shape (n_points,)."""
+        return self.engine.total(params)
 
     def _time_rows(self, flavors, shift_us: float) -> np.ndarray:
         pulse = self.model.pulse(shift_us)

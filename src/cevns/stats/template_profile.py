@@ -24,7 +24,8 @@ from scipy.special import xlogy
 
 from ..errors import ConfigError
 
-__all__ = ["TemplateArrays", "ProfileResult", "profile_templates"]
+__all__ = ["TemplateArrays", "ProfileResult", "profile_templates", "default_start", "chi2_at", "component_events",
+           "expected_counts"]
 
 
 @dataclass
@@ -244,3 +245,41 @@ def profile_templates(t: TemplateArrays, n_points: int, start: np.ndarray | None
         chi = chi_new_all
     chi = _chi2(t, p, _model(t, p)[0])
     return ProfileResult(chi2=chi, values=p, parameters=names, iterations=it, converged=converged)
+
+
+def chi2_at(t: TemplateArrays, p: np.ndarray) -> np.ndarray:
+    """chi2 of the module docstring at parameter vectors ``p`` (n_points, n_par) (order of ``t.parameters``)."""
+    p = np.atleast_2d(np.asarray(p, dtype=float))
+    return _chi2(t, p, _model(t, p)[0])
+
+
+def component_events(t: TemplateArrays, p: np.ndarray) -> dict:
+    """Expected events of each component at ``p`` (n_points, n_par): ``{name: (n_points,)}``, the on/off
+    background as ``"steady_state"``."""
+    p = np.atleast_2d(np.asarray(p, dtype=float))
+    nc, ns = len(t.names), len(t.nuisances)
+    th = p[:, nc:nc + ns]
+    pos = th >= 0
+    h = [np.broadcast_to(h0, (p.shape[0], t.observed.size)).copy() for h0 in t.nominal]
+    for c, j, up, dn in t.variations:
+        h[c] += th[:, j:j + 1] * np.where(pos[:, j:j + 1], up, dn)
+    out = {name: p[:, c] * np.clip(h[c], 0.0, None).sum(axis=1) for c, name in enumerate(t.names)}
+    if t.off_counts is not None:
+        out["steady_state"] = p[:, nc + ns] * (p[:, nc + ns + 1:] @ t.membership.T).sum(axis=1)
+    return out
+
+
+def expected_counts(t: TemplateArrays, p: np.ndarray) -> dict:
+    """Expected counts per bin of each component at one parameter vector ``p`` (n_par,): ``{name: (n_bins,)}``."""
+    p = np.atleast_2d(np.asarray(p, dtype=float))[:1]
+    nc, ns = len(t.names), len(t.nuisances)
+    th = p[:, nc:nc + ns]
+    pos = th >= 0
+    h = [np.broadcast_to(h0, (1, t.observed.size)).copy() for h0 in t.nominal]
+    for c, j, up, dn in t.variations:
+        h[c] += th[:, j:j + 1] * np.where(pos[:, j:j + 1], up[:1] if np.ndim(up) == 2 else up,
+                                          dn[:1] if np.ndim(dn) == 2 else dn)
+    out = {name: p[0, c] * np.clip(h[c][0], 0.0, None) for c, name in enumerate(t.names)}
+    if t.off_counts is not None:
+        out["steady_state"] = p[0, nc + ns] * (t.membership @ p[0, nc + ns + 1:])
+    return out
