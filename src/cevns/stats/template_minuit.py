@@ -20,7 +20,7 @@ from iminuit import Minuit
 
 from ..errors import ConfigError
 from ..physics.parameters import spec_for
-from .template_profile import chi2_at, component_events, profile_templates
+from .template_profile import THETA_MAX, chi2_at, component_events, profile_templates
 
 __all__ = ["TemplateFit", "fit_templates"]
 
@@ -97,6 +97,8 @@ class TemplateFit:
             base = n.split(":")[-1]
             if base.startswith("s_") or base.startswith("k_") or base == "r_onoff":
                 m.limits[n] = (0.0, None)
+            elif n not in self.pois:
+                m.limits[n] = (-THETA_MAX, THETA_MAX)
         for p, lim in self.limits.items():
             if p in self.pois:
                 m.limits[p] = tuple(lim)

@@ -13,11 +13,12 @@ from __future__ import annotations
 from typing import Mapping
 
 import numpy as np
+from iminuit import Minuit
 
 from ..errors import ConfigError
 from .binned_templates import TemplateLikelihood
 from .likelihood import Term, register_likelihood
-from .template_profile import TemplateArrays, profile_templates
+from .template_profile import THETA_MAX, TemplateArrays, default_start, profile_templates, variation_terms
 
 __all__ = ["TemplatePoisson", "template_arrays"]
 
@@ -34,7 +35,7 @@ def template_arrays(inputs: Mapping, observed=None, n: int = 1) -> TemplateArray
         for key, (up, dn) in comp.get("systematics", {}).items():
             if key not in nuis:
                 nuis.append(key)
-            variations.append((c, nuis.index(key), np.asarray(up, float) - h0, h0 - np.asarray(dn, float)))
+            variations.append((c, nuis.index(key), *variation_terms(h0, up, dn)))
     oo = inputs.get("onoff")
     if oo is None:
         return TemplateArrays(obs, names, nominal, sigma, nuis, variations)
@@ -123,9 +124,18 @@ class TemplatePoisson(Term):
 
     def profile(self, inputs: Mapping, n: int, fixed: Mapping | None = None):
         """Profiled fit of every nuisance at ``n`` points of a ``template_inputs`` dict (a
-        :class:`~cevns.stats.template_profile.ProfileResult`)."""
+        :class:`~cevns.stats.template_profile.ProfileResult`): the lower of the Newton profiles started
+        from the best fit at the fixed point (warm start) and from the nominal nuisances."""
         t = template_arrays(inputs, self.observed)
-        return profile_templates(t, n, start=self._start(), fixed=fixed)
+        best = profile_templates(t, n, start=self._start(), fixed=fixed)
+        # a second start (nominal nuisances): far from the best fit the shape nuisances can have two minima
+        other = profile_templates(t, n, start=default_start(t, 1)[0], fixed=fixed)
+        take = other.chi2 < best.chi2
+        best.values = np.where(take[:, None], other.values, best.values)
+        best.chi2 = np.where(take, other.chi2, best.chi2)
+        best.iterations = max(best.iterations, other.iterations)
+        best.converged = best.converged and other.converged
+        return best
 
     def chi2_of_signal(self, signal, details: bool = False):
         """Profiled chi2 (n,) and, if ``details``, the fitted nuisances by name."""
@@ -137,16 +147,34 @@ class TemplatePoisson(Term):
                     if not k.startswith("k_")}
         return res.chi2, nuis
 
-    def minuit_chi2(self, params: Mapping | None = None, fixed: Mapping | None = None) -> float:
-        """Reference: chi2 at one physics point minimised by iminuit (MIGRAD) over every nuisance."""
-        inputs = self.experiment.template_inputs({**self.fixed, **dict(params or {})}, 1)
-        like = TemplateLikelihood.from_inputs(_likelihood_inputs(inputs, self.observed))
-        return like.fit(fixed=fixed)["chi2"]
+    def minuit_chi2(self, params: Mapping | None = None, warm: bool = True, simplex: bool = True) -> float:
+        """Reference: chi2 at one physics point minimised by iminuit (MIGRAD) over every nuisance.
+
+        The independent implementation :class:`TemplateLikelihood` (its on/off means profiled inside),
+        started from the same warm start as the vectorised profile (``warm``) or from the nominal values;
+        ``simplex``: SIMPLEX before MIGRAD (MIGRAD alone can stop in a secondary minimum of the shape
+        nuisances far from the best fit).
+        """
+        like = self.minuit_likelihood(params)
+        start = self._start()[:len(like.parameters)] if warm else like.defaults()
+        m = Minuit(lambda x: float(like.chi2(x[None, :])[0]), start, name=like.parameters)
+        m.errordef = Minuit.LEAST_SQUARES
+        for name in like.parameters:
+            if name.startswith("s_") or name == "r_onoff":
+                m.limits[name] = (0.0, None)
+            elif name in like.nuisances:
+                m.limits[name] = (-THETA_MAX, THETA_MAX)
+        if simplex:
+            m.simplex()
+        m.migrad()
+        if not m.valid:
+            m.migrad()
+        return float(m.fval)
 
     def minuit_likelihood(self, params: Mapping | None = None) -> TemplateLikelihood:
         """The iminuit-usable :class:`TemplateLikelihood` at one physics point."""
         inputs = self.experiment.template_inputs({**self.fixed, **dict(params or {})}, 1)
-        return TemplateLikelihood.from_inputs(_likelihood_inputs(inputs, self.observed))
+        return TemplateLikelihood.from_inputs(_likelihood_inputs(inputs, self.observed), method="exp-quadratic")
 
     def describe(self) -> dict:
         """Label, kind, data kind and the experiment summary."""
