@@ -18,7 +18,7 @@ from iminuit import Minuit
 from ..errors import ConfigError
 from .binned_templates import TemplateLikelihood
 from .likelihood import Term, register_likelihood
-from .template_profile import THETA_MAX, TemplateArrays, default_start, profile_templates, variation_terms
+from .template_profile import THETA_MAX, TemplateArrays, profile_templates, variation_terms
 
 __all__ = ["TemplatePoisson", "template_arrays"]
 
@@ -124,18 +124,10 @@ class TemplatePoisson(Term):
 
     def profile(self, inputs: Mapping, n: int, fixed: Mapping | None = None):
         """Profiled fit of every nuisance at ``n`` points of a ``template_inputs`` dict (a
-        :class:`~cevns.stats.template_profile.ProfileResult`): the lower of the Newton profiles started
-        from the best fit at the fixed point (warm start) and from the nominal nuisances."""
+        :class:`~cevns.stats.template_profile.ProfileResult`), Newton steps warm-started from the best fit
+        at the fixed point."""
         t = template_arrays(inputs, self.observed)
-        best = profile_templates(t, n, start=self._start(), fixed=fixed)
-        # a second start (nominal nuisances): far from the best fit the shape nuisances can have two minima
-        other = profile_templates(t, n, start=default_start(t, 1)[0], fixed=fixed)
-        take = other.chi2 < best.chi2
-        best.values = np.where(take[:, None], other.values, best.values)
-        best.chi2 = np.where(take, other.chi2, best.chi2)
-        best.iterations = max(best.iterations, other.iterations)
-        best.converged = best.converged and other.converged
-        return best
+        return profile_templates(t, n, start=self._start(), fixed=fixed)
 
     def chi2_of_signal(self, signal, details: bool = False):
         """Profiled chi2 (n,) and, if ``details``, the fitted nuisances by name."""
