@@ -2,7 +2,7 @@
 
 MIGRAD, HESSE and MINOS (physics parameters of interest and every free normalisation); prints each
 parameter and nuisance with its uncertainty, the events per component with uncertainties and the
-significance of CEvNS against the no-CEvNS hypothesis (:mod:`cevns.stats.template_minuit`). Free a
+significance of CEvNS against the no-CEvNS hypothesis (:mod:`cevns.analysis.fit`, :mod:`cevns.stats.template_minuit`). Free a
 component's normalisation in the analysis file with ``overrides = { fit = { free = ["cevns"] } }``.
 """
 
@@ -14,31 +14,7 @@ from typing import List, Optional
 
 import typer
 
-from ..analysis import load_analysis
-from ..analysis.build import build_likelihood
-from ..errors import ConfigError
-from ..physics.parameters import spec_for
-from ..stats.template_minuit import fit_templates
-from ..stats.template_term import TemplatePoisson
-
-
-def fit_analysis(analysis, pois=()) -> dict:
-    """Fit the ``template_poisson`` experiments of an analysis (file, mapping or spec); the result dict of
-    :meth:`cevns.stats.template_minuit.TemplateFit.run` without the Minuit object."""
-    spec = load_analysis(analysis)
-    like = build_likelihood(spec)
-    terms = [t for t in like.terms if isinstance(t, TemplatePoisson)]
-    others = [t.label for t in like.terms if not isinstance(t, TemplatePoisson)]
-    if others:
-        raise ConfigError(f"{spec.source}: cevns fit handles template_poisson experiments only; not {others}")
-    if not terms:
-        raise ConfigError(f"{spec.source}: no template_poisson experiment to fit")
-    for p in pois:
-        spec_for(p)
-    res = fit_templates(terms, pois=list(pois), start=dict(spec.fixed))
-    res.pop("minuit", None)
-    res["analysis"] = spec.name
-    return res
+from ..analysis.fit import fit_analysis
 
 
 def _fmt(row: dict) -> str:

@@ -9,6 +9,8 @@
     reference = "..."                # full citation (results.json "reference")
     note = "..."                     # inputs in one paragraph
     optional_analyses = ["stem"]     # analysis files skipped (with a note) if this build cannot load them
+    fit = "fit.toml"                 # optional: a template fit (cevns.papers.template_fit), results "headline"
+    published = {...}                # optional: published numbers of that fit (figures and headline)
 
     [[figures]]
     id = "fig2_weak_mixing"          # output file stem (PNG + PDF)
@@ -39,6 +41,8 @@ FIGURES_FILE = "figures.toml"
 PAPERS: dict[str, str] = {
     "papoulias-kosmas": "papoulias_kosmas",
     "canas": "canas",
+    "coherent-csi-2021": "coherent_csi_2021",
+    "coherent-ar-2020": "coherent_ar_2020",
 }
 
 
@@ -54,6 +58,8 @@ class Paper:
     figures: tuple = ()
     optional_analyses: tuple = ()
     labels: dict = field(default_factory=dict)
+    fit: str = ""                                      # analysis file of a template fit (cevns.papers.template_fit)
+    published: dict = field(default_factory=dict)      # published numbers the fit is compared with
 
     def figure_label(self, stem: str) -> str:
         """The figure label of an analysis file (its stem): from the figure or panel that uses it."""
@@ -107,10 +113,12 @@ def load_paper(key: str) -> Paper:
     return Paper(key=key, folder=folder, title=_require(meta, "title", str(path)),
                  reference=_require(meta, "reference", str(path)), note=meta.get("note", ""),
                  figures=tuple(figures), optional_analyses=tuple(meta.get("optional_analyses", ())),
-                 labels=_stem_labels(figures, str(path)))
+                 labels=_stem_labels(figures, str(path)), fit=meta.get("fit", ""),
+                 published=dict(meta.get("published", {})))
 
 
 def analysis_files(paper: str) -> list[Path]:
-    """The analysis files of a paper (every ``*.toml`` of its folder but ``figures.toml``, sorted)."""
+    """The scanned analysis files of a paper (every ``*.toml`` of its folder but ``figures.toml`` and the
+    ``fit`` file, sorted)."""
     info = load_paper(paper)
-    return sorted(p for p in info.folder.glob("*.toml") if p.name != FIGURES_FILE)
+    return sorted(p for p in info.folder.glob("*.toml") if p.name not in (FIGURES_FILE, info.fit))

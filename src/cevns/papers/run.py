@@ -38,6 +38,7 @@ from .index_html import write_index
 from .registry import PAPERS, analysis_files, load_paper
 from .results import ScanOutput
 from .tables import bounds_rows, write_tables
+from .template_fit import run_template_fit
 
 __all__ = ["run_paper", "reproduce", "scans_folder_name", "analysis_key"]
 
@@ -184,6 +185,12 @@ def run_paper(paper: str, out_dir, grid_scale: float = 1.0, executor=None, progr
             log(f"[{info.key}] wrote {spec['id']}.png/.pdf")
     results = {"analysis": info.key, "title": info.title, "reference": info.reference,
                "grid_scale": grid_scale, "scans": collected}
+    if info.fit:  # a data-set reproduction: template fit, its figures and the headline block
+        fitted = run_template_fit(info, folder)
+        figures.extend(fitted.pop("figures"))
+        results.update(fitted)
+        if log:
+            log(f"[{info.key}] fit: {fitted['headline']}")
     if skipped:
         results["skipped"] = skipped
     write_json(folder / "results.json", results)
