@@ -7,7 +7,8 @@ A paper whose ``figures.toml`` names ``[paper] fit = "<analysis file>"`` gets, b
 * ``cevns_profile.png/.pdf``: Delta-chi2 of the number of CEvNS events, every other nuisance profiled
   (vectorised Newton profile at fixed ``s_cevns``), with the published value;
 * the ``headline`` block of ``results.json``: ``sm_predicted_events``, ``fitted_cevns_events``
-  ``[value, minus, plus]`` (MINOS), ``significance_sigma`` (likelihood ratio against no CEvNS) and
+  ``[value, minus, plus]`` (events at the best-fit nuisances, relative MINOS errors of ``s_cevns``),
+  ``significance_sigma`` (likelihood ratio against no CEvNS) and
   ``flux_averaged_cross_section_1e-40cm2`` ``[value, minus, plus]`` = the SM flux-averaged cross section of
   the toolkit (:meth:`~cevns.experiments.coherent_template.CoherentTemplateExperiment.sm_flux_averaged_cross_section_cm2`)
   times fitted / predicted events, as COHERENT derive it (arXiv:2110.07730); its uncertainty adds the
@@ -126,16 +127,18 @@ def run_template_fit(info, folder: Path) -> dict:
     _projections(folder / "fit_projections", term.experiment, counts, arrays.observed, title)
     published = info.published.get("fitted_cevns_events")
     prof = _profile(folder / "cevns_profile", term, tf, x, n_sm, published, title)
+    n_fit = res["events"][term.label]["cevns"]["value"]        # events at the best-fit nuisances
+    rel_lo, rel_hi = lo / sc["value"], hi / sc["value"]        # MINOS, relative
     headline = {"sm_predicted_events": n_sm,
-                "fitted_cevns_events": [sc["value"] * n_sm, lo * n_sm, hi * n_sm],
+                "fitted_cevns_events": [n_fit, rel_lo * n_fit, rel_hi * n_fit],
                 "significance_sigma": res["significance_sigma"]}
     if "flux_averaged_cross_section_1e-40cm2" in info.published:
         sin2 = float(tf.spec.fixed.get("sin2_theta_w", 0.23857))
         sig = term.experiment.sm_flux_averaged_cross_section_cm2(sin2) / 1e-40
         rel = term.experiment.prediction_uncertainty(dict(tf.spec.fixed))
-        v = sig * sc["value"]
-        headline["flux_averaged_cross_section_1e-40cm2"] = [v, float(np.hypot(sig * lo, v * rel)),
-                                                             float(np.hypot(sig * hi, v * rel))]
+        v = sig * n_fit / n_sm
+        headline["flux_averaged_cross_section_1e-40cm2"] = [v, float(v * np.hypot(rel_lo, rel)),
+                                                             float(v * np.hypot(rel_hi, rel))]
         headline["sm_flux_averaged_cross_section_1e-40cm2"] = sig
         headline["prediction_relative_uncertainty"] = rel
     figures = [{"stem": "fit_projections", "title": "Data vs best fit", "files": [str(folder / "fit_projections.png")],
