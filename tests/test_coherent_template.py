@@ -153,3 +153,35 @@ def test_cli_fit_json_and_errors(capsys, tmp_path):
                    'overrides = { fit = { free = ["muons"] } }\n')
     assert run(["fit", str(bad)]) == 2
     assert "unknown component" in capsys.readouterr().err
+
+
+def test_sm_flux_averaged_cross_section_matches_published(csi, ar):
+    # COHERENT arXiv:2110.07730: SM flux-averaged CsI cross section 189 +- 6 x 1e-40 cm^2 (data/PROVENANCE.md);
+    # LAr arXiv:2003.10630: SM 1.8 x 1e-39 cm^2 (quoted to two digits)
+    assert csi.sm_flux_averaged_cross_section_cm2() / 1e-40 == pytest.approx(189.0, abs=6.0)
+    assert ar.sm_flux_averaged_cross_section_cm2() / 1e-39 == pytest.approx(1.8, abs=0.05)
+
+
+def test_exp_quadratic_interpolation_hits_the_variations_and_is_smooth():
+    from cevns.stats.templates import interpolate
+    h0 = np.array([10.0, 5.0, 2.0])
+    up, dn = np.array([[12.0, 4.0, 2.5]]), np.array([[9.0, 5.5, 1.0]])
+    for th, want in ((1.0, up[0]), (-1.0, dn[0]), (0.0, h0)):
+        np.testing.assert_allclose(interpolate(h0, up, dn, [th], "exp-quadratic"), want, rtol=1e-12)
+    eps = 1e-6  # C1 at 0 and at +-1: one-sided derivatives agree
+    for x in (0.0, 1.0, -1.0):
+        f = [interpolate(h0, up, dn, [x + d], "exp-quadratic") for d in (-eps, 0.0, eps)]
+        np.testing.assert_allclose((f[1] - f[0]) / eps, (f[2] - f[1]) / eps, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_reproduce_coherent_csi_2021_headline(tmp_path):
+    from cevns.papers.run import run_paper
+    out = run_paper("coherent-csi-2021", tmp_path, grid_scale=0.3)
+    head = json.loads((tmp_path / "coherent-csi-2021" / "results.json").read_text())["headline"]
+    assert set(head) >= {"sm_predicted_events", "fitted_cevns_events", "significance_sigma",
+                         "flux_averaged_cross_section_1e-40cm2"}
+    v, lo, hi = head["fitted_cevns_events"]
+    assert lo > 0 and hi > 0 and head["significance_sigma"] > 5
+    assert (tmp_path / "coherent-csi-2021" / "fit_projections.png").is_file()
+    assert any(f["stem"] == "cevns_profile" for f in out["figures"])

@@ -1,10 +1,12 @@
 """Reproduction of a data-set paper by a template fit (COHERENT CsI 2021, LAr 2020).
 
-A paper whose ``figures.toml`` names ``[paper] fit = "<analysis file>"`` gets, besides its scans:
+A paper whose ``figures.toml`` names ``[paper] fit = "<analysis file>"`` gets, besides its scans, the
+figures of kinds :data:`FIT_FIGURE_KINDS` it declares (``[[figures]]`` with ``id``, ``kind``, ``title``,
+``caption``):
 
-* ``fit_projections.png/.pdf``: data against the best fit projected on each observable (PE and time for
+* ``fit_projections``: data against the best fit projected on each observable (PE and time for
   CsI; energy, F90 and time for LAr), components stacked, residuals ``(data - fit) / sqrt(fit)`` below;
-* ``cevns_profile.png/.pdf``: Delta-chi2 of the number of CEvNS events, every other nuisance profiled
+* ``fit_cevns_profile``: Delta-chi2 of the number of CEvNS events, every other nuisance profiled
   (vectorised Newton profile at fixed ``s_cevns``), with the published value;
 * the ``headline`` block of ``results.json``: ``sm_predicted_events``, ``fitted_cevns_events``
   ``[value, minus, plus]`` (events at the best-fit nuisances, relative MINOS errors of ``s_cevns``),
@@ -30,7 +32,10 @@ from ..io import save_figure
 from ..plotting.figures import new_figure
 from ..stats.template_profile import expected_counts, profile_templates
 
-__all__ = ["run_template_fit", "axes_of"]
+__all__ = ["run_template_fit", "axes_of", "FIT_FIGURE_KINDS"]
+
+#: Figure kinds of figures.toml drawn by the template fit (not by the scan composers).
+FIT_FIGURE_KINDS = ("fit_projections", "fit_cevns_profile")
 
 _COLORS = {"cevns": "C3", "brn": "C1", "prompt_brn": "C1", "nin": "C2", "delayed_brn": "C2", "steady_state": "0.7"}
 
@@ -123,10 +128,18 @@ def run_template_fit(info, folder: Path) -> dict:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     counts = expected_counts(arrays, x[tf._slices[0]])
-    title = info.title
-    _projections(folder / "fit_projections", term.experiment, counts, arrays.observed, title)
     published = info.published.get("fitted_cevns_events")
-    prof = _profile(folder / "cevns_profile", term, tf, x, n_sm, published, title)
+    figures, prof = [], None
+    for spec in info.figures:
+        if spec["kind"] not in FIT_FIGURE_KINDS:
+            continue
+        stem = folder / spec["id"]
+        if spec["kind"] == "fit_projections":
+            _projections(stem, term.experiment, counts, arrays.observed, spec["title"])
+        else:
+            prof = _profile(stem, term, tf, x, n_sm, published, spec["title"])
+        figures.append({"stem": spec["id"], "title": spec["title"], "caption": spec["caption"],
+                        "files": [str(stem.with_suffix(".png")), str(stem.with_suffix(".pdf"))]})
     n_fit = res["events"][term.label]["cevns"]["value"]        # events at the best-fit nuisances
     rel_lo, rel_hi = lo / sc["value"], hi / sc["value"]        # MINOS, relative
     headline = {"sm_predicted_events": n_sm,
@@ -141,11 +154,5 @@ def run_template_fit(info, folder: Path) -> dict:
                                                              float(v * np.hypot(rel_hi, rel))]
         headline["sm_flux_averaged_cross_section_1e-40cm2"] = sig
         headline["prediction_relative_uncertainty"] = rel
-    figures = [{"stem": "fit_projections", "title": "Data vs best fit", "files": [str(folder / "fit_projections.png")],
-                "caption": "Data against the best fit projected on each observable, components stacked; "
-                           "residuals below."},
-               {"stem": "cevns_profile", "title": "Delta-chi2 of the CEvNS count",
-                "files": [str(folder / "cevns_profile.png")],
-                "caption": "Every other nuisance profiled; the published value and its interval shaded."}]
     return {"headline": headline, "published": dict(info.published), "fit": res, "profile": prof,
             "figures": figures}
