@@ -87,6 +87,9 @@ def _prediction(name: str) -> str:
 
 
 def _data_section(raw: dict) -> str:
+    if raw.get("kind"):  # a plug-in experiment kind: data and likelihood are in its summary table above
+        return (f"Experiment kind `{raw['kind']}`: the released data and the likelihood inputs are listed in "
+                "the summary above and in the provenance notes below.\n\n")
     data = raw.get("data")
     stats = raw.get("statistics", {})
     if not data:
