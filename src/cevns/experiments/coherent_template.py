@@ -35,6 +35,7 @@ from ..physics.cross_sections import dsigma_dt_sm
 from ..physics.form_factors import helm
 from ..physics.kinematics import momentum_transfer_mev, t_max_mev
 from ..physics.parameters import PhysicsPoint
+from ..physics.settings import PhysicsSettings
 from ..sources.spallation import michel_nu_e_pdf, michel_nu_mu_bar_pdf, prompt_energy_mev
 from .coherent_ar_2020_model import Ar2020Model, load_ar_2020
 from .coherent_csi_2021_model import CsI2021Model, load_csi_2021
@@ -44,7 +45,7 @@ __all__ = ["CoherentTemplateExperiment", "build_coherent_template"]
 
 KIND = "coherent-template"
 _MODELS = ("csi-2021", "ar-2020")
-_KEYS = {"kind", "name", "title", "model", "inputs", "description", "binning", "fit", "references"}
+_KEYS = {"kind", "name", "title", "model", "inputs", "description", "binning", "fit", "references", "physics"}
 _CSI_SYS = ("theta_qf0", "theta_qf1", "theta_eff", "theta_onset")
 
 
@@ -364,12 +365,23 @@ def build_coherent_template(raw: dict, path: Path) -> CoherentTemplateExperiment
     for key, val in (("free", free), ("systematics", systematics)):
         if val is not None and (not isinstance(val, list) or not all(isinstance(x, str) for x in val)):
             raise ConfigError(f"{path}: fit.{key}: expected a list of names, got {val!r}")
+    physics = raw.get("physics", {}) or {}
+    if not isinstance(physics, dict):
+        raise ConfigError(f"{path}: [physics] must be a table")
+    bad = sorted(set(physics) - set(PhysicsSettings.model_fields))
+    if bad:
+        raise ConfigError(f"{path}: physics: {bad} not supported by the {KIND} kind (physics settings only: "
+                          f"{sorted(PhysicsSettings.model_fields)}); give parameter values in the analysis [fixed]")
+    try:
+        settings = PhysicsSettings(**physics)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: physics: {exc}") from None
     if model_name == "csi-2021":
         bad = sorted(set(binning) - {"pe_edges", "t_edges_us"})
         if bad:
             raise ConfigError(f"{path}: binning: unknown key(s) {bad}; allowed: pe_edges, t_edges_us")
         try:
-            model = load_csi_2021(ipath, binning.get("pe_edges"), binning.get("t_edges_us"))
+            model = load_csi_2021(ipath, binning.get("pe_edges"), binning.get("t_edges_us"), settings=settings)
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
         files = [ipath] + [ipath.parent / f for f in (model.inputs.data.coincidence, model.inputs.data.anticoincidence)]
@@ -378,7 +390,7 @@ def build_coherent_template(raw: dict, path: Path) -> CoherentTemplateExperiment
             raise ConfigError(f"{path}: binning: the LAr 2020 grid is fixed by the released 3D PDFs "
                               "(12 energy x 8 F90 x 10 time bins)")
         try:
-            model = load_ar_2020(ipath)
+            model = load_ar_2020(ipath, settings=settings)
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
         files = [ipath, ipath.parent / model.inputs.data]

@@ -99,9 +99,9 @@ class TemplateFit:
                 m.limits[n] = (0.0, None)
             elif n not in self.pois:
                 m.limits[n] = (-THETA_MAX, THETA_MAX)
-        for p, lim in self.limits.items():
-            if p in self.pois:
-                m.limits[p] = tuple(lim)
+        for p in self.pois:  # the physical domain of each parameter of interest, or the limits given
+            spec = spec_for(p)
+            m.limits[p] = tuple(self.limits.get(p, (spec.lower, spec.upper)))
         return m
 
     def run(self, minos: Sequence[str] = ()) -> dict:
