@@ -34,7 +34,7 @@ def main(n: int = 100, n_ref: int = 40, chunk: int = 2000) -> None:
     iters = []
     for lo in range(0, u.size, chunk):
         hi = min(u.size, lo + chunk)
-        sig = term.signal({"sin2_theta_w": 0.23857, "eps_ee_uV": u[lo:hi], "eps_ee_dV": d[lo:hi]}, hi - lo)
+        sig = term.templates({"sin2_theta_w": 0.23857, "eps_ee_uV": u[lo:hi], "eps_ee_dV": d[lo:hi]}, hi - lo)
         res = term.profile(sig, hi - lo)
         chi2[lo:hi] = res.chi2
         iters.append(res.iterations)

@@ -59,7 +59,7 @@ def test_asimov_at_the_sm_gives_zero_chi2(fixture, request):
     exp = request.getfixturevalue(fixture)
     asimov = TemplatePoisson.asimov_signal(exp, {})
     term = TemplatePoisson.from_experiment(exp, label="x", dataset="e0", asimov=asimov)
-    res = term.profile(term.signal({}, 1), 1)
+    res = term.profile(term.templates({}, 1), 1)
     assert res.chi2[0] == pytest.approx(0.0, abs=1e-6)
     assert res.values[0, 0] == pytest.approx(1.0, abs=1e-4)  # s_cevns
 

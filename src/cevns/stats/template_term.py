@@ -108,6 +108,14 @@ class TemplatePoisson(Term):
 
     # ------------------------------------------------------------------ evaluation
     def signal(self, flat: Mapping, n: int):
+        """The ``n`` physics points, evaluated lazily: :meth:`chi2_of_signal` builds the templates chunk by
+        chunk (:attr:`chunk_elements` bounds the arrays); :meth:`templates` gives them at once."""
+        return {"points": dict(flat), "n": int(n)}
+
+    #: Points x parameters x bins per chunk of :meth:`chi2_of_signal` (bounds the Jacobian, ~80 MB).
+    chunk_elements: int = 10_000_000
+
+    def templates(self, flat: Mapping, n: int) -> dict:
         """Templates at ``n`` physics points (the experiment's ``template_inputs`` dict)."""
         return self.experiment.template_inputs(flat, n)
 
@@ -115,6 +123,11 @@ class TemplatePoisson(Term):
         """:class:`TemplateArrays` at ``n`` physics points (``params`` over this term's ``fixed``)."""
         return template_arrays(self.experiment.template_inputs({**self.fixed, **dict(params or {})}, n),
                                self.observed)
+
+    def _parameter_names(self) -> list[str]:
+        if getattr(self, "_names", None) is None:
+            self._names = self.arrays().parameters
+        return self._names
 
     def _start(self) -> np.ndarray:
         if self._warm is None:
@@ -130,14 +143,29 @@ class TemplatePoisson(Term):
         return profile_templates(t, n, start=self._start(), fixed=fixed)
 
     def chi2_of_signal(self, signal, details: bool = False):
-        """Profiled chi2 (n,) and, if ``details``, the fitted nuisances by name."""
-        n = np.shape(signal["components"][0]["nominal"])[0]
-        res = self.profile(signal, n)
+        """Profiled chi2 (n,) and, if ``details``, the fitted nuisances by name (``signal``: :meth:`signal`
+        or a :meth:`templates` dict)."""
+        if "points" not in signal:
+            n = np.shape(signal["components"][0]["nominal"])[0]
+            res = self.profile(signal, n)
+            chi2, values, names = res.chi2, res.values, res.parameters
+        else:
+            flat, n = signal["points"], signal["n"]
+            names = self._parameter_names()
+            step = max(64, int(self.chunk_elements // (len(names) * self.observed.size)))
+            chi2, parts = np.empty(n), []
+            for lo in range(0, n, step):
+                hi = min(n, lo + step)
+                sub = {k: (v if np.ndim(v) == 0 else np.asarray(v)[lo:hi]) for k, v in flat.items()}
+                res = self.profile(self.templates(sub, hi - lo), hi - lo)
+                chi2[lo:hi] = res.chi2
+                if details:
+                    parts.append(res.values)
+            values = np.concatenate(parts) if details else None
         nuis = {}
         if details:
-            nuis = {f"{self.dataset}:{k}": res.values[:, i] for i, k in enumerate(res.parameters)
-                    if not k.startswith("k_")}
-        return res.chi2, nuis
+            nuis = {f"{self.dataset}:{k}": values[:, i] for i, k in enumerate(names) if not k.startswith("k_")}
+        return chi2, nuis
 
     def minuit_chi2(self, params: Mapping | None = None, warm: bool = True, simplex: bool = True) -> float:
         """Reference: chi2 at one physics point minimised by iminuit (MIGRAD) over every nuisance.
