@@ -14,9 +14,11 @@ from cevns.cli.main import run
 from cevns.errors import CevnsError, ConfigError
 from cevns.experiments import list_experiments, load_experiment
 from cevns.papers.registry import PAPERS_DIR
+from cevns.papers.run import run_paper
 from cevns.stats.template_minuit import fit_templates
 from cevns.stats.template_profile import TemplateArrays, chi2_at, profile_templates
 from cevns.stats.template_term import TemplatePoisson
+from cevns.stats.templates import interpolate
 
 NSI = {"eps_ee_uV": np.array([0.0, 0.15, -0.25, 0.4]), "eps_ee_dV": np.array([0.0, 0.05, 0.2, -0.35])}
 
@@ -163,7 +165,6 @@ def test_sm_flux_averaged_cross_section_matches_published(csi, ar):
 
 
 def test_exp_quadratic_interpolation_hits_the_variations_and_is_smooth():
-    from cevns.stats.templates import interpolate
     h0 = np.array([10.0, 5.0, 2.0])
     up, dn = np.array([[12.0, 4.0, 2.5]]), np.array([[9.0, 5.5, 1.0]])
     for th, want in ((1.0, up[0]), (-1.0, dn[0]), (0.0, h0)):
@@ -176,7 +177,6 @@ def test_exp_quadratic_interpolation_hits_the_variations_and_is_smooth():
 
 @pytest.mark.slow
 def test_reproduce_coherent_csi_2021_headline(tmp_path):
-    from cevns.papers.run import run_paper
     out = run_paper("coherent-csi-2021", tmp_path, grid_scale=0.3)
     head = json.loads((tmp_path / "coherent-csi-2021" / "results.json").read_text())["headline"]
     assert set(head) >= {"sm_predicted_events", "fitted_cevns_events", "significance_sigma",
