@@ -80,6 +80,8 @@ def test_describe_is_plain_and_consistent(name):
     exp = load_experiment(name)
     d = exp.describe()
     assert json.loads(json.dumps(d)) == d  # plain, JSON-serialisable
+    if getattr(exp, "spec", None) is None:
+        pytest.skip("plug-in experiment kind: its describe() is tested with the kind")
     for key in ("name", "title", "targets", "source", "exposure", "response", "bins", "data", "backgrounds",
                 "statistics", "systematics", "physics", "references"):
         assert key in d, key

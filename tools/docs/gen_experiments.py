@@ -59,6 +59,9 @@ def _built(name: str):
 
 def _prediction(name: str) -> str:
     exp, pred = _built(name)
+    if getattr(exp, "spec", None) is None:  # a plug-in experiment kind: its own summary
+        return (f"**Expected CEvNS events: {float(pred.total[0]):.2f}** (`load_experiment({name!r}).predict({{}})`, "
+                "all arrival times)\n\n" + _table(exp.describe()) + "\n")
     edges = pred.bin_edges
     obs_unit = exp.spec.detector.observable
     lines = [f"Computed while building this page: `load_experiment({name!r}).predict({{}})`, i.e. the physics of the "
@@ -84,6 +87,9 @@ def _prediction(name: str) -> str:
 
 
 def _data_section(raw: dict) -> str:
+    if raw.get("kind"):  # a plug-in experiment kind: data and likelihood are in its summary table above
+        return (f"Experiment kind `{raw['kind']}`: the released data and the likelihood inputs are listed in "
+                "the summary above and in the provenance notes below.\n\n")
     data = raw.get("data")
     stats = raw.get("statistics", {})
     if not data:

@@ -235,7 +235,10 @@ def _resolve_experiments(problems: _Problems, spec: AnalysisSpec, base: Path) ->
         except (ValueError, TypeError, KeyError, OSError) as exc:
             problems.add(loc, f"experiment {e.experiment!r} with the given overrides/settings is invalid: {exc}")
             continue
-        xspec = exp.spec
+        xspec = getattr(exp, "spec", None)
+        if xspec is None:  # a plug-in experiment kind (cevns.experiments.kinds) checks its own input
+            _resolve_plugin(problems, loc, e, exp, path, datasets)
+            continue
         if e.label is None:
             e.label = xspec.name
         single = xspec.statistics.single_bin
@@ -285,6 +288,37 @@ def _resolve_experiments(problems: _Problems, spec: AnalysisSpec, base: Path) ->
         renamed = {m.nuisance for c in spec.correlations for m in c.members}
         effective[i] = _check_systematics(problems, loc, e, xspec, components, nuisance_sigmas, renamed)
     return effective
+
+
+def _resolve_plugin(problems, loc, e, exp, path, datasets):
+    """Defaults and checks of an entry whose experiment is a plug-in kind (no spectrum schema)."""
+    if e.label is None:
+        e.label = exp.name
+    if e.likelihood is None:
+        e.likelihood = getattr(exp, "default_likelihood", None)
+        if e.likelihood is None:
+            problems.add(loc + ["likelihood"], f"experiment {exp.name!r} needs an explicit likelihood")
+            return
+    cls = term_class(e.likelihood)
+    has_data = getattr(exp, "observed", None) is not None
+    if e.data is None:
+        e.data = "observed" if has_data and "observed" in cls.data_kinds else "asimov"
+    if e.data not in cls.data_kinds:
+        problems.add(loc + ["data"], f"likelihood {e.likelihood!r} uses data {' or '.join(cls.data_kinds)}, "
+                     f"got {e.data!r}")
+    if e.data == "observed" and not has_data:
+        problems.add(loc + ["data"], f"experiment {exp.name!r} has no observed data; use data = \"asimov\"")
+    if e.data == "observed" and (e.data_scale != 1.0 or e.asimov_parameters):
+        problems.add(loc + ["data"], "data_scale and asimov_parameters only apply to data = \"asimov\"")
+    if e.systematics:
+        problems.add(loc + ["systematics"], f"experiment {exp.name!r} ({e.likelihood}) takes its nuisances from "
+                     "the experiment file, not from [[systematics]]")
+    key = json.dumps([str(path.resolve()), e.data, e.asimov_parameters, e.data_scale, e.overrides, e.settings],
+                     sort_keys=True, default=str)
+    if key in datasets:
+        problems.add(loc + ["experiment"], f"the same data set ({exp.name!r}, data = {e.data!r}) is already used "
+                     f"by {datasets[key]}: it would be counted twice")
+    datasets.setdefault(key, _loc(loc))
 
 
 def _check_systematics(problems, loc, e, xspec, components, nuisance_sigmas, renamed=frozenset()) -> set:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 from ..errors import ConfigError
 from ..stats import terms as _builtin_terms  # noqa: F401  (registers the built-in likelihood kinds)
 from ..stats import solar_term as _solar_term  # noqa: F401  (registers the xenonnt_8b likelihood kind)
+from ..stats import template_term as _template_term  # noqa: F401  (registers template_poisson)
 from ..stats.likelihood import LIKELIHOOD_KINDS, likelihood_kinds
 from ..stats.transforms import Y_TRANSFORMS, y_transform
 

@@ -18,6 +18,7 @@ import typer
 from .. import __version__
 from ..errors import CevnsError
 from . import hepdata, info, predict, reproduce, scan
+from . import fit as fit_command
 from .common import EXIT_INTERRUPTED, PHYSICS_DOC, RunInterrupted
 
 try:  # typer >= 0.16 bundles its own copy of click and raises that copy's exceptions
@@ -46,6 +47,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version_cal
 
 for _module in (info, predict, scan, reproduce, hepdata):
     _module.register(app)
+fit_command.register(app)
 
 
 def _error(msg: str) -> None:

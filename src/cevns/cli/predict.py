@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..errors import CommandLineError, InvalidResultError, OutputError
+from ..errors import CommandLineError, ConfigError, InvalidResultError, OutputError
 from ..experiments import experiment_path, load_experiment, read_toml
 from ..io import json_clean, prepare_out_dir
 from ..physics import kinematics
@@ -72,6 +72,8 @@ def load_for_cli(experiment: str, sets: Optional[List[str]], no_time_cut: bool =
         settings["form_factor_shape_fm"] = DEFAULT_SHAPE_FM.get(model, 0.0)
     overrides = no_time_cut_overrides(experiment) if no_time_cut else None
     exp = load_experiment(experiment, overrides=overrides, settings=settings)
+    if getattr(exp, "spec", None) is None:  # a plug-in experiment kind (e.g. a template likelihood)
+        raise ConfigError(f"{exp.name} is a {type(exp).__name__}: use it in an analysis file (cevns scan, cevns fit)")
     exp.engine.point(params)  # validate
     return exp, params
 

@@ -334,8 +334,17 @@ def compose_exclusion_fill(spec: dict, scans) -> object:
     return _finish(fig, spec)
 
 
+def compose_by_fit(spec: dict, scans) -> object:
+    """Kinds ``fit_projections`` / ``fit_cevns_profile``: drawn by the paper's template fit
+    (:mod:`cevns.papers.template_fit`), not from scans."""
+    raise ConfigError(f"figure {spec.get('id')!r}: kind {spec.get('kind')!r} is drawn by the paper's template fit "
+                      "([paper] fit in figures.toml), not from scans")
+
+
 #: Composer of each figure kind.
 COMPOSERS: dict[str, Callable] = {
+    "fit_projections": compose_by_fit,
+    "fit_cevns_profile": compose_by_fit,
     "spectrum": compose_spectrum,
     "profiles": compose_profiles,
     "regions": compose_regions,

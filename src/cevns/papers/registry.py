@@ -9,6 +9,8 @@
     reference = "..."                # full citation (results.json "reference")
     note = "..."                     # inputs in one paragraph
     optional_analyses = ["stem"]     # analysis files skipped (with a note) if this build cannot load them
+    fit = "fit.toml"                 # optional: a template fit (cevns.papers.template_fit), results "headline"
+    published = {...}                # optional: published numbers of that fit (figures and headline)
 
     hepdata = true                   # optional: also export every result as HEPData (<paper>/hepdata/)
 
@@ -43,6 +45,8 @@ FIGURES_FILE = "figures.toml"
 PAPERS: dict[str, str] = {
     "papoulias-kosmas": "papoulias_kosmas",
     "canas": "canas",
+    "coherent-csi-2021": "coherent_csi_2021",
+    "coherent-ar-2020": "coherent_ar_2020",
     "xenonnt-8b": "xenonnt_8b",
     "global": "global_fit",
 }
@@ -88,6 +92,10 @@ class Paper:
     published: dict = field(default_factory=dict)
     #: Also write every result as a HEPData submission (``hepdata = true`` in ``[paper]``).
     hepdata: bool = False
+    #: Analysis file of a template fit (:mod:`cevns.papers.template_fit`), ``fit`` in ``[paper]``.
+    fit: str = ""
+    #: Published numbers the template fit is compared with (``published`` in ``[paper]``).
+    fit_published: dict = field(default_factory=dict)
 
     def figure_label(self, stem: str) -> str:
         """The figure label of a scan ``"<stem>.<scan>"`` or of an analysis file (its stem): from the
@@ -146,10 +154,12 @@ def load_paper(key: str) -> Paper:
                  reference=_require(meta, "reference", str(path)), note=meta.get("note", ""),
                  figures=tuple(figures), optional_analyses=tuple(meta.get("optional_analyses", ())),
                  labels=_stem_labels(figures, str(path)), published=dict(doc.get("published", {})),
-                 hepdata=bool(meta.get("hepdata", False)))
+                 hepdata=bool(meta.get("hepdata", False)), fit=meta.get("fit", ""),
+                 fit_published=dict(meta.get("published", {})))
 
 
 def analysis_files(paper: str) -> list[Path]:
-    """The analysis files of a paper (every ``*.toml`` of its folder but ``figures.toml``, sorted)."""
+    """The scanned analysis files of a paper (every ``*.toml`` of its folder but ``figures.toml`` and the
+    ``fit`` file, sorted)."""
     info = load_paper(paper)
-    return sorted(p for p in info.folder.glob("*.toml") if p.name != FIGURES_FILE)
+    return sorted(p for p in info.folder.glob("*.toml") if p.name not in (FIGURES_FILE, info.fit))

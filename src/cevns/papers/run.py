@@ -41,6 +41,7 @@ from .index_html import write_index
 from .registry import PAPERS, analysis_files, load_paper
 from .results import ScanOutput
 from .tables import bounds_rows, write_tables
+from .template_fit import FIT_FIGURE_KINDS, run_template_fit
 
 __all__ = ["run_paper", "reproduce", "scans_folder_name", "analysis_key"]
 
@@ -199,6 +200,8 @@ def run_paper(paper: str, out_dir, grid_scale: float = 1.0, executor=None, progr
             log(f"[{info.key}] {path.stem}: {len(res['scans'])} scan(s) {how}")
     figures = []
     for spec in info.figures:
+        if spec["kind"] in FIT_FIGURE_KINDS:  # drawn by the template fit below
+            continue
         fig = compose_figure(spec, scans)
         files = [folder / f"{spec['id']}.png", folder / f"{spec['id']}.pdf"]
         save_figure(fig, files[0], dpi=150)
@@ -214,6 +217,12 @@ def run_paper(paper: str, out_dir, grid_scale: float = 1.0, executor=None, progr
         extra = PAPER_EXTRAS[info.key](folder, log=log)
         results.update(extra["results"])
         figures.extend(extra["figures"])
+    if info.fit:  # a data-set reproduction: template fit, its figures and the headline block
+        fitted = run_template_fit(info, folder)
+        figures.extend(fitted.pop("figures"))
+        results.update(fitted)
+        if log:
+            log(f"[{info.key}] fit: {fitted['headline']}")
     if skipped:
         results["skipped"] = skipped
     write_json(folder / "results.json", results)

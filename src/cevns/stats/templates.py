@@ -7,6 +7,12 @@ HistFactory, CERN-OPEN-2012-016, interpolation codes 0 and 1)::
         I_lin = theta (h+ - h0)  for theta >= 0,   theta (h0 - h-)  for theta < 0
     piecewise-exponential (code 1):  h(theta) = h0 prod_s I_exp(theta_s; h0, h+_s, h-_s)
         I_exp = (h+ / h0)^theta  for theta >= 0,   (h- / h0)^(-theta)  for theta < 0
+    quadratic (code 2):              h(theta) = h0 + sum_s [theta_s B_s + q(theta_s) A_s],
+        B = (h+ - h-) / 2,  A = h+ + h- - 2 h0,  q = theta^2 / 2 for |theta| <= 1, |theta| - 1/2 beyond
+        (the parabola through h-, h0, h+ continued linearly: smooth at 0, which Newton steps need)
+    exp-quadratic:                   h(theta) = h0 exp(sum_s [theta_s b_s + q(theta_s) a_s]),
+        b = (ln(h+/h0) - ln(h-/h0)) / 2,  a = ln(h+/h0) + ln(h-/h0) (ratios limited to [1e-3, 1e3];
+        bins with h0 = 0 do not vary): the same in log space, positive without clipping
 
 Linear results are clipped at 0 (a histogram cannot go negative); the exponential form is positive
 by construction (bins where h0 or a variant is 0 stay at the linear value, clipped). A one-sided
@@ -21,7 +27,7 @@ from ..errors import ConfigError
 
 __all__ = ["METHODS", "mirror", "interpolate"]
 
-METHODS = ("linear", "exponential")
+METHODS = ("linear", "exponential", "quadratic", "exp-quadratic")
 
 
 def mirror(nominal, up) -> np.ndarray:
@@ -54,7 +60,7 @@ def interpolate(nominal, up, down, theta, method: str = "linear") -> np.ndarray:
         +1 and -1 sigma histograms of each nuisance.
     theta : array_like, shape (n_points, n_sys) or (n_sys,)
         Nuisance values in units of their sigma.
-    method : {"linear", "exponential"}
+    method : {"linear", "exponential", "quadratic", "exp-quadratic"}
 
     Returns
     -------
@@ -75,7 +81,17 @@ def interpolate(nominal, up, down, theta, method: str = "linear") -> np.ndarray:
     if not np.all(np.isfinite(th)):
         raise ConfigError("templates: nuisance values must be finite")
     pos = th >= 0  # (P, S)
-    if method == "linear":
+    if method == "exp-quadratic":
+        ok = h0 > 0
+        safe = np.where(ok, h0, 1.0)
+        lu = np.where(ok, np.log(np.clip(hu / safe, 1e-3, 1e3)), 0.0)
+        ld = np.where(ok, np.log(np.clip(hd / safe, 1e-3, 1e3)), 0.0)
+        q = np.where(np.abs(th) <= 1.0, 0.5 * th * th, np.abs(th) - 0.5)
+        out = h0 * np.exp(th @ (0.5 * (lu - ld)) + q @ (lu + ld))
+    elif method == "quadratic":
+        q = np.where(np.abs(th) <= 1.0, 0.5 * th * th, np.abs(th) - 0.5)
+        out = np.clip(h0 + th @ (0.5 * (hu - hd)) + q @ (hu + hd - 2.0 * h0), 0.0, None)
+    elif method == "linear":
         d_up = hu - h0
         d_dn = h0 - hd
         shift = np.where(pos, th, 0.0) @ d_up + np.where(pos, 0.0, th) @ d_dn

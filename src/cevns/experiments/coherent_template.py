@@ -1,0 +1,403 @@
+"""The ``coherent-template`` experiment kind: COHERENT CsI 2021 and LAr 2020 as template likelihoods.
+
+An ``experiment.toml`` with ``kind = "coherent-template"`` names the analysis inputs (``inputs``, an
+``inputs.toml`` read by :mod:`cevns.experiments.coherent_inputs`), the data set (``model = "csi-2021"``
+or ``"ar-2020"``), optionally the binning (``[binning] pe_edges, t_edges_us``, CsI only, checked
+against the released event lists) and ``[fit]``: ``free`` (components whose normalisation has no
+prior, e.g. ``["cevns"]``) and ``systematics`` (the shape nuisances used, default all).
+
+The built experiment gives, for arrays of physics points, plain-array templates
+(:meth:`CoherentTemplateExperiment.template_inputs`): the CEvNS template predicted by the toolkit's
+rate engine (per flavour x arrival-time probabilities) with its +-1 sigma variations, each evaluated
+at the physics point itself (so BSM parameters change the nominal and the variations consistently),
+the background templates with their priors and shape variations, and the on/off steady-state term.
+
+CEvNS nuisances: CsI -- scintillation principal components ``theta_qf0``, ``theta_qf1``, energy
+efficiency ``theta_eff``, beam-timing onset ``theta_onset``, flux normalisation (the prior of
+``s_cevns``, 10 %) unless CEvNS is free; LAr -- the released F90 and timing-mean variations (as ratios to
+the released nominal, applied to the own prediction), ``theta_onset``, and the YAML prior (128 +- 17)
+unless free. With CEvNS free, the variations act on the shape only.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+from functools import cached_property
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..physics import nuclei
+from ..physics.couplings import sm_vector_couplings
+from ..physics.cross_sections import dsigma_dt_sm
+from ..physics.form_factors import helm
+from ..physics.kinematics import momentum_transfer_mev, t_max_mev
+from ..physics.parameters import PhysicsPoint
+from ..physics.settings import PhysicsSettings
+from ..sources.spallation import michel_nu_e_pdf, michel_nu_mu_bar_pdf, prompt_energy_mev
+from .coherent_ar_2020_model import Ar2020Model, load_ar_2020
+from .coherent_csi_2021_model import CsI2021Model, load_csi_2021
+from .kinds import register_experiment_kind
+
+__all__ = ["CoherentTemplateExperiment", "build_coherent_template"]
+
+KIND = "coherent-template"
+_MODELS = ("csi-2021", "ar-2020")
+_KEYS = {"kind", "name", "title", "model", "inputs", "description", "binning", "fit", "references", "physics"}
+_CSI_SYS = ("theta_qf0", "theta_qf1", "theta_eff", "theta_onset")
+
+
+def _shape_only(h0: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """``h`` rescaled per point to the total of ``h0`` (last axis summed)."""
+    t0 = h0.sum(axis=-1, keepdims=True)
+    t = h.sum(axis=-1, keepdims=True)
+    return h * np.divide(t0, t, out=np.ones_like(t), where=t > 0)
+
+
+class CoherentTemplateExperiment:
+    """A COHERENT data set as templates (module docstring). Build with :func:`build_coherent_template`.
+
+    Attributes
+    ----------
+    name : str
+    path : Path
+        The ``experiment.toml``.
+    model : CsI2021Model or Ar2020Model
+    free : tuple of str
+        Components without a normalisation prior.
+    systematics : tuple of str
+        Shape nuisances in use.
+    files : list of Path
+        Files read (for the experiment cache).
+    """
+
+    def __init__(self, name: str, path: Path, model, free=(), systematics=None, files=()):
+        self.name = name
+        self.path = Path(path)
+        self.model = model
+        self.is_csi = isinstance(model, CsI2021Model)
+        known = set(self.component_names)
+        bad = sorted(set(free) - known)
+        if bad:
+            raise ConfigError(f"{self.path}: fit.free: unknown component(s) {bad}; known: {sorted(known)}")
+        self.free = tuple(free)
+        avail = self.available_systematics
+        if systematics is None:
+            systematics = avail
+        bad = sorted(set(systematics) - set(avail))
+        if bad:
+            raise ConfigError(f"{self.path}: fit.systematics: no template for nuisance(s) {bad}; "
+                              f"available: {list(avail)}")
+        self.systematics = tuple(s for s in avail if s in systematics)
+        self.files = list(files)
+        self.sideband = None
+        self.backgrounds: dict = {}
+        self.spec = None
+        self.default_likelihood = "template_poisson"
+
+    # ------------------------------------------------------------------ description
+    @property
+    def component_names(self) -> list[str]:
+        """Template components (scale parameters ``s_<name>``); the CsI steady state is the on/off term."""
+        if self.is_csi:
+            return ["cevns"] + [b.name for b in self.model.inputs.backgrounds]
+        return [c.name for c in self.model.inputs.components]
+
+    @property
+    def available_systematics(self) -> tuple[str, ...]:
+        """Names of every shape nuisance the data set provides templates for."""
+        if self.is_csi:
+            return _CSI_SYS
+        return tuple(s.name for s in self.model.inputs.shape_systematics) + ("theta_onset",)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of the binned data: (PE, t) for CsI, (energy, F90, t) for LAr."""
+        return tuple(self.observed_grid.shape)
+
+    @cached_property
+    def observed_grid(self) -> np.ndarray:
+        """Observed counts on the analysis grid (unflattened)."""
+        return self.model.counts("coincidence") if self.is_csi else self.model.observed()
+
+    @property
+    def observed(self) -> np.ndarray:
+        """Observed counts, flattened (C order)."""
+        return self.observed_grid.ravel()
+
+    def copy(self) -> "CoherentTemplateExperiment":
+        """A shallow copy sharing the (read-only) model, templates and engines."""
+        return _copy.copy(self)
+
+    def settings(self, params: Mapping | None = None) -> dict:
+        """Physics settings in use (for analysis descriptions)."""
+        return self.model.settings.model_dump() if hasattr(self.model.settings, "model_dump") else {}
+
+    def describe(self) -> dict:
+        """JSON-compatible summary: kind, data set, binning, components, nuisances, observed total."""
+        out = {"name": self.name, "kind": KIND, "path": str(self.path), "components": self.component_names,
+               "free": list(self.free), "shape_nuisances": list(self.systematics),
+               "bins": list(self.shape), "observed_events": float(self.observed.sum())}
+        if self.is_csi:
+            out["pe_edges"] = self.model.pe_edges.tolist()
+            out["t_edges_us"] = self.model.t_edges_us.tolist()
+            out["anticoincidence_events"] = float(self.model.counts("anticoincidence").sum())
+        return out
+
+    # ------------------------------------------------------------------ CEvNS prediction
+    @cached_property
+    def _engines(self) -> dict:
+        """Rate engines: nominal and, for CsI, at +-1 sigma of each response nuisance."""
+        if not self.is_csi:
+            return {"nominal": self.model._engine}
+        out = {"nominal": self.model.engine()}
+        for key in ("theta_qf0", "theta_qf1", "theta_eff"):
+            if key in self.systematics:
+                out[(key, 1)] = self.model.engine(**{key: 1.0})
+                out[(key, -1)] = self.model.engine(**{key: -1.0})
+        return out
+
+    @property
+    def engine(self):
+        """The nominal CEvNS rate engine (energy or PE bins, all arrival times)."""
+        return self._engines["nominal"]
+
+    def predict(self, params: Mapping | None = None):
+        """CEvNS prediction of the nominal engine (:class:`cevns.engine.Prediction`, PE or keVee bins, all times)."""
+        return self.engine.predict(params)
+
+    def total(self, params: Mapping | None = None) -> np.ndarray:
+        """CEvNS events summed over bins and flavours (all arrival times), shape (n_points,)."""
+        return self.engine.total(params)
+
+    def _time_rows(self, flavors, shift_us: float) -> np.ndarray:
+        pulse = self.model.pulse(shift_us)
+        if self.is_csi:
+            return pulse.flavor_bin_probabilities(flavors, self.model.t_edges_us, self.model.time_efficiency)
+        return pulse.flavor_bin_probabilities(flavors, self.model.inputs.time_edges_us)
+
+    def _point(self, params, n: int) -> PhysicsPoint:
+        eng = self.engine
+        flat = {k: (v if np.ndim(v) == 0 else np.broadcast_to(v, (n,))) for k, v in dict(params or {}).items()}
+        return PhysicsPoint(flat, defaults=eng.defaults)
+
+    def _cevns(self, engine, pt, n: int, shift_us: float = 0.0) -> np.ndarray:
+        pred = engine.predict(pt)
+        counts = np.broadcast_to(pred.counts, (n,) + pred.counts.shape[1:])
+        rows = self._time_rows(pred.flavors, shift_us)
+        if self.is_csi:
+            return np.einsum("pfb,ft->pbt", counts, rows).reshape(n, -1)
+        f90 = self.model.released_f90_fractions()
+        return np.einsum("pke,kt,eg->pegt", counts, rows, f90).reshape(n, -1)
+
+    def cevns_templates(self, params: Mapping | None = None, n: int = 1) -> tuple[np.ndarray, dict]:
+        """CEvNS nominal template (n, n_bins) and ``{nuisance: (up, down)}`` at ``n`` physics points."""
+        pt = self._point(params, n)
+        eng = self.engine
+        nominal = self._cevns(eng, pt, n)
+        var = {}
+        if self.is_csi:
+            for key in ("theta_qf0", "theta_qf1", "theta_eff"):
+                if key in self.systematics:
+                    var[key] = (self._cevns(self._engines[(key, 1)], pt, n),
+                                self._cevns(self._engines[(key, -1)], pt, n))
+        else:
+            rel = self.model.template("cevns").ravel()
+            for s in self.model.inputs.shape_systematics:
+                if s.component == "cevns" and s.name in self.systematics:
+                    up = self.model.table(s.up).ravel()
+                    dn = 2.0 * rel - up if s.down is None else self.model.table(s.down).ravel()
+                    ratio_u = np.divide(up, rel, out=np.ones_like(rel), where=rel > 0)
+                    ratio_d = np.clip(np.divide(dn, rel, out=np.ones_like(rel), where=rel > 0), 0.0, None)
+                    var[s.name] = (nominal * ratio_u, nominal * ratio_d)
+        if "theta_onset" in self.systematics:
+            s_on = self.model.inputs.source.timing.onset_sigma_us
+            var["theta_onset"] = (self._cevns(eng, pt, n, s_on), self._cevns(eng, pt, n, -s_on))
+        if "cevns" in self.free or "theta_onset" in var:
+            for key, (u, d) in var.items():
+                if "cevns" in self.free or key == "theta_onset":  # timing moves events across times only
+                    var[key] = (_shape_only(nominal, u), _shape_only(nominal, d))
+        return nominal, var
+
+    # ------------------------------------------------------------------ backgrounds
+    @cached_property
+    def background_inputs(self) -> list[dict]:
+        """Background components: ``{"name", "nominal" (n_bins,), "sigma", "systematics": {name: (up, down)}}``."""
+        out = []
+        if self.is_csi:
+            for b in self.model.inputs.backgrounds:
+                out.append({"name": b.name, "nominal": self.model.background_template(b.name).ravel(),
+                            "sigma": None if b.name in self.free else b.sigma, "systematics": {}})
+            return out
+        for c in self.model.inputs.components:
+            if c.name == "cevns":
+                continue
+            h0 = self.model.table(c.template).ravel()
+            sys = {}
+            for s in self.model.inputs.shape_systematics:
+                if s.component == c.name and s.name in self.systematics:
+                    up = self.model.table(s.up).ravel()
+                    dn = np.clip(2.0 * h0 - up, 0.0, None) if s.down is None else self.model.table(s.down).ravel()
+                    sys[s.name] = (_shape_only(h0, up), _shape_only(h0, dn))
+            out.append({"name": c.name, "nominal": h0, "sigma": None if c.name in self.free else c.sigma / c.events,
+                        "systematics": sys})
+        return out
+
+    @property
+    def cevns_sigma(self) -> float | None:
+        """Relative prior width of the CEvNS normalisation (None when free)."""
+        if "cevns" in self.free:
+            return None
+        if self.is_csi:
+            return self.model.inputs.source.flux_norm_sigma
+        c = {c.name: c for c in self.model.inputs.components}["cevns"]
+        return c.sigma / c.events
+
+    def prediction_uncertainty(self, params: Mapping | None = None) -> float:
+        """Relative 1-sigma uncertainty of the predicted CEvNS count (not of its shape).
+
+        CsI: the flux normalisation and the count changes of the QF principal components and of the energy
+        efficiency at +-1 sigma (mean of up and down), added in quadrature; LAr: the YAML prior of the CEvNS
+        normalisation (17 / 128). Used to turn a fitted / predicted ratio into a cross section.
+        """
+        if not self.is_csi:
+            c = {c.name: c for c in self.model.inputs.components}["cevns"]
+            return c.sigma / c.events
+        pt = self._point(params, 1)
+        n0 = self._cevns(self.engine, pt, 1).sum()
+        parts = [self.model.inputs.source.flux_norm_sigma]
+        for key in ("theta_qf0", "theta_qf1", "theta_eff"):
+            if key in self.systematics:
+                up = self._cevns(self._engines[(key, 1)], pt, 1).sum()
+                dn = self._cevns(self._engines[(key, -1)], pt, 1).sum()
+                parts.append(0.5 * abs(up - dn) / n0)
+        return float(np.sqrt(np.sum(np.square(parts))))
+
+    def sm_flux_averaged_cross_section_cm2(self, sin2_theta_w: float = 0.23857, n_e: int = 400,
+                                           n_t: int = 400) -> float:
+        """SM CEvNS cross section averaged over the SNS flux and the target nuclei [cm^2 per nucleus].
+
+        ``<sigma> = sum_A w_A sum_f int phi_f(E) sigma_A(E) dE / 3``, ``sigma_A(E) = int_0^Tmax dsigma/dT dT``
+        (tree-level couplings at ``sin2_theta_w``, Helm form factors with s = 0.9 fm and the proton rms
+        radius for protons and neutrons), phi_f: the 29.8 MeV prompt nu_mu line and the Michel nu_e and
+        anti-nu_mu spectra (one of each per decay chain), w_A: the number fractions of the target nuclei.
+        The quantity COHERENT quotes for CsI (189 +- 6 x 1e-40 cm^2 SM, arXiv:2110.07730), the flux-averaged
+        cross section being that times the fitted / predicted CEvNS ratio.
+        """
+        g_p, g_n = sm_vector_couplings(sin2_theta_w)
+        e_mich = np.linspace(1e-3, 52.83, n_e)
+        phis = [(np.array([prompt_energy_mev()]), np.array([1.0])),
+                (e_mich, michel_nu_e_pdf(e_mich) * np.gradient(e_mich)),
+                (e_mich, michel_nu_mu_bar_pdf(e_mich) * np.gradient(e_mich))]
+        det = self.model.inputs.detector
+        targets = nuclei.target_nuclei(det.material)
+        weights = np.array([t.nuclei_per_kg for t in targets])
+        weights = weights / weights.sum()
+        total = 0.0
+        for w, tn in zip(weights, targets):
+            iso = tn.isotope
+            r = nuclei.proton_rms_radius_fm(iso)
+            for e, pe in phis:
+                tmax = t_max_mev(e, iso.mass_mev)
+                u = np.linspace(0.0, 1.0, n_t)[None, :]
+                t = np.asarray(tmax)[:, None] * u
+                ff = helm(momentum_transfer_mev(t, iso.mass_mev), r)
+                ds = dsigma_dt_sm(e[:, None], t, iso.mass_mev, iso.z, iso.n, g_p, g_n, ff, ff)
+                sig = np.trapezoid(ds, t, axis=1)
+                total += w * float(np.sum(pe * sig)) / 3.0
+        return total
+
+    @cached_property
+    def onoff(self) -> dict | None:
+        """The CsI steady-state on/off term: ``off_counts`` (n_groups,), ``membership`` (n_bins, n_groups),
+        ``ratio_sigma``; None for LAr (its steady state is a template with a prior)."""
+        if not self.is_csi:
+            return None
+        ss = self.model.steady_state(pooled=True)
+        nb = self.observed.size
+        member = np.zeros((nb, ss["off_counts"].size))
+        member[np.arange(nb), ss["groups"]] = ss["weights"]
+        return {"off_counts": np.asarray(ss["off_counts"], float), "membership": member,
+                "ratio_sigma": float(ss["ratio_sigma"])}
+
+    def template_inputs(self, params: Mapping | None = None, n: int = 1) -> dict:
+        """Every template at ``n`` physics points, as plain arrays.
+
+        Returns
+        -------
+        dict
+            ``observed`` (n_bins,), ``components``: list of ``{"name", "nominal", "sigma",
+            "systematics"}`` (CEvNS first, its arrays (n, n_bins), backgrounds (n_bins,)), ``onoff``
+            (see :attr:`onoff`).
+        """
+        nominal, var = self.cevns_templates(params, n)
+        comps = [{"name": "cevns", "nominal": nominal, "sigma": self.cevns_sigma, "systematics": var}]
+        comps += self.background_inputs
+        return {"observed": self.observed, "components": comps, "onoff": self.onoff}
+
+
+def build_coherent_template(raw: dict, path: Path) -> CoherentTemplateExperiment:
+    """Builder of the ``coherent-template`` kind (module docstring); :class:`ConfigError` on bad input."""
+    path = Path(path)
+    unknown = sorted(set(raw) - _KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {unknown}; allowed: {sorted(_KEYS)}")
+    model_name = raw.get("model")
+    if model_name not in _MODELS:
+        raise ConfigError(f"{path}: model: expected one of {_MODELS}, got {model_name!r}")
+    inputs = raw.get("inputs", "inputs.toml")
+    if not isinstance(inputs, str):
+        raise ConfigError(f"{path}: inputs: expected a file name, got {inputs!r}")
+    ipath = (path.parent / inputs).resolve()
+    if not ipath.exists():
+        raise ConfigError(f"{path}: inputs: file {inputs!r} not found")
+    binning = raw.get("binning", {}) or {}
+    fit = raw.get("fit", {}) or {}
+    if not isinstance(binning, dict) or not isinstance(fit, dict):
+        raise ConfigError(f"{path}: [binning] and [fit] must be tables")
+    bad = sorted(set(fit) - {"free", "systematics"})
+    if bad:
+        raise ConfigError(f"{path}: fit: unknown key(s) {bad}; allowed: free, systematics")
+    free = fit.get("free", [])
+    systematics = fit.get("systematics")
+    for key, val in (("free", free), ("systematics", systematics)):
+        if val is not None and (not isinstance(val, list) or not all(isinstance(x, str) for x in val)):
+            raise ConfigError(f"{path}: fit.{key}: expected a list of names, got {val!r}")
+    physics = raw.get("physics", {}) or {}
+    if not isinstance(physics, dict):
+        raise ConfigError(f"{path}: [physics] must be a table")
+    bad = sorted(set(physics) - set(PhysicsSettings.model_fields))
+    if bad:
+        raise ConfigError(f"{path}: physics: {bad} not supported by the {KIND} kind (physics settings only: "
+                          f"{sorted(PhysicsSettings.model_fields)}); give parameter values in the analysis [fixed]")
+    try:
+        settings = PhysicsSettings(**physics)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: physics: {exc}") from None
+    if model_name == "csi-2021":
+        bad = sorted(set(binning) - {"pe_edges", "t_edges_us"})
+        if bad:
+            raise ConfigError(f"{path}: binning: unknown key(s) {bad}; allowed: pe_edges, t_edges_us")
+        try:
+            model = load_csi_2021(ipath, binning.get("pe_edges"), binning.get("t_edges_us"), settings=settings)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        files = [ipath] + [ipath.parent / f for f in (model.inputs.data.coincidence, model.inputs.data.anticoincidence)]
+    else:
+        if binning:
+            raise ConfigError(f"{path}: binning: the LAr 2020 grid is fixed by the released 3D PDFs "
+                              "(12 energy x 8 F90 x 10 time bins)")
+        try:
+            model = load_ar_2020(ipath, settings=settings)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        files = [ipath, ipath.parent / model.inputs.data]
+    name = raw.get("name") or path.parent.name.replace("_", "-")
+    exp = CoherentTemplateExperiment(str(name), path, model, free, systematics, files)
+    _ = exp.observed_grid  # read and check the data now (clean errors at load time)
+    return exp
+
+
+register_experiment_kind(KIND)(build_coherent_template)
