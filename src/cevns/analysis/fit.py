@@ -18,7 +18,26 @@ __all__ = ["fit_analysis", "template_fit"]
 
 
 def template_fit(analysis, pois=()) -> TemplateFit:
-    """The :class:`TemplateFit` of an analysis (file, mapping or spec) with physics parameters ``pois`` free."""
+    """The :class:`TemplateFit` of an analysis (file, mapping or spec) with physics parameters ``pois`` free.
+
+    Parameters
+    ----------
+    analysis : str, pathlib.Path, mapping or AnalysisSpec
+        The analysis (see :func:`cevns.analysis.load_analysis`); every likelihood term must be of kind
+        ``template_poisson``.
+    pois : sequence of str, optional
+        Physics parameters of interest left free in the fit (start values from the analysis' ``[fixed]``).
+
+    Returns
+    -------
+    TemplateFit
+        The configured fit (not yet run), with the resolved analysis as its ``spec`` attribute.
+
+    Raises
+    ------
+    ConfigError
+        A likelihood term that is not ``template_poisson``, no template term, or an unknown parameter name.
+    """
     spec = load_analysis(analysis)
     like = build_likelihood(spec)
     terms = [t for t in like.terms if isinstance(t, TemplatePoisson)]
@@ -35,8 +54,28 @@ def template_fit(analysis, pois=()) -> TemplateFit:
 
 
 def fit_analysis(analysis, pois=(), keep: bool = False):
-    """Fit an analysis: the result dict of :meth:`TemplateFit.run` (plus ``"analysis"``), without the Minuit
-    object; with ``keep``, ``(result, fit object, Minuit)``."""
+    """Fit an analysis with MIGRAD, HESSE and MINOS (:meth:`TemplateFit.run`, :mod:`cevns.stats.template_minuit`).
+
+    Parameters
+    ----------
+    analysis : str, pathlib.Path, mapping or AnalysisSpec
+        The analysis (see :func:`template_fit`).
+    pois : sequence of str, optional
+        Physics parameters of interest left free.
+    keep : bool, optional
+        Also return the fit object and the :class:`iminuit.Minuit` object.
+
+    Returns
+    -------
+    dict or tuple
+        The result dict of :meth:`TemplateFit.run` without its ``"minuit"`` entry, plus ``"analysis"``
+        (the analysis name); with ``keep``, ``(result, TemplateFit, Minuit)``.
+
+    Raises
+    ------
+    ConfigError
+        As :func:`template_fit`.
+    """
     tf = template_fit(analysis, pois)
     res = tf.run()
     m = res.pop("minuit", None)

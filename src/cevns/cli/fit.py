@@ -30,7 +30,18 @@ def fit_cmd(
     poi: Optional[List[str]] = typer.Option(None, "--poi", help="physics parameter to free (repeatable)"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ):
-    """Fit an analysis with iminuit: parameters, nuisances, events per component, CEvNS significance."""
+    """Fit an analysis with iminuit: parameters, nuisances, events per component, CEvNS significance.
+
+    \f
+    Parameters
+    ----------
+    analysis : Path
+        Analysis file (TOML) with ``template_poisson`` experiments.
+    poi : list of str, optional
+        Physics parameters to free (``--poi``, repeatable).
+    as_json : bool
+        Print the result as JSON (``--json``) instead of a table.
+    """
     res = fit_analysis(analysis, poi or [])
     if as_json:
         typer.echo(json.dumps(res, indent=2))
@@ -49,5 +60,11 @@ def fit_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Attach the ``fit`` command to the cevns CLI."""
+    """Attach the ``fit`` command to the cevns CLI.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The CLI application.
+    """
     app.command("fit")(fit_cmd)

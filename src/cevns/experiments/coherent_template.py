@@ -132,7 +132,18 @@ class CoherentTemplateExperiment:
         return _copy.copy(self)
 
     def settings(self, params: Mapping | None = None) -> dict:
-        """Physics settings in use (for analysis descriptions)."""
+        """Physics settings in use (for analysis descriptions).
+
+        Parameters
+        ----------
+        params : mapping, optional
+            Unused (the settings do not depend on the physics point; kept for the experiment interface).
+
+        Returns
+        -------
+        dict
+            The :class:`~cevns.physics.settings.PhysicsSettings` of the data-set model as a dict.
+        """
         return self.model.settings.model_dump() if hasattr(self.model.settings, "model_dump") else {}
 
     def describe(self) -> dict:
@@ -165,11 +176,33 @@ class CoherentTemplateExperiment:
         return self._engines["nominal"]
 
     def predict(self, params: Mapping | None = None):
-        """CEvNS prediction of the nominal engine (:class:`cevns.engine.Prediction`, PE or keVee bins, all times)."""
+        """CEvNS prediction of the nominal engine, in PE (CsI) or keVee (LAr) bins, all arrival times.
+
+    Parameters
+    ----------
+    params : mapping of str to float or ndarray, optional
+        Physics parameter values (scalars or arrays over points); defaults of the engine for the rest.
+
+        Returns
+        -------
+        cevns.engine.Prediction
+            Counts per point, flavour and bin.
+        """
         return self.engine.predict(params)
 
     def total(self, params: Mapping | None = None) -> np.ndarray:
-        """CEvNS events summed over bins and flavours (all arrival times), shape (n_points,)."""
+        """CEvNS events summed over bins and flavours (all arrival times).
+
+    Parameters
+    ----------
+    params : mapping of str to float or ndarray, optional
+        Physics parameter values (scalars or arrays over points); defaults of the engine for the rest.
+
+        Returns
+        -------
+        ndarray, shape (n_points,)
+            Expected CEvNS events.
+        """
         return self.engine.total(params)
 
     def _time_rows(self, flavors, shift_us: float) -> np.ndarray:
@@ -193,7 +226,29 @@ class CoherentTemplateExperiment:
         return np.einsum("pke,kt,eg->pegt", counts, rows, f90).reshape(n, -1)
 
     def cevns_templates(self, params: Mapping | None = None, n: int = 1) -> tuple[np.ndarray, dict]:
-        """CEvNS nominal template (n, n_bins) and ``{nuisance: (up, down)}`` at ``n`` physics points."""
+        """CEvNS nominal template and its +-1 sigma variations at ``n`` physics points.
+
+        The engine's counts per flavour and energy (PE) bin times the per-flavour arrival-time bin
+        probabilities (LAr also times the released F90 fractions). CsI: variations from engines at +-1 sigma of
+        each QF principal component and of the efficiency; LAr: the released F90 / timing variations as ratios
+        to the released nominal, applied to the own nominal; both: ``theta_onset`` from the timing pulse
+        shifted by +-1 sigma of the beam onset. The onset variation, and every variation when CEvNS is free,
+        are rescaled to the nominal total per point (shape only).
+
+    Parameters
+    ----------
+    params : mapping of str to float or ndarray, optional
+        Physics parameter values (scalars or arrays over points); defaults of the engine for the rest.
+        n : int, optional
+            Number of physics points.
+
+        Returns
+        -------
+        nominal : ndarray, shape (n, n_bins)
+            Expected CEvNS events per (flattened) analysis bin.
+        variations : dict of str to (ndarray, ndarray)
+            ``{nuisance: (up, down)}``, each (n, n_bins).
+        """
         pt = self._point(params, n)
         eng = self.engine
         nominal = self._cevns(eng, pt, n)
@@ -261,6 +316,16 @@ class CoherentTemplateExperiment:
         CsI: the flux normalisation and the count changes of the QF principal components and of the energy
         efficiency at +-1 sigma (mean of up and down), added in quadrature; LAr: the YAML prior of the CEvNS
         normalisation (17 / 128). Used to turn a fitted / predicted ratio into a cross section.
+
+    Parameters
+    ----------
+    params : mapping of str to float or ndarray, optional
+        Physics parameter values (scalars or arrays over points); defaults of the engine for the rest.
+
+        Returns
+        -------
+        float
+            Relative uncertainty (dimensionless).
         """
         if not self.is_csi:
             c = {c.name: c for c in self.model.inputs.components}["cevns"]
@@ -285,6 +350,20 @@ class CoherentTemplateExperiment:
         anti-nu_mu spectra (one of each per decay chain), w_A: the number fractions of the target nuclei.
         The quantity COHERENT quotes for CsI (189 +- 6 x 1e-40 cm^2 SM, arXiv:2110.07730), the flux-averaged
         cross section being that times the fitted / predicted CEvNS ratio.
+
+        Parameters
+        ----------
+        sin2_theta_w : float, optional
+            Weak mixing angle sin^2(theta_W) of the tree-level couplings (dimensionless).
+        n_e : int, optional
+            Number of Michel neutrino energy nodes on [1 keV, 52.83 MeV] (pdf times node spacing).
+        n_t : int, optional
+            Number of recoil-energy nodes on [0, Tmax] per neutrino energy (trapezoidal rule).
+
+        Returns
+        -------
+        float
+            Flux-averaged cross section [cm^2 per nucleus].
         """
         g_p, g_n = sm_vector_couplings(sin2_theta_w)
         e_mich = np.linspace(1e-3, 52.83, n_e)
@@ -323,7 +402,15 @@ class CoherentTemplateExperiment:
                 "ratio_sigma": float(ss["ratio_sigma"])}
 
     def template_inputs(self, params: Mapping | None = None, n: int = 1) -> dict:
-        """Every template at ``n`` physics points, as plain arrays.
+        """Every template at ``n`` physics points, as plain arrays (input of
+        :func:`cevns.stats.template_term.template_arrays`).
+
+    Parameters
+    ----------
+    params : mapping of str to float or ndarray, optional
+        Physics parameter values (scalars or arrays over points); defaults of the engine for the rest.
+        n : int, optional
+            Number of physics points.
 
         Returns
         -------
@@ -339,7 +426,27 @@ class CoherentTemplateExperiment:
 
 
 def build_coherent_template(raw: dict, path: Path) -> CoherentTemplateExperiment:
-    """Builder of the ``coherent-template`` kind (module docstring); :class:`ConfigError` on bad input."""
+    """Builder of the ``coherent-template`` kind (module docstring).
+
+    Parameters
+    ----------
+    raw : dict
+        The parsed ``experiment.toml`` (keys ``kind``, ``name``, ``title``, ``model``, ``inputs``,
+        ``description``, ``binning``, ``fit``, ``references``, ``physics``).
+    path : pathlib.Path
+        The ``experiment.toml`` file (``inputs`` is resolved relative to its folder).
+
+    Returns
+    -------
+    CoherentTemplateExperiment
+        With the data read and checked.
+
+    Raises
+    ------
+    ConfigError
+        Unknown key, unknown model, missing inputs file, bad ``[binning]``, ``[fit]`` or ``[physics]``, or
+        any error of the data-set loader (prefixed with ``path``).
+    """
     path = Path(path)
     unknown = sorted(set(raw) - _KEYS)
     if unknown:

@@ -336,7 +336,20 @@ def compose_exclusion_fill(spec: dict, scans) -> object:
 
 def compose_by_fit(spec: dict, scans) -> object:
     """Kinds ``fit_projections`` / ``fit_cevns_profile``: drawn by the paper's template fit
-    (:mod:`cevns.papers.template_fit`), not from scans."""
+    (:mod:`cevns.papers.template_fit`), not from scans; always raises.
+
+    Parameters
+    ----------
+    spec : dict
+        The ``[[figures]]`` entry (its ``id`` and ``kind`` name the figure in the message).
+    scans : mapping of str to ScanOutput
+        Unused.
+
+    Raises
+    ------
+    ConfigError
+        Always: these kinds are not composed from scans.
+    """
     raise ConfigError(f"figure {spec.get('id')!r}: kind {spec.get('kind')!r} is drawn by the paper's template fit "
                       "([paper] fit in figures.toml), not from scans")
 

@@ -78,6 +78,12 @@ class Paper:
         ``"<stem>.<scan>"`` -> published value to compare with.
     hepdata : bool
         Also write every result as a HEPData submission.
+    fit : str
+        Analysis file (relative to ``folder``) of a template fit (:mod:`cevns.papers.template_fit`),
+        ``fit`` in ``[paper]``; empty for none.
+    fit_published : dict
+        Published numbers the template fit is compared with (``published`` in ``[paper]``), e.g.
+        ``"fitted_cevns_events": [value, minus, plus]``.
     """
 
     key: str

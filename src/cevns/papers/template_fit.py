@@ -41,7 +41,19 @@ _COLORS = {"cevns": "C3", "brn": "C1", "prompt_brn": "C1", "nin": "C2", "delayed
 
 
 def axes_of(exp) -> list[tuple[str, np.ndarray]]:
-    """``(label, edges)`` of each observable axis of a template experiment (in the order of its grid)."""
+    """``(label, edges)`` of each observable axis of a template experiment (in the order of its grid).
+
+    Parameters
+    ----------
+    exp : CoherentTemplateExperiment
+        A ``coherent-template`` experiment.
+
+    Returns
+    -------
+    list of (str, ndarray)
+        CsI: PE and reconstructed time [us]; LAr: energy [keVee], F90 (dimensionless; edges midway between
+        the released bin centres, the outer ones mirrored) and time [us].
+    """
     m = exp.model
     if exp.is_csi:
         return [("PE", m.pe_edges), ("t_rec [us]", m.t_edges_us)]
@@ -111,8 +123,32 @@ def _profile(path: Path, term, tf, best_x, n_sm: float, published, title: str) -
 
 
 def run_template_fit(info, folder: Path) -> dict:
-    """Fit the paper's ``fit`` analysis file, write the two figures in ``folder``; returns
-    ``{"headline", "fit", "profile", "figures"}`` (see the module docstring)."""
+    """Fit the paper's ``fit`` analysis file and write its fit figures in ``folder`` (module docstring).
+
+    The flux-averaged cross section is ``<sigma> = <sigma>_SM N_fit / N_SM`` with relative uncertainties
+    ``hypot(MINOS_s / s, rel_pred)`` (COHERENT, arXiv:2110.07730).
+
+    Parameters
+    ----------
+    info : Paper
+        The paper (:class:`cevns.papers.registry.Paper`); uses ``folder``, ``fit``, ``fit_published``
+        and the ``[[figures]]`` of kinds :data:`FIT_FIGURE_KINDS`.
+    folder : pathlib.Path
+        Output folder of the figures (PNG and PDF), created if needed.
+
+    Returns
+    -------
+    dict
+        ``headline`` (``sm_predicted_events``, ``fitted_cevns_events`` [value, minus, plus],
+        ``significance_sigma`` and, if published, the flux-averaged cross section [1e-40 cm^2]),
+        ``published``, ``fit`` (:func:`cevns.analysis.fit.fit_analysis` result), ``profile``
+        (``cevns_events`` and ``dchi2`` lists, or None) and ``figures`` (stem, title, caption, files).
+
+    Raises
+    ------
+    ConfigError
+        No such analysis file, or an analysis with more than one template experiment.
+    """
     path = info.folder / info.fit
     if not path.is_file():
         raise ConfigError(f"{info.folder / 'figures.toml'}: [paper] fit: no analysis file {info.fit!r}")

@@ -31,12 +31,27 @@ class TemplateFit:
     Parameters
     ----------
     terms : sequence of TemplatePoisson
+        The likelihood terms fitted jointly (their chi2 add).
     pois : sequence of str
-        Physics parameters left free (their start from each term's ``fixed`` or ``start``).
+        Physics parameters left free (start from ``start``, else the first term's ``fixed`` holding it, else the
+        parameter's default).
     start : mapping, optional
         Start values of the physics parameters.
     limits : mapping name -> (lo, hi), optional
-        Limits of the physics parameters.
+        Limits of the physics parameters (default: the parameter's physical domain).
+
+    Attributes
+    ----------
+    names : list of str
+        Full parameter vector: the POIs, then every term's profiled parameters (``<label>:`` prefixed when
+        there are several terms).
+    start : dict of str to float
+        Start values of the POIs.
+
+    Raises
+    ------
+    ConfigError
+        No term, or a POI without a start value.
     """
 
     def __init__(self, terms: Sequence, pois: Sequence[str] = (), start: Mapping | None = None,
@@ -89,7 +104,20 @@ class TemplateFit:
         return x
 
     def minuit(self, x0: np.ndarray | None = None) -> Minuit:
-        """A configured :class:`iminuit.Minuit` (limits: scales, r and k >= 0; physics limits as given)."""
+        """A configured :class:`iminuit.Minuit` on :meth:`chi2` (errordef 1, strategy 1).
+
+        Limits: scales ``s_``, ``r_onoff`` and ``k_`` >= 0, shape nuisances within +-THETA_MAX, POIs in
+        their physical domain or the limits given.
+
+        Parameters
+        ----------
+        x0 : ndarray, shape (len(names),), optional
+            Start vector; default: the POI start values and each term's vectorised Newton profile there.
+
+        Returns
+        -------
+        iminuit.Minuit
+        """
         m = Minuit(self.chi2, self._start_vector() if x0 is None else x0, name=self.names)
         m.errordef = Minuit.LEAST_SQUARES
         m.strategy = 1
@@ -105,14 +133,25 @@ class TemplateFit:
         return m
 
     def run(self, minos: Sequence[str] = ()) -> dict:
-        """MIGRAD, HESSE and MINOS (for ``minos``, default: the physics POIs and every free ``s_`` scale).
+        """MIGRAD (repeated up to 3 times until valid), HESSE and MINOS, then events and significance.
+
+        Parameters
+        ----------
+        minos : sequence of str, optional
+            Parameters for MINOS (default: the physics POIs and every ``s_`` scale without a prior);
+            MINOS runs only on a valid minimum, a failure gives ``None``.
 
         Returns
         -------
         dict
             ``parameters``: name -> {value, error, minos [minus, plus] or None}; ``chi2``; ``valid``;
             ``events``: per term label -> component -> {value, error}; ``significance_sigma``;
-            ``chi2_null``; ``minuit`` (the Minuit object).
+            ``chi2_null``; ``ndata``; ``minuit`` (the Minuit object).
+
+        Raises
+        ------
+        ConfigError
+            An unknown name in ``minos``, or no ``cevns`` component (significance).
         """
         m = self.minuit()
         m.migrad()
@@ -152,7 +191,24 @@ class TemplateFit:
         return int(sum(a.observed.size for a in self._arrays))
 
     def events(self, x: np.ndarray, cov: np.ndarray) -> dict:
-        """Events per component of each term with linearly propagated uncertainties."""
+        """Events per component of each term with linearly propagated uncertainties.
+
+        ``sigma_N^2 = g^T C g`` with ``g = dN/dx`` by forward differences (step ``max(1e-4 |x|, 1e-5)``;
+        parameters with zero variance skipped).
+
+        Parameters
+        ----------
+        x : ndarray, shape (len(names),)
+            Parameter vector (order of :attr:`names`).
+        cov : ndarray, shape (len(names), len(names))
+            Its covariance (e.g. HESSE).
+
+        Returns
+        -------
+        dict
+            ``{term label: {component: {"value", "error"}}}`` [events]; the on/off background as
+            ``"steady_state"``.
+        """
         def ev(xx):
             arrays = self._term_arrays(xx)
             out = []
@@ -181,7 +237,28 @@ class TemplateFit:
         return out
 
     def significance(self, chi2_min: float, x: np.ndarray) -> dict:
-        """Likelihood ratio of the no-CEvNS hypothesis (module docstring)."""
+        """Likelihood ratio of the no-CEvNS hypothesis (module docstring; Cowan et al. 2011).
+
+        Each term is profiled with ``s_cevns = 0`` and its prior dropped, at the physics parameters of ``x``;
+        ``Z = sqrt(max(chi2_0 - chi2_min, 0))``.
+
+        Parameters
+        ----------
+        chi2_min : float
+            chi2 at the best fit.
+        x : ndarray, shape (len(names),)
+            Best-fit parameter vector (its POIs are kept in the null fit).
+
+        Returns
+        -------
+        dict
+            ``chi2_null`` (chi2_0) and ``significance_sigma`` (Z).
+
+        Raises
+        ------
+        ConfigError
+            A term without a ``cevns`` component.
+        """
         total = 0.0
         arrays = self._term_arrays(x)
         for a in arrays:
@@ -197,5 +274,24 @@ class TemplateFit:
 
 def fit_templates(terms: Sequence, pois: Sequence[str] = (), start: Mapping | None = None,
                   limits: Mapping | None = None, minos: Sequence[str] = ()) -> dict:
-    """Run a :class:`TemplateFit` (see :meth:`TemplateFit.run`)."""
+    """Build and run a :class:`TemplateFit` (MIGRAD, HESSE, MINOS).
+
+    Parameters
+    ----------
+    terms : sequence of TemplatePoisson
+        The likelihood terms fitted jointly.
+    pois : sequence of str, optional
+        Physics parameters left free.
+    start : mapping, optional
+        Start values of the physics parameters.
+    limits : mapping name -> (lo, hi), optional
+        Limits of the physics parameters.
+    minos : sequence of str, optional
+        Parameters for MINOS (default: the POIs and every scale without a prior).
+
+    Returns
+    -------
+    dict
+        See :meth:`TemplateFit.run`.
+    """
     return TemplateFit(terms, pois, start, limits).run(minos)

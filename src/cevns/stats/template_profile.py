@@ -82,7 +82,21 @@ class TemplateArrays:
 
 @dataclass
 class ProfileResult:
-    """Profiled chi2 (n_points,), best-fit parameter vectors (n_points, n_par), their names, iterations."""
+    """Result of :func:`profile_templates`.
+
+    Attributes
+    ----------
+    chi2 : ndarray, shape (n_points,)
+        Profiled chi2 (module docstring) at each point.
+    values : ndarray, shape (n_points, n_par)
+        Best-fit parameter vectors.
+    parameters : list of str
+        Parameter names in vector order (:attr:`TemplateArrays.parameters`).
+    iterations : int
+        Newton iterations run.
+    converged : bool
+        True if every point met the tolerance (none stalled with an exploding damping).
+    """
 
     chi2: np.ndarray
     values: np.ndarray
@@ -219,7 +233,20 @@ def _solve(A: np.ndarray, g: np.ndarray, diag: np.ndarray) -> np.ndarray:
 
 
 def default_start(t: TemplateArrays, n_points: int) -> np.ndarray:
-    """Scales 1, nuisances 0, r = 1 and k_g = the off counts (+0.5)."""
+    """Default starting vectors: scales 1, nuisances 0, r = 1 and k_g = the off counts (+0.5).
+
+    Parameters
+    ----------
+    t : TemplateArrays
+        The template model.
+    n_points : int
+        Number of points.
+
+    Returns
+    -------
+    ndarray, shape (n_points, n_par)
+        The same row for every point (order of ``t.parameters``).
+    """
     row = [1.0] * len(t.names) + [0.0] * len(t.nuisances)
     if t.off_counts is not None:
         row += [1.0] + list(np.asarray(t.off_counts, float) + 0.5)
@@ -292,7 +319,19 @@ def profile_templates(t: TemplateArrays, n_points: int, start: np.ndarray | None
 
 
 def chi2_at(t: TemplateArrays, p: np.ndarray) -> np.ndarray:
-    """chi2 of the module docstring at parameter vectors ``p`` (n_points, n_par) (order of ``t.parameters``)."""
+    """chi2 of the module docstring at given parameter vectors (no minimisation).
+
+    Parameters
+    ----------
+    t : TemplateArrays
+        The template model.
+    p : array_like, shape (n_points, n_par) or (n_par,)
+        Parameter vectors (order of ``t.parameters``).
+
+    Returns
+    -------
+    ndarray, shape (n_points,)
+    """
     p = np.atleast_2d(np.asarray(p, dtype=float))
     return _chi2(t, p, _model(t, p)[0])
 
@@ -301,6 +340,16 @@ def variation_terms(nominal, up, down) -> tuple[np.ndarray, np.ndarray]:
     """``(b, a) = ((ln(h+/h0) - ln(h-/h0)) / 2, ln(h+/h0) + ln(h-/h0))`` of one variation (module docstring).
 
     Ratios are limited to [1e-3, 1e3]; bins where the nominal is empty do not vary.
+
+    Parameters
+    ----------
+    nominal, up, down : array_like
+        Nominal template h0 and its +1 sigma (h+) and -1 sigma (h-) variations, same shape [events per bin].
+
+    Returns
+    -------
+    b, a : ndarray
+        Linear and quadratic log-space coefficients, shape of ``nominal``.
     """
     h0, u, d = (np.asarray(x, dtype=float) for x in (nominal, up, down))
     ok = h0 > 0
@@ -320,8 +369,20 @@ def _templates(t: TemplateArrays, p: np.ndarray) -> list:
 
 
 def component_events(t: TemplateArrays, p: np.ndarray) -> dict:
-    """Expected events of each component at ``p`` (n_points, n_par): ``{name: (n_points,)}``, the on/off
-    background as ``"steady_state"``."""
+    """Expected events of each component, summed over bins: ``s_c sum_b h_cb(theta)`` (module docstring).
+
+    Parameters
+    ----------
+    t : TemplateArrays
+        The template model.
+    p : array_like, shape (n_points, n_par) or (n_par,)
+        Parameter vectors (order of ``t.parameters``).
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``{name: (n_points,)}``, the on/off background ``r sum_b sum_g k_g M_bg`` as ``"steady_state"``.
+    """
     p = np.atleast_2d(np.asarray(p, dtype=float))
     nc, ns = len(t.names), len(t.nuisances)
     out = {name: p[:, c] * h.sum(axis=1) for c, (name, h) in enumerate(zip(t.names, _templates(t, p)))}
@@ -331,8 +392,20 @@ def component_events(t: TemplateArrays, p: np.ndarray) -> dict:
 
 
 def expected_counts(t: TemplateArrays, p: np.ndarray) -> dict:
-    """Expected counts per bin of each component at one point: ``p`` (n_par,) for templates with one row
-    (or common to all points). Returns ``{name: (n_bins,)}`` (the on/off background as ``"steady_state"``)."""
+    """Expected counts per bin of each component at one point (module docstring).
+
+    Parameters
+    ----------
+    t : TemplateArrays
+        The template model, with one row per per-point array (or arrays common to all points).
+    p : array_like, shape (n_par,)
+        Parameter vector (order of ``t.parameters``); of a 2-d array only the first row is used.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``{name: (n_bins,)}`` = ``s_c h_c(theta)``, the on/off background ``r M k`` as ``"steady_state"``.
+    """
     p = np.atleast_2d(np.asarray(p, dtype=float))[:1]
     nc, ns = len(t.names), len(t.nuisances)
     out = {name: p[0, c] * h[0] for c, (name, h) in enumerate(zip(t.names, _templates(t, p)))}

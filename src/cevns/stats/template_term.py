@@ -24,7 +24,25 @@ __all__ = ["TemplatePoisson", "template_arrays"]
 
 
 def template_arrays(inputs: Mapping, observed=None, n: int = 1) -> TemplateArrays:
-    """:class:`TemplateArrays` of an experiment's ``template_inputs`` dict (``observed`` replaces the data)."""
+    """:class:`TemplateArrays` of an experiment's ``template_inputs`` dict.
+
+    Each component's shape variations become the log-space coefficients of :func:`variation_terms`;
+    nuisances shared by several components (same name) are one parameter.
+
+    Parameters
+    ----------
+    inputs : mapping
+        ``template_inputs`` dict: ``observed``, ``components`` (``name``, ``nominal``, ``sigma``,
+        ``systematics``) and optional ``onoff`` (``off_counts``, ``membership``, ``ratio_sigma``).
+    observed : array_like, optional
+        Counts per bin replacing ``inputs["observed"]`` (e.g. Asimov data).
+    n : int, optional
+        Number of points (unused: the per-point arrays keep their own rows; kept for the interface).
+
+    Returns
+    -------
+    TemplateArrays
+    """
     obs = np.asarray(inputs["observed"] if observed is None else observed, dtype=float).ravel()
     names, nominal, sigma, nuis, variations = [], [], [], [], []
     for c, comp in enumerate(inputs["components"]):
@@ -68,6 +86,7 @@ class TemplatePoisson(Term):
     experiment : object
         With ``template_inputs(params, n)``, ``observed``, ``name`` (e.g. the ``coherent-template`` kind).
     label, dataset : str
+        Term label and data-set name (prefix of the nuisance names in ``chi2_of_signal`` details).
     observed : ndarray, optional
         Data replacing the experiment's (Asimov data).
     fixed : mapping, optional
@@ -89,7 +108,30 @@ class TemplatePoisson(Term):
 
     @classmethod
     def from_experiment(cls, experiment, *, label, dataset, asimov=None, fixed=None, **options):
-        """The term on the observed data or, with ``asimov`` (expected counts per bin), on Asimov data."""
+        """The term on the observed data or, with ``asimov`` (expected counts per bin), on Asimov data.
+
+        Parameters
+        ----------
+        experiment : object
+            A template experiment (``template_inputs``).
+        label, dataset : str
+            Term label and data-set name.
+        asimov : array_like, optional
+            Asimov data (expected counts per bin) replacing the observed counts.
+        fixed : mapping, optional
+            Fixed physics parameters.
+        **options
+            Analysis options; ``nuisances`` must be empty.
+
+        Returns
+        -------
+        TemplatePoisson
+
+        Raises
+        ------
+        ConfigError
+            Analysis ``[[systematics]]`` given (the nuisances come from the experiment).
+        """
         nuis = options.get("nuisances") or []
         if nuis:
             raise ConfigError("the template_poisson likelihood takes its nuisances from the experiment; "
@@ -98,7 +140,21 @@ class TemplatePoisson(Term):
 
     @classmethod
     def asimov_signal(cls, experiment, params: Mapping) -> np.ndarray:
-        """Expected counts per bin (CEvNS at ``params`` + backgrounds + steady state) at nominal nuisances."""
+        """Expected counts per bin (CEvNS at ``params`` + backgrounds + steady state) at nominal nuisances.
+
+        ``mu_b = sum_c h0_cb + sum_g M_bg m_g`` (every scale 1, every theta 0, r = 1, k_g = off counts m_g).
+
+        Parameters
+        ----------
+        experiment : object
+            A template experiment (``template_inputs``).
+        params : mapping
+            Physics parameters of one point.
+
+        Returns
+        -------
+        ndarray, shape (n_bins,)
+        """
         inp = experiment.template_inputs(dict(params), 1)
         mu = sum(np.asarray(c["nominal"], float).reshape(-1, inp["observed"].size)[0] for c in inp["components"])
         oo = inp.get("onoff")
@@ -109,18 +165,55 @@ class TemplatePoisson(Term):
     # ------------------------------------------------------------------ evaluation
     def signal(self, flat: Mapping, n: int):
         """The ``n`` physics points, evaluated lazily: :meth:`chi2_of_signal` builds the templates chunk by
-        chunk (:attr:`chunk_elements` bounds the arrays); :meth:`templates` gives them at once."""
+        chunk (:attr:`chunk_elements` bounds the arrays); :meth:`templates` gives them at once.
+
+        Parameters
+        ----------
+        flat : mapping of str to float or ndarray
+            Physics parameters (scalars or arrays of length ``n``).
+        n : int
+            Number of points.
+
+        Returns
+        -------
+        dict
+            ``{"points": dict(flat), "n": n}``.
+        """
         return {"points": dict(flat), "n": int(n)}
 
     #: Points x parameters x bins per chunk of :meth:`chi2_of_signal` (bounds the Jacobian, ~80 MB).
     chunk_elements: int = 10_000_000
 
     def templates(self, flat: Mapping, n: int) -> dict:
-        """Templates at ``n`` physics points (the experiment's ``template_inputs`` dict)."""
+        """Templates at ``n`` physics points (the experiment's ``template_inputs`` dict).
+
+        Parameters
+        ----------
+        flat : mapping of str to float or ndarray
+            Physics parameters (scalars or arrays of length ``n``).
+        n : int
+            Number of points.
+
+        Returns
+        -------
+        dict
+        """
         return self.experiment.template_inputs(flat, n)
 
     def arrays(self, params: Mapping | None = None, n: int = 1) -> TemplateArrays:
-        """:class:`TemplateArrays` at ``n`` physics points (``params`` over this term's ``fixed``)."""
+        """:class:`TemplateArrays` at ``n`` physics points on this term's data.
+
+        Parameters
+        ----------
+        params : mapping, optional
+            Physics parameters, over this term's ``fixed``.
+        n : int, optional
+            Number of points.
+
+        Returns
+        -------
+        TemplateArrays
+        """
         return template_arrays(self.experiment.template_inputs({**self.fixed, **dict(params or {})}, n),
                                self.observed)
 
@@ -138,13 +231,40 @@ class TemplatePoisson(Term):
     def profile(self, inputs: Mapping, n: int, fixed: Mapping | None = None):
         """Profiled fit of every nuisance at ``n`` points of a ``template_inputs`` dict (a
         :class:`~cevns.stats.template_profile.ProfileResult`), Newton steps warm-started from the best fit
-        at the fixed point."""
+        at the fixed point.
+
+        Parameters
+        ----------
+        inputs : mapping
+            ``template_inputs`` dict (per-point arrays with ``n`` rows).
+        n : int
+            Number of points.
+        fixed : mapping name -> value, optional
+            Profiled parameters held fixed (e.g. ``{"s_cevns": 0.0}``).
+
+        Returns
+        -------
+        ProfileResult
+        """
         t = template_arrays(inputs, self.observed)
         return profile_templates(t, n, start=self._start(), fixed=fixed)
 
     def chi2_of_signal(self, signal, details: bool = False):
-        """Profiled chi2 (n,) and, if ``details``, the fitted nuisances by name (``signal``: :meth:`signal`
-        or a :meth:`templates` dict)."""
+        """Profiled chi2 and, if ``details``, the fitted nuisances by name.
+
+        Parameters
+        ----------
+        signal : dict
+            :meth:`signal` (templates built chunk by chunk) or a :meth:`templates` dict.
+        details : bool, optional
+            Also return the fitted nuisances.
+
+        Returns
+        -------
+        chi2 : ndarray, shape (n,)
+        nuisances : dict of str to ndarray
+            ``{"<dataset>:<name>": (n,)}`` (the on/off means ``k_g`` left out); empty without ``details``.
+        """
         if "points" not in signal:
             n = np.shape(signal["components"][0]["nominal"])[0]
             res = self.profile(signal, n)
@@ -174,6 +294,20 @@ class TemplatePoisson(Term):
         started from the same warm start as the vectorised profile (``warm``) or from the nominal values;
         ``simplex``: SIMPLEX before MIGRAD (MIGRAD alone can stop in a secondary minimum of the shape
         nuisances far from the best fit).
+
+        Parameters
+        ----------
+        params : mapping, optional
+            Physics parameters of the point, over this term's ``fixed``.
+        warm : bool, optional
+            Start from the warm start (else the nominal values).
+        simplex : bool, optional
+            Run SIMPLEX before MIGRAD.
+
+        Returns
+        -------
+        float
+            Minimum chi2 found.
         """
         like = self.minuit_likelihood(params)
         start = self._start()[:len(like.parameters)] if warm else like.defaults()
@@ -192,7 +326,18 @@ class TemplatePoisson(Term):
         return float(m.fval)
 
     def minuit_likelihood(self, params: Mapping | None = None) -> TemplateLikelihood:
-        """The iminuit-usable :class:`TemplateLikelihood` at one physics point."""
+        """The iminuit-usable :class:`TemplateLikelihood` at one physics point.
+
+        Parameters
+        ----------
+        params : mapping, optional
+            Physics parameters of the point, over this term's ``fixed``.
+
+        Returns
+        -------
+        TemplateLikelihood
+            With the ``"exp-quadratic"`` interpolation and this term's data.
+        """
         inputs = self.experiment.template_inputs({**self.fixed, **dict(params or {})}, 1)
         return TemplateLikelihood.from_inputs(_likelihood_inputs(inputs, self.observed), method="exp-quadratic")
 
