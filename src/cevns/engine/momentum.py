@@ -13,6 +13,7 @@ from typing import Mapping
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..physics.couplings import sm_vector_couplings
 from ..physics.cross_sections import energy_coefficients
 
@@ -60,13 +61,13 @@ def momentum_distribution_mev(engine, bin_weights=None, params: Mapping | None =
 
     Raises
     ------
-    ValueError
+    ConfigError
         If ``bin_weights`` has the wrong length or negative / non-finite entries.
     """
     if bin_weights is not None:
         bin_weights = np.asarray(bin_weights, dtype=float).ravel()
         if bin_weights.size != engine.n_bins or np.any(~np.isfinite(bin_weights)) or np.any(bin_weights < 0):
-            raise ValueError(f"bin_weights must be {engine.n_bins} finite non-negative numbers, "
+            raise ConfigError(f"bin_weights must be {engine.n_bins} finite non-negative numbers, "
                              f"got shape {bin_weights.shape}")
     return _weights(engine, _sin2(engine, params), bin_weights)
 
@@ -89,14 +90,16 @@ def momentum_summary_mev(q, w, quantiles=(0.16, 0.84)) -> tuple:
 
     Raises
     ------
-    ValueError
-        If the weights sum to zero (no events).
+    ConfigError
+        If q and w differ in length, or the weights are not finite or sum to zero (no events).
     """
     q = np.asarray(q, dtype=float).ravel()
     w = np.asarray(w, dtype=float).ravel()
+    if q.shape != w.shape or not np.all(np.isfinite(w)):
+        raise ConfigError(f"momentum distribution: q and w must be finite and of equal length, got {q.size}, {w.size}")
     total = float(np.sum(w))
     if not total > 0:
-        raise ValueError("the experiment predicts no CEvNS events: no typical momentum transfer")
+        raise ConfigError("the experiment predicts no CEvNS events: no typical momentum transfer")
     order = np.argsort(q)
     cdf = np.cumsum(w[order])
     lo, hi = np.interp(np.asarray(quantiles, dtype=float) * cdf[-1], cdf, q[order])
