@@ -58,7 +58,18 @@ _CH_KEYS = {"name", "observed", "background", "background_sigma", "best_fit_sign
 
 @dataclass(frozen=True)
 class SummaryChannel:
-    """One counting channel (events; threshold in keVnr; exposure in tonne x year, for the record)."""
+    """One counting channel (events; threshold in keVnr; exposure in tonne x year, for the record).
+
+    Attributes
+    ----------
+    name : str
+    observed, background, background_sigma, best_fit_signal : float
+        Published events.
+    threshold_kevnr : float
+        Nuclear-recoil threshold [keVnr] (a step).
+    exposure_t_yr : float
+        [t yr], for the record.
+    """
 
     name: str
     observed: float
@@ -90,7 +101,22 @@ class _Detector:
 
 @dataclass(frozen=True)
 class SummarySpec:
-    """Validated options (what analyses read as ``experiment.spec``)."""
+    """Validated options (what analyses read as ``experiment.spec``).
+
+    Attributes
+    ----------
+    name, title : str
+    solar_model : str
+        B16 model name.
+    best_fit_flux_1e6 : float
+        The published best-fit 8B flux [1e6 cm^-2 s^-1].
+    channels : tuple of SummaryChannel
+    references : tuple of str
+    systematics : tuple
+        The 8B flux and one background normalisation per channel.
+    statistics, detector
+        Generic descriptors read by analyses (likelihood kind, observable).
+    """
 
     name: str
     title: str
@@ -113,6 +139,15 @@ class SummaryEngine:
 
     One :class:`~cevns.engine.RateEngine` per channel (natural xenon, one recoil bin from the threshold to
     :data:`T_MAX_KEVNR`), scaled so that the SM point gives ``best_fit_signal / best_fit_flux x SSM flux``.
+
+    Parameters
+    ----------
+    channels : sequence of SummaryChannel
+    solar_model : str
+        B16 model name of :data:`cevns.sources.solar.SOLAR_MODELS`.
+    settings : PhysicsSettings
+    components : sequence of str
+        Solar flux components.
     """
 
     def __init__(self, channels, solar_model: str, settings: PhysicsSettings, components=("8B", "hep")):
@@ -137,18 +172,19 @@ class SummaryEngine:
         return len(self.engines)
 
     def point(self, params=None) -> PhysicsPoint:
-        """The physics point (validated)."""
+        """The physics point of ``params`` (a mapping or PhysicsPoint; validated)."""
         return params if isinstance(params, PhysicsPoint) else PhysicsPoint(dict(params or {}), defaults={})
 
     def predict(self, params=None, chunk_size: int = 1024) -> Prediction:
-        """Events per channel, shape (n_points, 1 flavour group, n_channels)."""
+        """Events per channel at the physics point(s) ``params``, shape (n_points, 1 flavour group, n_channels);
+        ``chunk_size`` points are computed at a time."""
         pt = self.point(params)
         cols = [self.scale[k] * e.total(pt, chunk_size=chunk_size) for k, e in enumerate(self.engines)]
         counts = np.stack(cols, axis=-1)[:, None, :]
         return Prediction(counts=counts, flavors=["all"], bin_edges=self.bin_edges)
 
     def total(self, params=None, chunk_size: int = 1024) -> np.ndarray:
-        """Events summed over channels, (n_points,)."""
+        """Events summed over channels at ``params``, (n_points,); ``chunk_size`` as in :meth:`predict`."""
         return self.predict(params, chunk_size).total
 
     def resolved_settings(self) -> dict:
@@ -158,7 +194,23 @@ class SummaryEngine:
 
 @dataclass(eq=False)
 class SummaryExperiment:
-    """A built ``solar-summary`` experiment (channels as bins; ``poisson`` likelihood)."""
+    """A built ``solar-summary`` experiment (channels as bins; ``poisson`` likelihood).
+
+    Attributes
+    ----------
+    name : str
+    spec : SummarySpec
+    path : Path
+        The experiment file.
+    engine : SummaryEngine
+    observed : ndarray
+        Observed events per channel.
+    backgrounds : dict
+        Background name -> events per channel.
+    files : list of Path
+    raw : dict
+        The file's content as read.
+    """
 
     name: str
     spec: SummarySpec
@@ -191,7 +243,7 @@ class SummaryExperiment:
                        files=list(self.files), raw=copy.deepcopy(self.raw))
 
     def predict(self, params: Mapping | None = None, chunk_size: int = 1024) -> Prediction:
-        """Expected signal per channel (see :class:`SummaryEngine`)."""
+        """Expected signal per channel at ``params`` (see :class:`SummaryEngine`; ``chunk_size`` likewise)."""
         return self.engine.predict(params, chunk_size)
 
     def momentum_transfer_mev(self, quantiles=(0.16, 0.84), params=None) -> tuple:
@@ -224,7 +276,7 @@ class SummaryExperiment:
         return sum(self.backgrounds.values())
 
     def settings(self, params: Mapping | None = None) -> dict:
-        """Physics settings and options in use."""
+        """Physics settings, the resolved point ``params`` and the options in use."""
         pt = self.engine.point(params)
         vals = {k: (float(np.ravel(v)[0]) if np.size(v) == 1 else np.asarray(v).tolist())
                 for k, v in pt.resolved().items()}
@@ -246,7 +298,15 @@ def _num(v, where, positive=False):
 
 @register_experiment_kind(KIND)
 def build_solar_summary(raw: dict, path: Path) -> SummaryExperiment:
-    """Builder of ``kind = "solar-summary"`` files (see the module docstring); ConfigError on bad input."""
+    """Builder of ``kind = "solar-summary"`` files (see the module docstring); ConfigError on bad input.
+
+    Parameters
+    ----------
+    raw : dict
+        The parsed experiment file.
+    path : Path
+        Its location (named in error messages).
+    """
     path = Path(path)
     unknown = sorted(set(raw) - _KEYS)
     if unknown:

@@ -48,7 +48,7 @@ class FluxMeasurement:
     nuisances: dict
 
     def headline(self, observed: float, background: float) -> dict:
-        """The results.json ``headline`` block."""
+        """The results.json ``headline`` block, with the ``observed`` and ``background`` event totals."""
         return {"fitted_8b_flux_1e6_cm2_s": [self.best, self.best - self.lower, self.upper - self.best],
                 "significance_sigma": self.significance, "observed_events": float(observed),
                 "expected_background_events": float(background)}

@@ -90,7 +90,8 @@ def bilinear_weights(t, grid: np.ndarray):
 
 @dataclass
 class ProfileResult:
-    """Profiled chi^2 per point and the nuisances at the minimum (name -> (n,) array)."""
+    """Profiled ``chi2`` per point (n,), the ``nuisances`` at the minimum (name -> (n,) array) and whether
+    each point ``converged`` (n,) bool."""
 
     chi2: np.ndarray
     nuisances: dict
@@ -141,7 +142,8 @@ class TemplateProfiler:
 
     # ------------------------------------------------------------------ building blocks
     def signal_grids(self, rates: Mapping) -> list:
-        """Per run, per component: expected CEvNS events on the yield grid, (n, g, g, n_bins)."""
+        """Per run, per component: expected CEvNS events on the yield grid, (n, g, g, n_bins), from the recoil
+        ``rates`` (component -> (n, n_energy) events / t / yr)."""
         out = []
         for r in self.runs:
             g = self.grid.size
@@ -319,7 +321,8 @@ class TemplateProfiler:
                              converged=converged)
 
     def expected(self, rates: Mapping, values: Mapping | None = None) -> list:
-        """Expected events per run (n, n_bins) at nuisance ``values`` (defaults: nominal)."""
+        """Expected events per run (n, n_bins) for recoil ``rates`` (component -> (n, n_energy)) at nuisance
+        ``values`` (defaults: nominal)."""
         n = max(np.atleast_2d(np.asarray(rates[c])).shape[0] for c in self.components)
         nc = len(self.components)
         theta = np.ones((n, len(self.names)))
@@ -331,7 +334,7 @@ class TemplateProfiler:
         return self._expected(self.signal_grids(rates), theta, False)[0]
 
     def expected_by_component(self, rates: Mapping, values: Mapping | None = None) -> list:
-        """Expected events per run and component at nuisance ``values`` (one point).
+        """Expected events per run and component for recoil ``rates`` at nuisance ``values`` (one point).
 
         Returns
         -------

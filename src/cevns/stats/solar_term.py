@@ -53,7 +53,8 @@ def likelihood_sigmas(table: Mapping | None, where: str = "likelihood") -> dict:
     """Constraints from a ``[likelihood]`` table over :data:`DEFAULT_SIGMAS`.
 
     Keys ``flux_8b_sigma``, ``hep_sigma``, ``ac_sigma``, ``er_sigma``, ``neutron_sigma``, ``signal_sigma``;
-    values a positive number or ``"free"``; ``ac_sigma`` may also be a table run -> value.
+    values a positive number or ``"free"``; ``ac_sigma`` may also be a table run -> value. ``where`` prefixes
+    error messages.
     """
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULT_SIGMAS.items()}
 
@@ -75,7 +76,8 @@ def likelihood_sigmas(table: Mapping | None, where: str = "likelihood") -> dict:
 
 
 def profiler_of(experiment, sigmas: Mapping | None = None) -> TemplateProfiler:
-    """The :class:`TemplateProfiler` of a built ``xenonnt-8b`` experiment."""
+    """The :class:`TemplateProfiler` of a built ``xenonnt-8b`` experiment; ``sigmas`` (default: the
+    experiment's ``[likelihood]`` table, :func:`likelihood_sigmas`) are the constraints."""
     runs = []
     for name, t in experiment.runs.items():
         g = t.neutron.shape[0]
@@ -87,7 +89,25 @@ def profiler_of(experiment, sigmas: Mapping | None = None) -> TemplateProfiler:
 
 @register_likelihood
 class XenonntTemplateTerm(Term):
-    """The XENONnT 8B template likelihood of one ``xenonnt-8b`` experiment (see the module docstring)."""
+    """The XENONnT 8B template likelihood of one ``xenonnt-8b`` experiment (see the module docstring).
+
+    Parameters
+    ----------
+    experiment : XenonntExperiment
+    label : str
+        Name of the term in outputs.
+    dataset : str
+        Prefix of its nuisance names (``"<dataset>:<name>"``).
+    observed : array_like
+        Counts per bin, runs concatenated.
+    data : {"observed", "asimov"}
+    sigmas : mapping, optional
+        Constraints (:func:`likelihood_sigmas`).
+    parameters : sequence of str
+        Physics parameters of the scan.
+    fixed : mapping, optional
+        Fixed physics parameters.
+    """
 
     kind = "xenonnt_8b"
     signal_shape = "spectrum"
@@ -113,7 +133,8 @@ class XenonntTemplateTerm(Term):
 
     @classmethod
     def from_experiment(cls, experiment, *, label, dataset, asimov=None, fixed=None, **options):
-        """Build from a ``xenonnt-8b`` experiment; ``asimov``: the CEvNS signal per bin (runs concatenated)."""
+        """Build from a ``xenonnt-8b`` experiment with ``label``, ``dataset`` and ``fixed`` as in the class;
+        ``asimov``: the CEvNS signal per bin (runs concatenated), None for the observed counts."""
         cls._check(experiment)
         if asimov is None:
             obs, data = experiment.observed, "observed"
@@ -123,19 +144,21 @@ class XenonntTemplateTerm(Term):
 
     @classmethod
     def asimov_signal(cls, experiment, params: Mapping) -> np.ndarray:
-        """CEvNS events per bin (runs concatenated) at SSM fluxes and nominal yields."""
+        """CEvNS events per bin of ``experiment`` (runs concatenated) at the point ``params``, SSM fluxes and
+        nominal yields."""
         cls._check(experiment)
         return experiment.signal_events(dict(params))
 
     def signal(self, flat: Mapping, n: int) -> np.ndarray:
-        """Recoil rates of the components side by side, (n, n_components x 46)."""
+        """Recoil rates of the components side by side, (n, n_components x 46), at the ``flat`` physics points."""
         pt = PhysicsPoint(dict(flat), defaults=self.experiment.engine.defaults)
         rates = self.experiment.recoil_rates(pt)
         return np.broadcast_to(np.concatenate([rates[c] for c in self.profiler.components], axis=1),
                                (n, len(self.profiler.components) * self.profiler.n_energy))
 
     def chi2_of_signal(self, signal: np.ndarray, details: bool = False):
-        """Profiled chi^2 (n,) and, if ``details``, the nuisances (``"<dataset>:<name>"``)."""
+        """Profiled chi^2 (n,) of the recoil-rate ``signal`` rows and, if ``details``, the nuisances
+        (``"<dataset>:<name>"``)."""
         signal = np.asarray(signal, dtype=float)
         m = self.profiler.n_energy
         # points with identical rates (only non-solar parameters vary) are profiled once

@@ -52,7 +52,23 @@ _KEYS = {"kind", "schema_version", "name", "title", "description", "references",
 
 
 def parse_runs(value, where: str = "runs") -> tuple:
-    """Science runs from ``"sr0+sr1"``, ``"sr0-sr2"``, a single run name or a list of run names."""
+    """Science runs from a selection ``value``: ``"sr0+sr1"``, ``"sr0-sr2"``, one run name or a list of names.
+
+    Parameters
+    ----------
+    value : str or list of str
+    where : str
+        Prefix of error messages (file and key).
+
+    Returns
+    -------
+    tuple of str
+
+    Raises
+    ------
+    ConfigError
+        Unknown selection or run, or a run listed twice.
+    """
     if isinstance(value, str):
         key = value.strip().lower()
         if key in RUN_SETS:
@@ -83,7 +99,27 @@ class _Detector:
 
 @dataclass(frozen=True)
 class XenonntSpec:
-    """The validated options of a ``xenonnt-8b`` file (the part analyses read as ``experiment.spec``)."""
+    """The validated options of a ``xenonnt-8b`` file (the part analyses read as ``experiment.spec``).
+
+    Attributes
+    ----------
+    name, title, description : str
+    runs : tuple of str
+        Science runs.
+    solar_model : str
+        B16 model name of :data:`cevns.sources.solar.SOLAR_MODELS`.
+    components : tuple of str
+        Solar flux components, 8B first.
+    release : str or None
+        Folder of a user's copy of the release (None: shipped derived npz).
+    references : tuple of str
+    statistics, detector
+        Generic descriptors read by analyses (likelihood kind, observable).
+    systematics : tuple
+        Empty (the likelihood term declares its nuisances).
+    likelihood : dict
+        The ``[likelihood]`` constraints table.
+    """
 
     name: str
     title: str
@@ -120,6 +156,8 @@ class XenonntExperiment:
         bins (0.45-5.05 keVnr); ``engine`` is the 8B one.
     ssm_flux_cm2_s : dict component -> (flux [cm^-2 s^-1], relative 1-sigma SSM uncertainty)
     files : list of Path
+    raw : dict
+        The file's content as read.
     """
 
     name: str
@@ -199,7 +237,15 @@ class XenonntExperiment:
         return out
 
     def signal_events(self, params=None, tly: float = 0.0, tqy: float = 0.0) -> np.ndarray:
-        """CEvNS events per bin (runs concatenated) at one physics point, SSM fluxes, yields (tly, tqy)."""
+        """CEvNS events per bin (runs concatenated) at one physics point, SSM fluxes, yields (tly, tqy).
+
+        Parameters
+        ----------
+        params : mapping or PhysicsPoint, optional
+            One physics point (SM by default).
+        tly, tqy : float
+            Light- and charge-yield nuisances [sigma].
+        """
         rates = self.recoil_rates(params)
         parts = []
         for t in self.runs.values():
@@ -254,12 +300,20 @@ class XenonntExperiment:
 
     def predict(self, params: Mapping | None = None, chunk_size: int = 1024) -> Prediction:
         """CEvNS events per analysis bin at one physics point (SSM fluxes, tly = tqy = 0), as a Prediction
-        with one flavour group ``"all"`` (for generic tables; the likelihood uses :meth:`recoil_rates`)."""
+        with one flavour group ``"all"`` (for generic tables; the likelihood uses :meth:`recoil_rates`).
+
+        Parameters
+        ----------
+        params : mapping, optional
+            One physics point (SM by default).
+        chunk_size : int
+            Unused (the interface of :meth:`cevns.engine.RateEngine.predict`).
+        """
         counts = self.signal_events(params)[None, None, :]
         return Prediction(counts=counts, flavors=["all"], bin_edges=self.bin_edges)
 
     def settings(self, params: Mapping | None = None) -> dict:
-        """Physics settings, the resolved physics point and the options in use (for output files)."""
+        """Physics settings, the resolved physics point ``params`` and the options in use (for output files)."""
         eng = self.engine
         pt = PhysicsPoint(dict(params or {}), defaults=eng.defaults)
         values = {}
@@ -326,6 +380,13 @@ def _options(raw: dict, path: Path) -> tuple:
 @register_experiment_kind(KIND)
 def build_xenonnt_8b(raw: dict, path: Path) -> XenonntExperiment:
     """Builder of ``kind = "xenonnt-8b"`` files (see the module docstring).
+
+    Parameters
+    ----------
+    raw : dict
+        The parsed experiment file.
+    path : Path
+        Its location (relative release folders are resolved against it; named in error messages).
 
     Raises
     ------

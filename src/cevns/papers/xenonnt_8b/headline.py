@@ -40,7 +40,15 @@ _LABELS = {"cs2": "cS2 [PE]", "s2_shadow_s2_time_shadow_quantile": "S2-shadow qu
 
 
 def fit_data_set(runs: str, experiment: str = "xenonnt-8b") -> dict:
-    """Fit one data set: headline, the measurement and the per-component expectations at the best fit."""
+    """Fit one data set: headline, the measurement and the per-component expectations at the best fit.
+
+    Parameters
+    ----------
+    runs : str
+        Science-run selection (``"sr0+sr1"``, ``"sr0-sr2"``, ...), an override of the experiment file.
+    experiment : str
+        The ``xenonnt-8b`` experiment (name or path).
+    """
     exp = load_experiment(experiment, overrides={"runs": runs})
     sigmas = likelihood_sigmas(exp.spec.likelihood)
     sigmas["8B"] = math.inf  # the flux is measured
@@ -107,7 +115,10 @@ def _profile_figure(fits: dict):
 
 
 def reproduce_headline(folder, log=None) -> dict:
-    """Fit every data set, draw the figures into ``folder``; return ``{"results": ..., "figures": [...]}``."""
+    """Fit every data set, draw the figures into ``folder``; return ``{"results": ..., "figures": [...]}``.
+
+    ``log``: optional callable receiving progress lines.
+    """
     folder = Path(folder)
     fits = {name: fit_data_set(name) for name in DATA_SETS}
     figures = []
