@@ -1,4 +1,5 @@
-"""`cevns reproduce global --quick`: the global fit of COHERENT CsI 2017 + CONUS+ (cevns/papers/global_fit)."""
+"""`cevns reproduce global --quick`: the global fit of COHERENT CsI 2017 + CONUS+ + XENONnT 8B + PandaX-4T 8B
+(summary) (cevns/papers/global_fit)."""
 
 import csv
 import json
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from cevns.analysis.hepdata_read import read_hepdata
+from cevns.experiments import load_experiment
 from cevns.papers.composers import COMPOSERS
 from cevns.papers.registry import load_paper
 from cevns.papers.run import run_paper
@@ -46,7 +48,14 @@ def test_every_figure_table_and_hepdata_is_written(run):
     assert {r["scan"] for r in rows} == set(summary["scans"])
     rn = [r for r in rows if r["scan"] == "bsm_csi2017.rn"]
     assert rn and "arXiv:1710.02730" in rn[0]["published"] and rn[0]["data"].startswith("COHERENT CsI 2017")
-    assert all("CONUS+" in r["data"] for r in rows if r["scan"].startswith("bsm_combined."))
+    assert all("CONUS+" in r["data"] and "XENONnT 8B" in r["data"] and "PandaX" not in r["data"]
+               for r in rows if r["scan"].startswith("bsm_combined."))
+    assert all("PandaX-4T 8B (summary)" in r["data"] for r in rows if r["scan"] == "sin2w_combined.sin2_theta_w")
+    # no solar data in the sterile fits (the engine's per-flavour survival is not the solar case)
+    sterile = [r for r in rows if r["scan"].startswith("sterile_combined.")]
+    assert sterile and not any("XENONnT" in r["data"] or "PandaX" in r["data"] for r in sterile)
+    xe = [r for r in rows if r["scan"] == "sin2w_xenonnt.sin2_theta_w"]
+    assert xe and "arXiv:2408.02877" in xe[0]["published"]
     # HEPData: every scan exported, and a contour read back equals the results.json one
     hd = read_hepdata(folder / "hepdata")
     assert {(s["analysis"], s["name"]) for s in hd["scans"]} == {
@@ -57,18 +66,23 @@ def test_every_figure_table_and_hepdata_is_written(run):
     assert np.allclose(np.asarray(nsi["contours"]["0.9"][0]), np.asarray(ref[0]), rtol=0, atol=1e-12)
 
 
+SINGLE = ("sin2w_csi2017", "sin2w_conus_plus", "sin2w_xenonnt", "sin2w_pandax")
+
+
 def test_weak_mixing_per_experiment_and_combined(run):
     _, summary = run
-    res = {k: _interval(summary, f"{k}.sin2_theta_w") for k in ("sin2w_csi2017", "sin2w_conus_plus", "sin2w_combined")}
+    res = {k: _interval(summary, f"{k}.sin2_theta_w") for k in SINGLE + ("sin2w_combined",)}
     widths = {k: hi - lo for k, (_, (lo, hi)) in res.items()}
-    assert widths["sin2w_combined"] < min(widths["sin2w_csi2017"], widths["sin2w_conus_plus"])
+    assert widths["sin2w_combined"] < min(widths[k] for k in SINGLE)
     # the combined best fit lies between the single ones; the combined interval inside their hull
     b = {k: v[0] for k, v in res.items()}
-    assert min(b["sin2w_csi2017"], b["sin2w_conus_plus"]) < b["sin2w_combined"] < max(b["sin2w_csi2017"],
-                                                                                         b["sin2w_conus_plus"])
+    assert min(b[k] for k in SINGLE) < b["sin2w_combined"] < max(b[k] for k in SINGLE)
     lo_c, hi_c = res["sin2w_combined"][1]
-    assert lo_c > min(res["sin2w_csi2017"][1][0], res["sin2w_conus_plus"][1][0])
-    assert hi_c < max(res["sin2w_csi2017"][1][1], res["sin2w_conus_plus"][1][1])
+    assert lo_c > min(res[k][1][0] for k in SINGLE)
+    assert hi_c < max(res[k][1][1] for k in SINGLE)
+    # the solar data alone: the SM inside their 68% intervals
+    for k in ("sin2w_xenonnt", "sin2w_pandax"):
+        assert res[k][1][0] < SIN2_THETA_W_Q0 < res[k][1][1]
     # the SM (low-Q MS-bar value) is inside the combined 90% CL interval
     (lo90, hi90), = summary["scans"]["sin2w_combined.sin2_theta_w"].result["intervals"]["0.9"]
     assert lo90 < SIN2_THETA_W_Q0 < hi90
@@ -79,7 +93,11 @@ def test_weak_mixing_points_sit_at_each_experiments_momentum_transfer(run):
     (fig,) = [f for f in load_paper("global").figures if f["kind"] == "weak_mixing_running"]
     pts = {p["scan"].split(".")[0]: p for p in weak_mixing_points(fig, summary["scans"])}
     csi, conus, comb = pts["sin2w_csi2017"], pts["sin2w_conus_plus"], pts["sin2w_combined"]
+    xe, px = pts["sin2w_xenonnt"], pts["sin2w_pandax"]
     assert 30 < csi["q_mev"] < 80 and 5 < conus["q_mev"] < 20  # spallation on CsI vs reactor on Ge
+    assert 15 < xe["q_mev"] < 25 and 8 < px["q_mev"] < 20  # solar 8B on Xe, 0.5-5 keVnr / > 0.33 keVnr
+    assert (xe["q_mev"], xe["q_low_mev"], xe["q_high_mev"]) == pytest.approx(
+        load_experiment("xenonnt-8b").momentum_transfer_mev(), rel=1e-12)
     assert conus["q_mev"] < comb["q_mev"] < csi["q_mev"]
     for p in pts.values():
         assert p["low"] <= p["best_fit"] <= p["high"] and p["q_low_mev"] <= p["q_mev"] <= p["q_high_mev"]
@@ -94,6 +112,15 @@ def test_neutron_radius_of_csi_against_the_published_fit(run):
     best, (lo, hi) = _interval(run[1], "bsm_csi2017.rn")
     assert lo < 5.5 < hi
     assert abs(best - 5.5) < 1.0
+
+
+def test_solar_data_constrain_both_flavours(run):
+    # XENONnT alone: nu_e and nu_mu + nu_tau reach xenon, so the (eps_ee_uV, eps_mumu_uV) region is closed
+    # (no eps_ee column allowed along the whole eps_mumu axis, unlike the reactor band)
+    out = run[1]["scans"]["bsm_xenonnt.nsi_ee_mumu"]
+    allowed = np.asarray(out.grid["dchi2"]) <= out.result["threshold"]["0.9"]
+    assert allowed.any() and not allowed.all(axis=0).any() and not allowed.all(axis=1).any()
+    assert not (allowed[0].any() or allowed[-1].any() or allowed[:, 0].any() or allowed[:, -1].any())
 
 
 def test_combination_breaks_the_ee_mumu_degeneracy(run):

@@ -36,11 +36,27 @@ def _migrad(lik, point):
     return m.fval
 
 
-@pytest.fixture(scope="module")
-def lik():
+def _likelihood(keep):
     raw = read_toml(FILE)
     raw["scans"] = []
+    raw["experiments"] = [e for e in raw["experiments"] if keep(e)]
     return build_likelihood(load_analysis(raw, base_dir=FILE.parent))
+
+
+@pytest.fixture(scope="module")
+def lik():
+    # the binned Gaussian terms (the XENONnT template term profiles its own nuisances: test below)
+    return _likelihood(lambda e: e.get("likelihood") == "gaussian")
+
+
+@pytest.fixture(scope="module")
+def lik_all():
+    return _likelihood(lambda e: True)
+
+
+@pytest.fixture(scope="module")
+def lik_solar():
+    return _likelihood(lambda e: e.get("likelihood") == "xenonnt_8b")
 
 
 @pytest.mark.parametrize("point", [
@@ -52,3 +68,12 @@ def test_profiled_chi2_matches_migrad(lik, point):
                                          "conus_plus_signal_norm"}
     got = float(lik.chi2(point)[0])
     assert got == pytest.approx(_migrad(lik, point), abs=0.01)
+
+
+@pytest.mark.parametrize("point", [{}, {"eps_ee_uV": 0.3, "eps_mumu_uV": -0.2}, {"mu_nu_mu": 1e-9}])
+def test_solar_term_adds_to_the_binned_ones(lik, lik_all, lik_solar, point):
+    # no nuisance is shared between the XENONnT template term and the binned terms: the combined profiled
+    # chi^2 is the sum of the separately profiled ones
+    assert {e.experiment for e in lik_solar.spec.experiments} == {"xenonnt-8b"}
+    total = float(lik_all.chi2(point)[0])
+    assert total == pytest.approx(float(lik.chi2(point)[0]) + float(lik_solar.chi2(point)[0]), abs=1e-6)

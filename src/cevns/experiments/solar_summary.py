@@ -33,6 +33,7 @@ from typing import Mapping
 import numpy as np
 
 from ..engine import Prediction, RateEngine, Target
+from ..engine.momentum import momentum_distribution_mev, momentum_summary_mev
 from ..errors import ConfigError
 from ..detectors.response import DetectorResponse
 from ..physics import nuclei
@@ -348,6 +349,31 @@ class SummaryExperiment:
             Counts [events] of shape (n_points, 1, n_channels).
         """
         return self.engine.predict(params, chunk_size)
+
+    def momentum_transfer_mev(self, quantiles=(0.16, 0.84), params=None) -> tuple:
+        """Typical momentum transfer of the expected SM signal: (mean, low, high) [MeV].
+
+        Event-weighted ``|q| = sqrt(2 M_x T)`` over the xenon isotopes and the recoil spectrum above each
+        channel's threshold (a step: the summary has no efficiency curve), channels weighted by their
+        expected signal (:func:`cevns.engine.momentum.momentum_summary_mev`).
+
+        Parameters
+        ----------
+        quantiles : pair of float in [0, 1]
+        params : mapping, optional
+            Only ``sin2_theta_w`` is used.
+
+        Returns
+        -------
+        (mean, low, high) : tuple of float
+            [MeV].
+        """
+        qs, ws = [], []
+        for scale, eng in zip(self.engine.scale, self.engine.engines):
+            q, w = momentum_distribution_mev(eng, None, params)
+            qs.append(q)
+            ws.append(scale * w)
+        return momentum_summary_mev(np.concatenate(qs), np.concatenate(ws), quantiles)
 
     def total_background(self) -> np.ndarray:
         """Background per channel."""

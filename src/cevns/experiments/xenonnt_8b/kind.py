@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from ...errors import CevnsError, ConfigError
 from ...engine import Prediction
+from ...engine.momentum import momentum_distribution_mev, momentum_summary_mev
 from ...physics.parameters import PhysicsPoint
 from ...physics.settings import PhysicsSettings
 from ...sources import solar
@@ -293,6 +294,42 @@ class XenonntExperiment:
             parts.append(t.exposure_t_yr * sum(r[0] @ eff for r in rates.values()))
         return np.concatenate(parts)
 
+    def detection_weights(self, tly: float = 0.0, tqy: float = 0.0) -> np.ndarray:
+        """Detected fraction x exposure [t yr] of each 0.1-keV recoil bin, summed over runs and analysis bins.
+
+        ``a_i = sum_r X_r sum_b eps_rib(tly, tqy)`` for the 46 mono-energetic templates i (0.5-5.0 keVnr):
+        the recoil-rate [events / t / yr] to detected-events conversion of the likelihood.
+        """
+        return sum(t.exposure_t_yr * t.mono_at(tly, tqy).reshape(MONO_ENERGIES_KEV.size, -1).sum(axis=1)
+                   for t in self.runs.values())
+
+    def momentum_transfer_mev(self, quantiles=(0.16, 0.84), params=None) -> tuple:
+        """Typical momentum transfer of the detected SM CEvNS events: (mean, low, high) [MeV].
+
+        Event-weighted mean of ``|q| = sqrt(2 M_x T)`` (or the engine's exact form) over the xenon
+        isotopes x and the recoil spectrum of every solar component (8B, hep at SSM fluxes) times the
+        detection efficiency :meth:`detection_weights` at nominal yields; low/high are the ``quantiles``
+        of the same distribution (:func:`cevns.engine.momentum.momentum_summary_mev`).
+
+        Parameters
+        ----------
+        quantiles : pair of float in [0, 1]
+        params : mapping, optional
+            Only ``sin2_theta_w`` is used (default: the engine's default).
+
+        Returns
+        -------
+        (mean, low, high) : tuple of float
+            [MeV].
+        """
+        a = self.detection_weights()
+        qs, ws = [], []
+        for eng in self.engines.values():
+            q, w = momentum_distribution_mev(eng, a, params)
+            qs.append(q)
+            ws.append(w)
+        return momentum_summary_mev(np.concatenate(qs), np.concatenate(ws), quantiles)
+
     @property
     def bin_edges(self) -> np.ndarray:
         """Analysis-bin indices 0..n (runs concatenated): the bins are 4D, not intervals of one observable."""
@@ -415,6 +452,13 @@ def build_xenonnt_8b(raw: dict, path: Path) -> XenonntExperiment:
     Returns
     -------
     XenonntExperiment
+
+    Parameters
+    ----------
+    raw : dict
+        The parsed experiment file.
+    path : Path
+        Its location (relative release folders are resolved against it; named in error messages).
 
     Raises
     ------
