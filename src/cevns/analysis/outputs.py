@@ -8,11 +8,10 @@ end (never half-written). ``.npz``: the same grid as arrays (``x``, ``y``, ``del
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
-from ..io import atomic_path
+from ..io import atomic_path, json_clean
 from ..stats.scan import ScanData
 
 __all__ = ["SCHEMA_VERSION", "write_scan_csv", "write_scan_npz", "resolved_document", "json_clean"]
@@ -110,32 +109,3 @@ def resolved_document(spec, likelihood=None) -> dict:
         doc["experiments"] = likelihood.describe()
         doc["nuisances"] = likelihood.nuisance_table()
     return doc
-
-
-def json_clean(obj):
-    """JSON-compatible copy: numpy scalars/arrays to Python, non-finite floats to None.
-
-    Parameters
-    ----------
-    obj : object
-        Nested dicts, lists, tuples, numpy arrays and scalars.
-
-    Returns
-    -------
-    object
-        The same structure of plain Python values (dict keys as str).
-    """
-    if isinstance(obj, dict):
-        return {str(k): json_clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return json_clean(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
