@@ -1,6 +1,7 @@
 """Scans on a dask.distributed cluster give the same results as in process (cevns.stats.executors)."""
 
 import json
+import os
 import pickle
 
 import numpy as np
@@ -85,3 +86,40 @@ def test_executor_options():
         DaskExecutor()
     with pytest.raises(ConfigError, match="at least 1 worker"):
         DaskExecutor(n_workers=0)
+
+
+# The plug-in likelihood kinds (template_poisson of the COHERENT template experiments, xenonnt_8b of the
+# XENONnT solar 8B release) on worker PROCESSES started by make_executor(dask_local=2): each worker unpickles
+# the builder and rebuilds the experiment, its data and the term from the resolved analysis.
+def _sin2w_analysis(experiment, kind):
+    return {"name": f"dask-{kind}", "title": f"dask vs in-process, {kind}",
+            "experiments": [{"experiment": experiment, "likelihood": kind, "data": "observed",
+                             "settings": {"coupling_scheme": "tree"}}],
+            "scans": [{"name": "s2w", "parameters": ["sin2_theta_w"], "ranges": [[0.1, 0.4]], "points": [9],
+                       "confidence_levels": [0.6827, 0.9]}]}
+
+
+PLUGIN_ANALYSES = [_sin2w_analysis("coherent-ar-2020", "template_poisson"),
+                   _sin2w_analysis("xenonnt-8b", "xenonnt_8b")]
+
+
+@pytest.fixture(scope="module")
+def process_executor():
+    with make_executor(dask_local=2) as ex:
+        yield ex
+
+
+@pytest.mark.parametrize("analysis", PLUGIN_ANALYSES, ids=lambda a: a["experiments"][0]["likelihood"])
+def test_plugin_kinds_on_worker_processes_match_in_process(tmp_path, process_executor, analysis):
+    spec = load_analysis(analysis)
+    local = run_analysis(spec, tmp_path / "local", executor=InProcessExecutor(), progress=False, chunk_points=2)
+    remote = run_analysis(spec, tmp_path / "dask", executor=process_executor, progress=False, chunk_points=2)
+    # the chunks ran in other processes (so the builder was pickled and the likelihood rebuilt there)
+    assert os.getpid() not in set(process_executor.client.run(os.getpid).values())
+    assert remote == local
+    for name in ("s2w.csv", "results.json"):
+        assert (tmp_path / "dask" / name).read_text() == (tmp_path / "local" / name).read_text()
+    # not a trivial agreement: a finite chi2 profile with its minimum inside the range
+    np.testing.assert_array_equal(remote.grids["s2w"]["dchi2"], local.grids["s2w"]["dchi2"])
+    dchi2 = np.asarray(remote.grids["s2w"]["dchi2"])
+    assert np.all(np.isfinite(dchi2)) and 0 < int(np.argmin(dchi2)) < dchi2.size - 1 and dchi2.max() > 1.0
