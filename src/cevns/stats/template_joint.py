@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import ConfigError
 from .template_profile import TemplateArrays, _chi2, _grad_hess, _model, _project, _solve, _subset, default_start
 
-__all__ = ["SharedNorm", "JointResult", "profile_joint"]
+__all__ = ["SharedNorm", "JointResult", "profile_joint", "joint_term_chi2"]
 
 
 @dataclass
@@ -263,3 +263,79 @@ def profile_joint(arrays: list, n_points: int, shared: list, starts: list | None
     return JointResult(chi2=total, per_term=parts, values=lay.effective(P),
                        shared={sh.name: P[:, lay.n_local + k].copy() for k, sh in enumerate(lay.shared)},
                        converged=not active.size and not np.any(stalled))
+
+
+def _shared_of(terms) -> list:
+    """The :class:`SharedNorm` list of template terms' ``shared`` mappings (global name -> members)."""
+    out: dict = {}
+    for i, term in enumerate(terms):
+        for own, (name, sigma) in term.shared.items():
+            comp, own_sigma = term.shared_norm(own)
+            width = own_sigma if sigma is None else float(sigma)
+            sh = out.setdefault(name, SharedNorm(name, width, []))
+            if sigma is None and not math.isclose(sh.sigma, width, rel_tol=1e-9):
+                raise ConfigError(f"correlation {name!r}: the members' own widths differ ({sh.sigma:g} vs {width:g} "
+                                  f"of {term.label}); give the correlation a sigma")
+            sh.members.append((i, comp))
+    return list(out.values())
+
+
+def joint_term_chi2(terms, signals, details: bool = False):
+    """Joint profiled chi2 of template likelihood terms whose ``shared`` nuisances are one parameter.
+
+    The templates are built chunk by chunk over the points (each term's ``chunk_elements`` bounds the
+    arrays) and profiled with :func:`profile_joint`, warm-started from each term's own best fit.
+
+    Parameters
+    ----------
+    terms : list of TemplatePoisson
+        Terms with ``shared = {own nuisance: (global name, sigma or None)}`` (sigma None: the members' own
+        width, which must then agree).
+    signals : mapping
+        Dataset key -> the term's ``signal(flat, n)`` (``{"points", "n"}``).
+    details : bool, optional
+        Also return the fitted nuisances.
+
+    Returns
+    -------
+    chi2 : ndarray, shape (n,)
+        Joint profiled chi2.
+    per_term : dict of str to ndarray
+        Dataset key -> that term's part (Poisson terms and its own priors).
+    nuisances : dict of str to ndarray
+        ``"<dataset>:<name>"`` per term (on/off means left out) and the shared factors by global name;
+        empty without ``details``.
+    """
+    shared = _shared_of(terms)
+    n = int(signals[terms[0].dataset]["n"])
+    flats = [signals[t.dataset]["points"] for t in terms]
+    names = [t.arrays().parameters for t in terms]
+    width = max(len(nm) * t.observed.size for nm, t in zip(names, terms))
+    step = max(64, int(min(t.chunk_elements for t in terms) // width))
+    starts = [t.warm_start() for t in terms]
+    chi2 = np.empty(n)
+    per = {t.dataset: np.empty(n) for t in terms}
+    vals: list = [[] for _ in terms]
+    fs: dict = {sh.name: [] for sh in shared}
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        arrays = []
+        for t, flat in zip(terms, flats):
+            sub = {k: (v if np.ndim(v) == 0 else np.asarray(v)[lo:hi]) for k, v in flat.items()}
+            arrays.append(t.arrays(sub, hi - lo))
+        res = profile_joint(arrays, hi - lo, shared, starts=starts)
+        chi2[lo:hi] = res.chi2
+        for i, t in enumerate(terms):
+            per[t.dataset][lo:hi] = res.per_term[i]
+            if details:
+                vals[i].append(res.values[i])
+        if details:
+            for k, v in res.shared.items():
+                fs[k].append(v)
+    nuis: dict = {}
+    if details:
+        for i, t in enumerate(terms):
+            v = np.concatenate(vals[i])
+            nuis.update({f"{t.dataset}:{k}": v[:, j] for j, k in enumerate(names[i]) if not k.startswith("k_")})
+        nuis.update({k: np.concatenate(v) for k, v in fs.items()})
+    return chi2, per, nuis
