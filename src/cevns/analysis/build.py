@@ -71,7 +71,8 @@ def build_likelihood(spec, base_dir=None) -> Likelihood:
             if e.data == "asimov":
                 asimov = e.data_scale * cls.asimov_signal(exp, {**spec.fixed, **e.asimov_parameters})
             terms.append(cls.from_experiment(exp, label=e.label or exp.name, dataset=f"e{i}", asimov=asimov,
-                                             fixed=spec.fixed, nuisances=_nuisances(e, exp, renames.get(i)), variance=e.variance))
+                                             fixed=spec.fixed, nuisances=_nuisances(e, exp, renames.get(i)), variance=e.variance,
+                                             correlations=renames.get(i)))
         except CevnsError as exc:
             raise ConfigError(f"{where}: {exc}") from None
         except ValueError as exc:

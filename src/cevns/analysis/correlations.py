@@ -85,6 +85,10 @@ def check_correlations(problems: _Problems, spec: AnalysisSpec, effective: dict[
                 problems.add(loc, f"entry {m.experiment!r} has a likelihood without systematics; use "
                              "\"poisson\" or \"gaussian\" to correlate its nuisances")
                 continue
+            if not own:
+                problems.add(loc, f"entry {m.experiment!r} ({spec.experiments[i].likelihood}) has no nuisance that "
+                             "can be shared")
+                continue
             if m.nuisance not in own:
                 problems.add(loc + ["nuisance"], f"{m.experiment!r} has no systematic {m.nuisance!r} "
                              f"(it has: {sorted(own)})")
@@ -93,6 +97,15 @@ def check_correlations(problems: _Problems, spec: AnalysisSpec, effective: dict[
                 problems.add(loc, f"{m.experiment!r}/{m.nuisance} is already a member of {seen[(i, m.nuisance)]}")
             seen[(i, m.nuisance)] = f"correlation {c.name!r}"
             renamed.setdefault(i, set()).add(m.nuisance)
+    for k, c in enumerate(spec.correlations):
+        kinds = set()
+        for m in c.members:
+            idx = member_entry(spec, m.experiment)
+            if len(idx) == 1:
+                kinds.add(spec.experiments[idx[0]].likelihood == "template_poisson")
+        if len(kinds) > 1:
+            problems.add(["correlations", k], f"correlation {c.name!r} mixes template_poisson members with "
+                         "binned ones; a template term shares nuisances only with other template terms")
     names = {c.name for c in spec.correlations}
     for i, own in (effective or {}).items():
         for n in (own or set()) - renamed.get(i, set()):

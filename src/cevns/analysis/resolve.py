@@ -26,7 +26,7 @@ from ..errors import CevnsError, ConfigError, ParameterError
 from ..experiments import experiment_path, load_experiment, read_toml
 from ..physics.parameters import canonical_name, spec_for
 from ..physics.settings import PhysicsSettings
-from ..stats.likelihood import term_class
+from ..stats.likelihood import LIKELIHOOD_KINDS, term_class
 from .correlations import check_correlations
 from .schema import Y_TRANSFORMS, AnalysisSpec, _format_pydantic, _loc, _Problems
 
@@ -238,6 +238,8 @@ def _resolve_experiments(problems: _Problems, spec: AnalysisSpec, base: Path) ->
         xspec = getattr(exp, "spec", None)
         if xspec is None:  # a plug-in experiment kind (cevns.experiments.kinds) checks its own input
             _resolve_plugin(problems, loc, e, exp, path, datasets)
+            shareable = getattr(LIKELIHOOD_KINDS.get(e.likelihood), "correlatable", None)
+            effective[i] = shareable(exp) if shareable is not None else None
             continue
         if e.label is None:
             e.label = xspec.name

@@ -301,6 +301,12 @@ class CoherentTemplateExperiment:
         return out
 
     @property
+    def flux_norm_sigma(self) -> float:
+        """Relative width of the SNS neutrino-flux normalisation (10 %, part of the CEvNS prior), the
+        nuisance a ``[[correlations]]`` entry can share between COHERENT data sets as ``flux_norm``."""
+        return float(self.model.inputs.source.flux_norm_sigma)
+
+    @property
     def cevns_sigma(self) -> float | None:
         """Relative prior width of the CEvNS normalisation (None when free)."""
         if "cevns" in self.free:

@@ -404,6 +404,7 @@ class Likelihood(CostSum):
         chi2 = np.zeros(n)
         per, nuis = {}, {}
         joint_terms, joint_signals = [], {}
+        shared_terms, shared_signals = [], {}
         for c in self.components:
             if not isinstance(c, Term):
                 args = tuple(np.broadcast_to(self._value_of(flat, p), (n,)) for p in c.parameters)
@@ -413,6 +414,10 @@ class Likelihood(CostSum):
             if c.joint:
                 joint_terms.append(c)
                 joint_signals[c.dataset] = s
+                continue
+            if getattr(c, "shared", None):   # template terms sharing nuisances: one joint profile
+                shared_terms.append(c)
+                shared_signals[c.dataset] = s
                 continue
             value, fitted = c.chi2_of_signal(s, details=details)
             chi2 = chi2 + value
@@ -424,6 +429,11 @@ class Likelihood(CostSum):
             chi2 = chi2 + res.chi2
             per.update(res.per_dataset)
             nuis.update(res.nuisances)
+        if shared_terms:
+            value, parts, fitted = type(shared_terms[0]).joint_chi2(shared_terms, shared_signals, details)
+            chi2 = chi2 + value
+            per.update(parts)
+            nuis.update(fitted)
         return LikelihoodFit(chi2=np.asarray(chi2, dtype=float), per_experiment=per, nuisances=nuis)
 
     # ------------------------------------------------------------------ iminuit

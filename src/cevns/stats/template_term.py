@@ -18,6 +18,7 @@ from iminuit import Minuit
 from ..errors import ConfigError
 from .binned_templates import TemplateLikelihood
 from .likelihood import Term, register_likelihood
+from .template_joint import joint_term_chi2
 from .template_profile import THETA_MAX, TemplateArrays, profile_templates, variation_terms
 
 __all__ = ["TemplatePoisson", "template_arrays"]
@@ -91,17 +92,28 @@ class TemplatePoisson(Term):
         Data replacing the experiment's (Asimov data).
     fixed : mapping, optional
         Physics parameters of the warm start and of the fixed point.
+    parameters : sequence of str, optional
+        Physics parameters exposed as cost parameters.
+    shared : mapping, optional
+        ``{own nuisance: (global name, sigma or None)}`` from ``[[correlations]]``: the term is then
+        profiled jointly with the other template terms sharing the global name
+        (:mod:`cevns.stats.template_joint`). The only own nuisance is ``flux_norm`` (:meth:`correlatable`).
     """
 
     kind = "template_poisson"
     signal_shape = "spectrum"
     data_kinds = ("observed", "asimov")
 
-    def __init__(self, experiment, label, dataset, observed=None, fixed=None, parameters=()):
+    def __init__(self, experiment, label, dataset, observed=None, fixed=None, parameters=(), shared=None):
         super().__init__(experiment, label, dataset, parameters=parameters, fixed=fixed)
         if not hasattr(experiment, "template_inputs"):
             raise ConfigError(f"experiment {experiment.name!r} provides no templates; the template_poisson "
                               "likelihood needs a template experiment (kind = \"coherent-template\")")
+        self.shared = dict(shared or {})
+        bad = sorted(set(self.shared) - self.correlatable(experiment))
+        if bad:
+            raise ConfigError(f"experiment {experiment.name!r} ({self.kind}): cannot correlate {bad}; its shareable "
+                              f"nuisances are {sorted(self.correlatable(experiment))}")
         self.data = "observed" if observed is None else "asimov"
         self.observed = np.asarray(experiment.observed if observed is None else observed, float).ravel()
         self._warm: np.ndarray | None = None
@@ -136,7 +148,87 @@ class TemplatePoisson(Term):
         if nuis:
             raise ConfigError("the template_poisson likelihood takes its nuisances from the experiment; "
                               "analysis [[systematics]] do not apply")
-        return cls(experiment, label, dataset, observed=asimov, fixed=fixed)
+        return cls(experiment, label, dataset, observed=asimov, fixed=fixed, shared=options.get("correlations"))
+
+    @classmethod
+    def correlatable(cls, experiment) -> set:
+        """Names of the experiment's nuisances a ``[[correlations]]`` entry can share: ``{"flux_norm"}`` (the
+        neutrino-flux part of the CEvNS normalisation prior) when the experiment gives ``flux_norm_sigma``
+        and CEvNS has a prior; else empty.
+
+        Parameters
+        ----------
+        experiment : object
+            A template experiment.
+
+        Returns
+        -------
+        set of str
+        """
+        ok = getattr(experiment, "flux_norm_sigma", None) is not None and \
+            getattr(experiment, "cevns_sigma", None) is not None
+        return {"flux_norm"} if ok else set()
+
+    def shared_norm(self, own: str) -> tuple[str, float]:
+        """The component a shareable nuisance scales and its width: ``("cevns", flux_norm_sigma)``.
+
+        Parameters
+        ----------
+        own : str
+            The own nuisance name (``"flux_norm"``).
+
+        Returns
+        -------
+        (str, float)
+        """
+        if own not in self.correlatable(self.experiment):
+            raise ConfigError(f"{self.label}: no shareable nuisance {own!r}")
+        return "cevns", float(self.experiment.flux_norm_sigma)
+
+    @staticmethod
+    def joint_chi2(terms, signals: Mapping, details: bool = False):
+        """Joint profile of template terms sharing nuisances (:func:`cevns.stats.template_joint.joint_term_chi2`).
+
+        Parameters
+        ----------
+        terms : list of TemplatePoisson
+            Terms with :attr:`shared` nuisances.
+        signals : mapping
+            Dataset key -> :meth:`signal` of each term.
+        details : bool, optional
+            Also return fitted nuisances.
+
+        Returns
+        -------
+        chi2 : ndarray (n,)
+        per_term : dict of str to ndarray
+        nuisances : dict of str to ndarray
+        """
+        return joint_term_chi2(terms, signals, details)
+
+    def nuisance_table(self) -> dict:
+        """The shared nuisances (``[[correlations]]``): global name -> ``{"sigma", "applies_to"}``.
+
+        The experiment's own nuisances are profiled inside the term and not listed.
+
+        Returns
+        -------
+        dict
+        """
+        out = {}
+        for own, (name, sigma) in self.shared.items():
+            comp, width = self.shared_norm(own)
+            out[name] = {"sigma": width if sigma is None else float(sigma), "applies_to": [f"{self.label}/{comp}"]}
+        return out
+
+    def warm_start(self) -> np.ndarray:
+        """Best-fit parameter vector at the fixed point (the Newton steps' warm start).
+
+        Returns
+        -------
+        ndarray, shape (n_par,)
+        """
+        return self._start()
 
     @classmethod
     def asimov_signal(cls, experiment, params: Mapping) -> np.ndarray:
