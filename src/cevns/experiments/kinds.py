@@ -19,12 +19,14 @@ likelihood kind (:mod:`cevns.stats.likelihood`) whose ``from_experiment`` accept
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from ..errors import ConfigError
 
-__all__ = ["DEFAULT_KIND", "EXPERIMENT_KINDS", "register_experiment_kind", "experiment_kind", "kind_builder"]
+__all__ = ["DEFAULT_KIND", "EXPERIMENT_KINDS", "register_experiment_kind", "experiment_kind", "kind_builder",
+           "PluginStatistics", "PluginDetector"]
 
 DEFAULT_KIND = "spectrum"
 #: Registered experiment kinds: name -> builder(raw: dict, path: Path) -> experiment object.
@@ -74,3 +76,32 @@ def experiment_kind(raw: dict, path: Path) -> str:
 def kind_builder(kind: str) -> Callable:
     """The builder registered for ``kind``."""
     return EXPERIMENT_KINDS[kind]
+
+
+@dataclass(frozen=True)
+class PluginStatistics:
+    """The ``spec.statistics`` an analysis reads from a plug-in experiment.
+
+    Attributes
+    ----------
+    spectral : str
+        Name of the likelihood kind the experiment is fitted with by default.
+    single_bin : object, optional
+        Single-bin statistics section (None: the experiment has no single-bin counting analysis).
+    """
+
+    spectral: str
+    single_bin: object = None
+
+
+@dataclass(frozen=True)
+class PluginDetector:
+    """The ``spec.detector`` an analysis reads from a plug-in experiment.
+
+    Attributes
+    ----------
+    observable : str
+        What one bin of the experiment counts (for tables and plots).
+    """
+
+    observable: str

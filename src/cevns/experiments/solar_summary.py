@@ -42,7 +42,7 @@ from ..physics.parameters import PhysicsPoint
 from ..physics.settings import PhysicsSettings
 from ..sources import solar
 from .experiment import nuclei_settings
-from .kinds import register_experiment_kind
+from .kinds import PluginDetector, PluginStatistics, register_experiment_kind
 
 __all__ = ["KIND", "SummaryChannel", "SummaryEngine", "SummaryExperiment", "build_solar_summary"]
 
@@ -99,17 +99,6 @@ class _Systematic:
 
 
 @dataclass(frozen=True)
-class _Statistics:
-    single_bin: object = None
-    spectral: str = "poisson"
-
-
-@dataclass(frozen=True)
-class _Detector:
-    observable: str = "counting channel"
-
-
-@dataclass(frozen=True)
 class SummarySpec:
     """Validated options of a ``solar-summary`` file (what analyses read as ``experiment.spec``).
 
@@ -146,8 +135,8 @@ class SummarySpec:
     channels: tuple
     references: tuple = ()
     systematics: tuple = ()
-    statistics: _Statistics = field(default_factory=_Statistics)
-    detector: _Detector = field(default_factory=_Detector)
+    statistics: PluginStatistics = field(default_factory=lambda: PluginStatistics("poisson"))
+    detector: PluginDetector = field(default_factory=lambda: PluginDetector("counting channel"))
 
     def model_dump(self) -> dict:
         """Plain dict of the options."""

@@ -35,7 +35,7 @@ from ...physics.parameters import PhysicsPoint
 from ...physics.settings import PhysicsSettings
 from ...sources import solar
 from ..experiment import nuclei_settings
-from ..kinds import register_experiment_kind
+from ..kinds import PluginDetector, PluginStatistics, register_experiment_kind
 from .model import recoil_rate_engine
 from .release import DERIVED_FILE, MONO_ENERGIES_KEV, RUNS, check_runs, load_runs
 
@@ -95,17 +95,6 @@ def parse_runs(value, where: str = "runs") -> tuple:
 
 
 @dataclass(frozen=True)
-class _Statistics:
-    single_bin: object = None
-    spectral: str = "xenonnt_8b"
-
-
-@dataclass(frozen=True)
-class _Detector:
-    observable: str = "analysis bin (81 per run)"
-
-
-@dataclass(frozen=True)
 class XenonntSpec:
     """The validated options of a ``xenonnt-8b`` file (the part analyses read as ``experiment.spec``).
 
@@ -148,10 +137,10 @@ class XenonntSpec:
     release: str | None
     references: tuple = ()
     description: str = ""
-    statistics: _Statistics = field(default_factory=_Statistics)
+    statistics: PluginStatistics = field(default_factory=lambda: PluginStatistics("xenonnt_8b"))
     systematics: tuple = ()
     likelihood: dict = field(default_factory=dict)
-    detector: _Detector = field(default_factory=_Detector)
+    detector: PluginDetector = field(default_factory=lambda: PluginDetector("analysis bin (81 per run)"))
 
     def model_dump(self) -> dict:
         """Plain dict of the options."""
