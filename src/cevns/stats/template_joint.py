@@ -27,7 +27,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import ConfigError
-from .template_profile import TemplateArrays, _chi2, _grad_hess, _model, _project, _solve, _subset, default_start
+from .template_profile import (TemplateArrays, _chi2, _grad_hess, _model, _project, _solve, _subset, default_start,
+                               presolve_scales)
 
 __all__ = ["SharedNorm", "JointResult", "profile_joint", "joint_term_chi2"]
 
@@ -155,7 +156,7 @@ class _Layout:
 def _total(lay: _Layout, arrays: list, P: np.ndarray):
     """Per-term chi2 (without shared priors) and the joint chi2."""
     eff = lay.effective(P)
-    parts = [_chi2(a, p, _model(a, p)[0]) for a, p in zip(arrays, eff)]
+    parts = [_chi2(a, p, _model(a, p, False)[0]) for a, p in zip(arrays, eff)]
     pri = lay.priors(P)[0]
     return parts, sum(parts) + pri
 
@@ -203,7 +204,7 @@ def profile_joint(arrays: list, n_points: int, shared: list, starts: list | None
         npar = len(a.parameters)
         st = default_start(a, n_points) if starts is None or starts[t] is None else \
             np.array(np.broadcast_to(starts[t], (n_points, npar)), float)
-        P[:, lay.offsets[t]:lay.offsets[t] + npar] = st
+        P[:, lay.offsets[t]:lay.offsets[t] + npar] = presolve_scales(arrays[t], st, n_points)
     for k in range(len(lay.shared)):           # f from the first member's scale; remainders at 1 then
         t0, c0, _ = next(m for m in lay.members if m[2] == k)
         P[:, lay.n_local + k] = P[:, lay.offsets[t0] + c0]
