@@ -22,9 +22,11 @@ from ..stats import binned
 from ..stats.cost import GaussianPrior
 from ..stats.executors import ChunkJob
 from ..stats.likelihood import Likelihood, term_class
+from ..stats.parameter_shifts import shifted_point
 from ..stats.scan import ScanGrid
 from .correlations import correlation_renames
 from .resolve import get_experiment, load_analysis
+from .running import running_shifts
 from .schema import AnalysisSpec, profile_axes, scan_axes
 
 __all__ = ["build_likelihood", "make_grid", "scan_inputs", "chunk_job", "analysis_key"]
@@ -42,6 +44,12 @@ def _nuisances(entry, exp, renames=None) -> list:
         if own in nuis:
             nuis[own] = binned.Nuisance(name, sigma, nuis[own].applies_to)
     return list(nuis.values())
+
+
+def _with_running(term, shifts) -> None:
+    """``[running]``: the term sees ``sin2_theta_w`` run to its momentum transfer (:mod:`.running`)."""
+    if shifts:
+        term.parameter_shifts = tuple(shifts)
 
 
 def build_likelihood(spec, base_dir=None) -> Likelihood:
@@ -62,6 +70,7 @@ def build_likelihood(spec, base_dir=None) -> Likelihood:
     spec = load_analysis(spec, base_dir=base_dir)
     terms = []
     renames = correlation_renames(spec)
+    shifts = running_shifts(spec)
     for i, e in enumerate(spec.experiments):
         where = f"{spec.source}: experiments[{i}]"
         try:
@@ -69,10 +78,12 @@ def build_likelihood(spec, base_dir=None) -> Likelihood:
             cls = term_class(e.likelihood)
             asimov = None
             if e.data == "asimov":
-                asimov = e.data_scale * cls.asimov_signal(exp, {**spec.fixed, **e.asimov_parameters})
+                truth = shifted_point({**spec.fixed, **e.asimov_parameters}, shifts.get(i, ()))
+                asimov = e.data_scale * cls.asimov_signal(exp, truth)
             terms.append(cls.from_experiment(exp, label=e.label or exp.name, dataset=f"e{i}", asimov=asimov,
                                              fixed=spec.fixed, nuisances=_nuisances(e, exp, renames.get(i)), variance=e.variance,
                                              correlations=renames.get(i)))
+            _with_running(terms[-1], shifts.get(i, ()))
         except CevnsError as exc:
             raise ConfigError(f"{where}: {exc}") from None
         except ValueError as exc:

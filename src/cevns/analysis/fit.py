@@ -39,6 +39,9 @@ def template_fit(analysis, pois=()) -> TemplateFit:
         A likelihood term that is not ``template_poisson``, no template term, or an unknown parameter name.
     """
     spec = load_analysis(analysis)
+    if spec.running is not None:
+        raise ConfigError(f"{spec.source}: [running] applies to scans (cevns run); the template fit does not "
+                          "support it: remove [running] to fit")
     like = build_likelihood(spec)
     terms = [t for t in like.terms if isinstance(t, TemplatePoisson)]
     others = [t.label for t in like.terms if not isinstance(t, TemplatePoisson)]

@@ -28,6 +28,7 @@ from ..physics.parameters import canonical_name, spec_for
 from ..physics.settings import PhysicsSettings
 from ..stats.likelihood import LIKELIHOOD_KINDS, term_class
 from .correlations import check_correlations
+from .running import check_running
 from .schema import Y_TRANSFORMS, AnalysisSpec, _format_pydantic, _loc, _Problems
 
 __all__ = ["load_analysis", "get_experiment", "clear_experiment_cache"]
@@ -150,9 +151,16 @@ def load_analysis(path_or_mapping, base_dir=None) -> AnalysisSpec:
     effective = _resolve_experiments(problems, spec, base)
     if spec.correlations:
         check_correlations(problems, spec, effective)
+    check_running(problems, spec, _built(spec, effective) if spec.running is not None else {})
     _resolve_scans(problems, spec)
     problems.raise_if_any()
     return spec
+
+
+def _built(spec: AnalysisSpec, resolved) -> dict:
+    """Entry index -> its (cached) experiment, for the entries that resolved."""
+    return {i: get_experiment(spec.experiments[i].experiment, spec.experiments[i].overrides or None,
+                              spec.experiments[i].settings or None) for i in resolved}
 
 
 def _check_fixed(problems: _Problems, fixed: Mapping, loc):

@@ -24,6 +24,7 @@ from .chunks import analysis_partial_dir, compute_scan, remove_partials
 from .correlations import correlations_summary
 from .outputs import json_clean, resolved_document, write_scan_csv, write_scan_npz
 from .resolve import get_experiment, load_analysis
+from .running import running_summary
 
 __all__ = ["run_analysis", "run_scan", "estimate_memory", "default_memory_budget", "check_memory",
            "MemoryBudgetError"]
@@ -221,10 +222,13 @@ def run_analysis(spec_or_path, out_dir, executor=None, progress=True, chunk_poin
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create the output folder {out}: {exc.strerror}") from None
-    write_json(out / "analysis.resolved.json", resolved_document(spec, likelihood))
+    resolved = resolved_document(spec, likelihood)
     results = {"analysis": spec.name, "title": spec.title, "scans": []}
     if spec.correlations:
         results["correlations"] = correlations_summary(spec)
+    if spec.running is not None:
+        resolved["running"] = results["running"] = running_summary(spec)
+    write_json(out / "analysis.resolved.json", resolved)
     grids: dict = {}
     for scan in spec.scans:
         try:

@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from ..errors import ConfigError
+from ..physics.weak_mixing import M_Z_MEV
 from ..stats import terms as _builtin_terms  # noqa: F401  (registers the built-in likelihood kinds)
 from ..stats import solar_term as _solar_term  # noqa: F401  (registers the xenonnt_8b likelihood kind)
 from ..stats import template_term as _template_term  # noqa: F401  (registers template_poisson)
@@ -24,7 +25,8 @@ from ..stats.likelihood import LIKELIHOOD_KINDS, likelihood_kinds
 from ..stats.transforms import Y_TRANSFORMS, y_transform
 
 __all__ = ["SCHEMA_VERSION", "LIKELIHOODS", "Y_TRANSFORMS", "AnalysisSpec", "ExperimentEntry", "ScanSpec",
-           "ProfileSpec", "SystematicEntry", "ConstraintEntry", "CorrelationEntry", "CorrelationMember", "scan_axes", "profile_axes", "y_transform", "likelihood_kinds"]
+           "ProfileSpec", "SystematicEntry", "ConstraintEntry", "CorrelationEntry", "CorrelationMember", "RunningSpec", "RunningParameter",
+           "RUNNING_REFERENCES", "reference_scale_mev", "scan_axes", "profile_axes", "y_transform", "likelihood_kinds"]
 
 SCHEMA_VERSION = 1
 #: The likelihood kinds registered when this module was imported (see :func:`likelihood_kinds` for
@@ -72,6 +74,9 @@ class ExperimentEntry(_Strict):
     use_experiment_systematics: bool = True
     systematics: list[SystematicEntry] = []
     variance: Optional[Literal["data", "expected"]] = None
+    momentum_transfer_mev: Optional[float] = Field(
+        default=None, ge=0, description="scale of the [running] option [MeV]; default (filled in when [running] "
+        "is on): the event-weighted mean |q| of the experiment's SM prediction")
 
     @field_validator("likelihood")
     @classmethod
@@ -143,6 +148,52 @@ class CorrelationEntry(_Strict):
     description: str = ""
 
 
+#: Named reference scales of ``[running]``: name -> momentum transfer [MeV].
+RUNNING_REFERENCES = {"Q0": 0.0, "MZ": M_Z_MEV}
+
+
+def _reference(v):
+    """``"Q0"``, ``"MZ"`` (any case) or a momentum transfer in [0, M_Z] MeV."""
+    if isinstance(v, str):
+        key = v.strip().upper()
+        if key not in RUNNING_REFERENCES:
+            raise ValueError(f"reference must be \"Q0\", \"MZ\" or a momentum transfer in [0, {M_Z_MEV}] MeV")
+        return key
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 <= v <= M_Z_MEV):
+        raise ValueError(f"reference must be \"Q0\", \"MZ\" or a momentum transfer in [0, {M_Z_MEV}] MeV")
+    return float(v)
+
+
+def reference_scale_mev(reference) -> float:
+    """Momentum transfer [MeV] of a ``[running]`` reference (``"Q0"`` -> 0, ``"MZ"`` -> M_Z, a number as is).
+
+    Parameters
+    ----------
+    reference : str or float
+        A validated reference (see :class:`RunningParameter`).
+
+    Returns
+    -------
+    float
+        The reference scale [MeV].
+    """
+    return RUNNING_REFERENCES[reference] if isinstance(reference, str) else float(reference)
+
+
+class RunningParameter(_Strict):
+    """A parameter shared through its Standard-Model running: the fitted value is the one at ``reference``
+    (``"Q0"``: |q| -> 0, ``"MZ"``: the Z mass, or a momentum transfer [MeV]) and each experiment sees it run
+    to its own momentum transfer (:mod:`cevns.analysis.running`)."""
+
+    reference: Annotated[Union[str, float], BeforeValidator(_reference)]
+
+
+class RunningSpec(_Strict):
+    """The ``[running]`` table: parameters shared through their SM running (only ``sin2_theta_w``)."""
+
+    sin2_theta_w: RunningParameter
+
+
 class AnalysisSpec(_Strict):
     """A validated, resolved analysis (see ``docs/analysis-format.md``).
 
@@ -159,6 +210,7 @@ class AnalysisSpec(_Strict):
     experiments: list[ExperimentEntry] = Field(min_length=1)
     constraints: list[ConstraintEntry] = []
     correlations: list[CorrelationEntry] = []
+    running: Optional[RunningSpec] = None
     scans: list[ScanSpec] = []
 
     _source: Optional[str] = PrivateAttr(default=None)
@@ -175,8 +227,18 @@ class AnalysisSpec(_Strict):
         return None if self._base_dir is None else Path(self._base_dir)
 
     def to_dict(self) -> dict:
-        """The resolved analysis as a JSON-compatible mapping (``load_analysis`` of it is identical)."""
-        return self.model_dump(mode="json")
+        """The resolved analysis as a JSON-compatible mapping (``load_analysis`` of it is identical).
+
+        ``running`` and the entries' ``momentum_transfer_mev`` appear only when set (an analysis without
+        ``[running]`` has the same mapping, and digest, as before the option existed).
+        """
+        d = self.model_dump(mode="json")
+        if d.get("running") is None:
+            d.pop("running", None)
+        for e in d["experiments"]:
+            if e.get("momentum_transfer_mev") is None:
+                e.pop("momentum_transfer_mev", None)
+        return d
 
     def scan(self, name: str) -> ScanSpec:
         """The scan called ``name``."""
@@ -193,6 +255,8 @@ class AnalysisSpec(_Strict):
             out["constraints"] = d["constraints"]
         if d["correlations"]:
             out["correlations"] = d["correlations"]
+        if d.get("running") is not None:
+            out["running"] = d["running"]
         return out
 
     def digest(self, extra: Mapping | None = None) -> str:

@@ -7,9 +7,9 @@ Each curve of the panel names a 1D ``sin2_theta_w`` scan and the experiments of 
                 label = "COHERENT CsI 2017", color = "C0", fmt = "o", cl = 0.6827 }]
 
 The point is drawn at the event-weighted mean momentum transfer ``<|q|>`` of the experiment's SM
-prediction (:func:`cevns.engine.momentum.mean_momentum_transfer_mev`; experiments of plug-in kinds that
-are not one rate engine, e.g. ``xenonnt-8b`` and ``solar-summary``, give it through their
-``momentum_transfer_mev()`` method: the detected recoil spectrum) with horizontal bars over the
+prediction (:func:`cevns.experiments.momentum.experiment_momentum_transfer_mev`, the same scale as the
+``[running]`` option of analysis files; experiments of plug-in kinds that are not one rate engine, e.g.
+``xenonnt-8b`` and ``solar-summary``, give it over their detected recoil spectrum) with horizontal bars over the
 16-84% range of ``|q|``; a combination of several experiments at the geometric mean of theirs, the bar
 spanning them. Vertical bars: the allowed interval at ``cl`` (default 68.27%) that contains the best fit.
 The SM curve is :func:`cevns.physics.weak_mixing.sin2_theta_w_running` (leading-order running anchored
@@ -22,9 +22,9 @@ from typing import Mapping
 
 import numpy as np
 
-from ..engine.momentum import mean_momentum_transfer_mev, momentum_transfer_quantiles_mev
 from ..errors import ConfigError
 from ..experiments import load_experiment
+from ..experiments.momentum import experiment_momentum_transfer_mev
 from ..physics.weak_mixing import M_Z_MEV, SIN2_THETA_W_Q0, sin2_theta_w_running
 from ..plotting import new_figure
 from .results import ScanOutput, cl_key
@@ -40,12 +40,7 @@ def _q_of(names) -> tuple[float, float, float]:
         raise ConfigError("a weak-mixing curve needs experiments = [...] (names of built-in experiments)")
     qs, lows, highs = [], [], []
     for n in names:
-        exp = load_experiment(n)
-        if callable(getattr(exp, "momentum_transfer_mev", None)):  # plug-in kinds (detected spectrum)
-            q, lo, hi = exp.momentum_transfer_mev()
-        else:
-            q = mean_momentum_transfer_mev(exp.engine)
-            lo, hi = momentum_transfer_quantiles_mev(exp.engine)
+        q, lo, hi = experiment_momentum_transfer_mev(load_experiment(n))
         qs.append(q)
         lows.append(lo)
         highs.append(hi)

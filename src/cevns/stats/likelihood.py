@@ -26,6 +26,7 @@ from ..errors import ConfigError
 from ..physics.parameters import PhysicsPoint, canonical_name, spec_for
 from . import binned
 from .cost import Cost, CostSum
+from .parameter_shifts import shifted_point
 
 __all__ = ["Term", "Likelihood", "LikelihoodFit", "LIKELIHOOD_KINDS", "register_likelihood", "term_class",
            "likelihood_kinds", "DEFAULT_CHUNK"]
@@ -114,6 +115,8 @@ class Term(Cost):
     uses_variance: ClassVar[bool] = False
     #: Data kinds it accepts ("observed", "asimov").
     data_kinds: ClassVar[tuple] = ("observed", "asimov")
+    #: Shifts of physics parameters this term sees (:mod:`cevns.stats.parameter_shifts`; set per instance).
+    parameter_shifts: tuple = ()
 
     def __init__(self, experiment, label: str, dataset: str, parameters: Sequence[str] = (),
                  fixed: Mapping | None = None, limits: Mapping | None = None):
@@ -343,7 +346,7 @@ class Likelihood(CostSum):
             One array [events] per term.
         """
         flat, _, n = _flatten(self.point(params))
-        return [t.signal(flat, n) for t in self.terms]
+        return [t.signal(shifted_point(flat, t.parameter_shifts), n) for t in self.terms]
 
     def fit(self, params: Mapping | None = None) -> LikelihoodFit:
         """Profiled chi^2, per-term chi^2 and best-fit nuisances (arrays flattened to (n,)).
@@ -410,7 +413,7 @@ class Likelihood(CostSum):
                 args = tuple(np.broadcast_to(self._value_of(flat, p), (n,)) for p in c.parameters)
                 chi2 = chi2 + np.broadcast_to(c._value(args) / c.errordef, (n,))
                 continue
-            s = c.signal(flat, n)
+            s = c.signal(shifted_point(flat, c.parameter_shifts), n)
             if c.joint:
                 joint_terms.append(c)
                 joint_signals[c.dataset] = s
