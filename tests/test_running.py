@@ -13,6 +13,8 @@ from cevns.engine.momentum import mean_momentum_transfer_mev, momentum_distribut
 from cevns.errors import ConfigError
 from cevns.experiments import load_experiment
 from cevns.experiments.momentum import experiment_momentum_transfer_mev
+from cevns.papers.results import ScanOutput
+from cevns.papers.weak_mixing_figure import weak_mixing_points
 from cevns.physics.constants import ALPHA, M_E_MEV
 from cevns.physics.weak_mixing import M_Z_MEV, SIN2_THETA_W_Q0, sin2_theta_w_running
 from cevns.stats.parameter_shifts import ParameterShift, shifted_point
@@ -177,6 +179,28 @@ def test_running_is_listed_in_the_outputs(tmp_path):
     assert [e["momentum_transfer_mev"] for e in resolved["analysis"]["experiments"]] == [10.0, b["q_mev"]]
     again = load_analysis(resolved["analysis"])
     assert running_shifts(again) == running_shifts(load_analysis(doc))
+
+
+def test_weak_mixing_figure_draws_a_running_fit_at_its_q(tmp_path):
+    # a fit of the value at M_Z is drawn at the experiment's q, moved along the running curve
+    result = {"best_fit": 0.2307, "intervals": {"0.6827": [[0.21, 0.25]]}}
+    fig = {"id": "wm", "panels": [{"curves": [{"scan": "a.s", "experiments": ["conus-plus"]}]}]}
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "analysis.resolved.json").write_text(json.dumps({"analysis": {}}))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "analysis.resolved.json").write_text(json.dumps({"running": {"reference_q_mev": M_Z_MEV}}))
+    rows = {}
+    for name, folder in (("plain", plain), ("run", run)):
+        out = ScanOutput(stem="a", analysis="a", name="s", result=result, grid={}, folder=folder)
+        rows[name], = weak_mixing_points(fig, {"a.s": out})
+    q = rows["plain"]["q_mev"]
+    assert rows["plain"]["running_shift"] == 0.0 and rows["plain"]["best_fit"] == 0.2307
+    shift = float(sin2_theta_w_running(q) - sin2_theta_w_running(M_Z_MEV))
+    assert rows["run"]["running_shift"] == pytest.approx(shift, rel=1e-12) and shift > 0.0077
+    for k, v in (("best_fit", 0.2307), ("low", 0.21), ("high", 0.25)):
+        assert rows["run"][k] == pytest.approx(v + shift, abs=1e-15)
 
 
 @pytest.mark.parametrize("change, message", [

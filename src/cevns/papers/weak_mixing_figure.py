@@ -11,13 +11,16 @@ prediction (:func:`cevns.experiments.momentum.experiment_momentum_transfer_mev`,
 ``[running]`` option of analysis files; experiments of plug-in kinds that are not one rate engine, e.g.
 ``xenonnt-8b`` and ``solar-summary``, give it over their detected recoil spectrum) with horizontal bars over the
 16-84% range of ``|q|``; a combination of several experiments at the geometric mean of theirs, the bar
-spanning them. Vertical bars: the allowed interval at ``cl`` (default 68.27%) that contains the best fit.
+spanning them. Vertical bars: the allowed interval at ``cl`` (default 68.27%) that contains the best fit. A scan of an
+analysis with ``[running]`` (its fitted value is the one at a reference scale ``q_ref``) is drawn moved to
+the point's ``q`` along the SM running: ``+ s2_run(q) - s2_run(q_ref)`` (``running_shift`` of the row).
 The SM curve is :func:`cevns.physics.weak_mixing.sin2_theta_w_running` (leading-order running anchored
 at 0.23857, Erler & Ramsey-Musolf 2005).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Mapping
 
 import numpy as np
@@ -49,6 +52,21 @@ def _q_of(names) -> tuple[float, float, float]:
     return float(np.exp(np.mean(np.log(qs)))), min(qs), max(qs)
 
 
+def _running_shift(scan: ScanOutput, q_mev: float) -> float:
+    """``s2_run(q) - s2_run(q_ref)`` if the scan's analysis has ``[running]`` (from its resolved analysis), else 0."""
+    folder = getattr(scan, "folder", None)
+    path = None if folder is None else folder / "analysis.resolved.json"
+    if path is None or not path.is_file():
+        return 0.0
+    try:
+        running = json.loads(path.read_text(encoding="utf-8")).get("running")
+    except (OSError, ValueError):
+        return 0.0
+    if not running:
+        return 0.0
+    return float(sin2_theta_w_running(q_mev) - sin2_theta_w_running(float(running["reference_q_mev"])))
+
+
 def weak_mixing_points(spec: dict, scans: Mapping[str, ScanOutput]) -> list[dict]:
     """One row per curve: label, q and its range [MeV], best fit and the interval at ``cl``.
 
@@ -62,7 +80,8 @@ def weak_mixing_points(spec: dict, scans: Mapping[str, ScanOutput]) -> list[dict
     Returns
     -------
     list of dict
-        ``{"label", "scan", "q_mev", "q_low_mev", "q_high_mev", "best_fit", "low", "high", "cl"}``.
+        ``{"label", "scan", "q_mev", "q_low_mev", "q_high_mev", "best_fit", "low", "high", "cl",
+        "running_shift"}`` (values at ``q_mev``: moved by ``running_shift`` for ``[running]`` analyses).
     """
     rows = []
     for panel in spec.get("panels", []):
@@ -75,8 +94,10 @@ def weak_mixing_points(spec: dict, scans: Mapping[str, ScanOutput]) -> list[dict
             pairs = r["intervals"][key] or [[best, best]]
             lo, hi = next(((a, b) for a, b in pairs if a <= best <= b), pairs[0])
             q, qlo, qhi = _q_of(c.get("experiments", []))
+            shift = _running_shift(scans[c["scan"]], q)
             rows.append({"label": c.get("label", c["scan"]), "scan": c["scan"], "q_mev": q, "q_low_mev": qlo,
-                         "q_high_mev": qhi, "best_fit": best, "low": float(lo), "high": float(hi), "cl": key})
+                         "q_high_mev": qhi, "best_fit": best + shift, "low": float(lo) + shift,
+                         "high": float(hi) + shift, "cl": key, "running_shift": shift})
     return rows
 
 
