@@ -134,3 +134,18 @@ def test_combination_breaks_the_ee_mumu_degeneracy(run):
     allowed_c = np.asarray(comb.grid["dchi2"]) <= comb.result["threshold"]["0.9"]
     assert not allowed_c.all(axis=0).any()
     assert allowed_c.sum() < allowed.sum()
+
+
+def test_combined_weak_mixing_fit_runs_the_angle_to_each_experiments_q(run):
+    # [running] in sin2w_combined.toml: the fitted value is sin2_theta_w(0); each experiment's couplings use
+    # it run to its mean |q|, shifts of -5.6e-5 .. -8.5e-5, far below the ~0.02 uncertainty of the combination
+    _, summary = run
+    out = summary["scans"]["sin2w_combined.sin2_theta_w"]
+    resolved = json.loads((out.folder / "analysis.resolved.json").read_text())
+    running = resolved["running"]
+    assert running["reference"] == "Q0" and running["sm_value_at_reference"] == pytest.approx(SIN2_THETA_W_Q0)
+    assert [e["label"] for e in running["experiments"]] == [e["label"] for e in resolved["analysis"]["experiments"]]
+    for e in running["experiments"]:
+        assert 5 < e["q_mev"] < 80 and -1e-4 < e["shift"] < -5e-5
+    best, (lo, hi) = _interval(summary, "sin2w_combined.sin2_theta_w")
+    assert hi - lo > 100 * max(abs(e["shift"]) for e in running["experiments"])
