@@ -15,6 +15,7 @@ from rich.table import Table
 
 from ..errors import CommandLineError, ConfigError, InvalidResultError, OutputError
 from ..experiments import experiment_path, load_experiment, read_toml
+from ..experiments.kinds import PluginDetector
 from ..io import json_clean, prepare_out_dir
 from ..physics import kinematics
 from ..physics.settings import DEFAULT_SHAPE_FM, PhysicsSettings
@@ -70,9 +71,12 @@ def load_for_cli(experiment: str, sets: Optional[List[str]], no_time_cut: bool =
         physics = physics if isinstance(physics, dict) else {}
         model = settings.get("form_factor") or physics.get("form_factor") or PhysicsSettings().form_factor
         settings["form_factor_shape_fm"] = DEFAULT_SHAPE_FM.get(model, 0.0)
+    if no_time_cut and read_toml(experiment_path(experiment)).get("kind") == "coherent-template":
+        raise CommandLineError(f"--no-time-cut: the arrival-time bins of {experiment} are part of its template "
+                               "grid (predict prints the CEvNS events per time bin)")
     overrides = no_time_cut_overrides(experiment) if no_time_cut else None
     exp = load_experiment(experiment, overrides=overrides, settings=settings)
-    if getattr(exp, "spec", None) is None:  # a plug-in experiment kind (e.g. a template likelihood)
+    if getattr(exp, "spec", None) is None and not hasattr(exp, "describe_prediction"):  # a plug-in kind
         raise ConfigError(f"{exp.name} is a {type(exp).__name__}: use it in an analysis file (cevns scan, cevns fit)")
     exp.engine.point(params)  # validate
     return exp, params
@@ -190,19 +194,82 @@ def prediction_document(exp, params: dict, pred) -> dict:
         Its prediction.
     """
     edges = pred.bin_edges
+    bins = [{"low": float(lo), "high": float(hi), "events": float(n)}
+            for lo, hi, n in zip(edges[:-1], edges[1:], pred.per_bin[0])]
+    channels = getattr(exp.spec, "channels", None)  # counting channels (solar-summary kind) name the bins
+    if channels is not None and len(channels) == len(bins):
+        for b, ch in zip(bins, channels):
+            b["label"] = str(getattr(ch, "name", ""))
+    plugin = isinstance(exp.spec.detector, PluginDetector)
     return {
         "experiment": exp.name,
         "title": exp.title,
         "total": float(pred.total[0]),
         "by_flavor": {k: float(v[0]) for k, v in pred.by_flavor().items()},
-        "bins": [{"low": float(lo), "high": float(hi), "events": float(n)}
-                 for lo, hi, n in zip(edges[:-1], edges[1:], pred.per_bin[0])],
+        "bins": bins,
         "observable": exp.spec.detector.observable,
         "backgrounds": {k: float(v.sum()) for k, v in exp.backgrounds.items()},
         "observed": None if exp.observed is None else float(exp.observed.sum()),
+        "observed_what": "observed events" if plugin else "observed (background-subtracted)",
         "settings": exp.settings(params),
         "references": exp.references,
     }
+
+
+def describe_document(exp, params: dict, sets: Optional[List[str]]) -> dict:
+    """The ``predict --json`` document of an experiment kind with ``describe_prediction`` (the COHERENT
+    templates, XENONnT 8B): its tables plus the keys of :func:`prediction_document` (every number finite).
+
+    Parameters
+    ----------
+    exp : object
+        The experiment (``describe_prediction(params)`` returning the tables).
+    params : dict
+        Physics parameters.
+    sets : list of str or None
+        The ``--set`` items (named in messages).
+
+    Raises
+    ------
+    InvalidResultError
+        If the model cannot evaluate these inputs or gives a non-finite or negative CEvNS count.
+    """
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            d = exp.describe_prediction(params)
+    except (ValueError, ArithmeticError) as exc:
+        raise InvalidResultError(f"cannot evaluate {exp.name} with {describe_inputs(sets)}: {exc}") from None
+    raw = read_toml(exp.path) if getattr(exp, "path", None) else {}
+    first = d["tables"][0]
+    if d["kind"] == "xenonnt-8b":
+        per_bin = np.sum([np.concatenate(v) for v in d["grid"]["cevns"].values()], axis=0)
+        runs = [r for r, n in zip(d["grid"]["axes"][0]["labels"], d["grid"]["axes"][1]["sizes"]) for _ in range(n)]
+        bins = [{"low": float(i), "high": float(i + 1), "run": r, "events": float(v)}
+                for i, (r, v) in enumerate(zip(runs, per_bin))]
+        observable = "analysis bin (runs concatenated)"
+    else:
+        bins = [{"low": r["low"], "high": r["high"], "events": r["cevns"]} for r in first["rows"]]
+        observable = first["unit"] or first["axis"]
+    values = np.array([d["total"]] + [b["events"] for b in bins], dtype=float)
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise InvalidResultError(f"the prediction for {exp.name} is not finite or negative with "
+                                 f"{describe_inputs(sets)}; these values are outside the range the model can evaluate")
+    out = {"experiment": exp.name, "title": getattr(exp, "title", None) or raw.get("title", exp.name),
+           "kind": d["kind"], "total": d["total"], "window": d["window"]}
+    for key in ("by_flavor", "by_component"):
+        if key in d:
+            out[key] = d[key]
+    out.update({
+        "uncertainty": d["uncertainty"], "bins": bins, "observable": observable,
+        "backgrounds": {k: v["events"] for k, v in d["backgrounds"].items()},
+        "background_sources": {k: v["source"] for k, v in d["backgrounds"].items()},
+        "observed": d["observed"]["events"], "observed_what": d["observed"]["what"],
+        "tables": d["tables"], "grid": d["grid"],
+        "settings": {"physics": exp.engine.resolved_settings(), "parameters": d["parameters"], "nuclei": d["nuclei"]},
+        "references": list(getattr(exp, "references", None) or raw.get("references", [])),
+    })
+    return out
 
 
 def _print_table(out: dict) -> None:
@@ -211,14 +278,20 @@ def _print_table(out: dict) -> None:
     con.print(f"expected CEvNS events: [bold]{out['total']:.2f}[/bold]   "
               + escape("  ".join(f"{k}: {v:.2f}" for k, v in out["by_flavor"].items())))
     if out["observed"] is not None:
-        con.print(escape(f"observed (background-subtracted): {out['observed']:.0f}   backgrounds: "
+        con.print(escape(f"{out['observed_what']}: {out['observed']:.0f}   backgrounds: "
                          + ", ".join(f"{k} {v:.2f}" for k, v in out["backgrounds"].items())))
+    labelled = any("label" in b for b in out["bins"])
     t = Table(title=escape(f"per bin [{out['observable']}]"))
-    for c in ("low", "high", "events"):
+    for c in (("channel",) if labelled else ()) + ("low", "high", "events"):
         t.add_column(c, justify="right")
     for b in out["bins"]:
-        t.add_row(f"{b['low']:g}", f"{b['high']:g}", f"{b['events']:.3f}")
+        t.add_row(*((escape(b.get("label", "")),) if labelled else ()), f"{b['low']:g}", f"{b['high']:g}",
+                  f"{b['events']:.3f}")
     con.print(t)
+    _print_settings(con, out)
+
+
+def _print_settings(con, out: dict) -> None:
     s = out["settings"]
     con.print(escape("settings: " + ", ".join(f"{k}={v}" for k, v in s["physics"].items())))
     nonzero = {k: v for k, v in s["parameters"].items() if v != 0}
@@ -226,6 +299,37 @@ def _print_table(out: dict) -> None:
     con.print(escape("radii [fm]: " + ", ".join(f"{k}: Rp={v['proton_rms_fm']:.4f} Rn={v['neutron_rms_fm']:.4f}"
                                                 for k, v in s["nuclei"].items()
                                                 if isinstance(v["neutron_rms_fm"], float))))
+
+
+def _print_tables(out: dict) -> None:
+    """Text form of :func:`describe_document`."""
+    con = console()
+    con.print(f"[bold]{escape(out['experiment'])}[/bold]: {escape(out['title'])}")
+    u = out["uncertainty"]
+    split = out.get("by_flavor") or out.get("by_component") or {}
+    con.print(f"expected CEvNS events in {escape(out['window'])}: [bold]{out['total']:.2f}[/bold] "
+              + escape(f"+- {u['events']:.2f} ({100 * u['relative']:.1f} %)   ")
+              + escape("  ".join(f"{k}: {v:.2f}" for k, v in split.items())))
+    con.print(escape(f"  uncertainty: {u['includes']}"))
+    if out["settings"]["physics"].get("coupling_scheme") == "tree":
+        s2 = out["settings"]["parameters"].get("sin2_theta_w")
+        con.print(escape(f"  couplings: tree level at sin2_theta_w = {s2:g}; the low-energy (Q -> 0) MS-bar value "
+                         "is 0.23857 (--set sin2_theta_w=0.23857)"))
+    con.print("backgrounds (nominal, not fitted):")
+    for k, v in out["backgrounds"].items():
+        con.print(escape(f"  {k}: {v:.2f}   ({out['background_sources'][k]})"))
+    con.print(escape(f"{out['observed_what']}: {out['observed']:.0f}"))
+    for tab in out["tables"]:
+        t = Table(title=escape(tab["title"]))
+        keyed = "label" in tab["rows"][0]
+        heads = (["run"] if keyed else ["low", "high"]) + tab["columns"]
+        for c in heads:
+            t.add_column(escape(c), justify="right")
+        for r in tab["rows"]:
+            first = [escape(r["label"])] if keyed else [f"{r['low']:g}", f"{r['high']:g}"]
+            t.add_row(*first, *(f"{r[c]:.3f}" if c != "observed" else f"{r[c]:.0f}" for c in tab["columns"]))
+        con.print(t)
+    _print_settings(con, out)
 
 
 def predict_cmd(
@@ -249,6 +353,13 @@ def predict_cmd(
         Drop the timing cut.
     """
     exp, params = load_for_cli(experiment, set_, no_time_cut)
+    if hasattr(exp, "describe_prediction"):  # template kinds: CEvNS and backgrounds on the analysis grid
+        out = describe_document(exp, params, set_)
+        if as_json:
+            typer.echo(json.dumps(json_clean(out), indent=2, allow_nan=False))
+        else:
+            _print_tables(out)
+        return
     pred = evaluate(exp, params, set_)
     if float(pred.total[0]) == 0.0:
         warn(f"0 expected events in the analysis window of {exp.name}: " + "; ".join(zero_rate_reasons(exp)))
@@ -300,8 +411,10 @@ def plot_spectrum_cmd(
     _check_range(low, high)
     prepare_out_dir(out.parent if str(out.parent) else ".")
     exp, params = load_for_cli(experiment, set_, no_time_cut)
-    if not hasattr(exp.spec, "source"):  # plug-in kinds (e.g. xenonnt-8b) have no 1D energy spectrum
-        raise CommandLineError(f"plot-spectrum draws experiments with a 1D spectrum; {exp.name} is of another kind")
+    if not hasattr(exp.spec, "source"):  # plug-in kinds (templates, xenonnt-8b) have no 1D energy spectrum
+        raise CommandLineError(f"plot-spectrum draws a 1D recoil spectrum against 1D data; {exp.name} is binned on a "
+                               f"multi-dimensional analysis grid ({type(exp).__name__}): `cevns predict {exp.name}` "
+                               "prints its CEvNS and background expectations per bin of each axis")
     width = float(exp.bin_edges[1] - exp.bin_edges[0])
     lo = float(exp.bin_edges[0]) if low is None else low
     hi = float(exp.bin_edges[-1]) if high is None else high

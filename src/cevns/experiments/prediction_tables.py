@@ -19,13 +19,14 @@ from typing import Mapping
 
 import numpy as np
 
-from ..physics.parameters import PhysicsPoint
+from ..physics.parameters import PARAMETERS, PhysicsPoint
+from .experiment import nuclei_settings
 
 __all__ = ["resolved_parameters", "template_prediction_tables", "xenonnt_prediction_tables"]
 
 
 def resolved_parameters(engine, params: Mapping | None = None) -> dict:
-    """Every physics parameter of one point, given values and engine defaults, as floats.
+    """Every physics parameter of one point that has a value (given, engine default or registry default).
 
     Parameters
     ----------
@@ -41,7 +42,10 @@ def resolved_parameters(engine, params: Mapping | None = None) -> dict:
     """
     pt = PhysicsPoint(dict(params or {}), defaults=engine.defaults)
     out = {}
-    for name, v in pt.resolved().items():
+    for name in PARAMETERS:
+        v = pt.get(name)
+        if v is None:
+            continue
         arr = np.atleast_1d(np.asarray(v, dtype=float))
         out[name] = float(arr[0]) if arr.size == 1 else arr.tolist()
     return out
@@ -118,11 +122,12 @@ def template_prediction_tables(exp, params: Mapping | None = None) -> dict:
         "uncertainty": {"relative": rel, "events": rel * total, "includes": includes},
         "backgrounds": {name: {"events": float(g.sum()), "source": src} for name, (g, src) in bgs.items()},
         "observed": {"events": float(observed.sum()),
-                     "what": "beam-on coincidence events" if exp.is_csi else "released data (all components)"},
+                     "what": "observed beam-on coincidence events" if exp.is_csi else "observed events (released data)"},
         "tables": [_projection(ax, k, cevns, bg_grids, observed) for k, ax in enumerate(axes)],
         "grid": {"axes": axes, "shape": list(cevns.shape), "cevns": cevns.tolist(),
                  "backgrounds": {name: g.tolist() for name, g in bg_grids.items()}, "observed": observed.tolist()},
         "parameters": resolved_parameters(exp.engine, params),
+        "nuclei": nuclei_settings(exp.engine, PhysicsPoint(params, defaults=exp.engine.defaults)),
     }
 
 
@@ -196,4 +201,5 @@ def xenonnt_prediction_tables(exp, params: Mapping | None = None) -> dict:
                  "backgrounds": {name: [x.tolist() for x in per_run(v)] for name, v in bgs.items()},
                  "observed": [x.tolist() for x in per_run(observed)]},
         "parameters": resolved_parameters(exp.engine, params),
+        "nuclei": nuclei_settings(exp.engine, PhysicsPoint(params, defaults=exp.engine.defaults)),
     }
