@@ -21,6 +21,7 @@ from ..physics import kinematics
 from ..physics.settings import DEFAULT_SHAPE_FM, PhysicsSettings
 from ..plotting import plot_spectrum
 from .common import console, describe_inputs, parse_sets, warn
+from .predict_tables import describe_document, print_settings, print_tables
 
 #: Image formats ``plot-spectrum --out`` can write (by suffix).
 IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".eps", ".ps", ".jpg", ".jpeg")
@@ -216,62 +217,6 @@ def prediction_document(exp, params: dict, pred) -> dict:
     }
 
 
-def describe_document(exp, params: dict, sets: Optional[List[str]]) -> dict:
-    """The ``predict --json`` document of an experiment kind with ``describe_prediction`` (the COHERENT
-    templates, XENONnT 8B): its tables plus the keys of :func:`prediction_document` (every number finite).
-
-    Parameters
-    ----------
-    exp : object
-        The experiment (``describe_prediction(params)`` returning the tables).
-    params : dict
-        Physics parameters.
-    sets : list of str or None
-        The ``--set`` items (named in messages).
-
-    Raises
-    ------
-    InvalidResultError
-        If the model cannot evaluate these inputs or gives a non-finite or negative CEvNS count.
-    """
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)
-            d = exp.describe_prediction(params)
-    except (ValueError, ArithmeticError) as exc:
-        raise InvalidResultError(f"cannot evaluate {exp.name} with {describe_inputs(sets)}: {exc}") from None
-    raw = read_toml(exp.path) if getattr(exp, "path", None) else {}
-    first = d["tables"][0]
-    if d["kind"] == "xenonnt-8b":
-        per_bin = np.sum([np.concatenate(v) for v in d["grid"]["cevns"].values()], axis=0)
-        runs = [r for r, n in zip(d["grid"]["axes"][0]["labels"], d["grid"]["axes"][1]["sizes"]) for _ in range(n)]
-        bins = [{"low": float(i), "high": float(i + 1), "run": r, "events": float(v)}
-                for i, (r, v) in enumerate(zip(runs, per_bin))]
-        observable = "analysis bin (runs concatenated)"
-    else:
-        bins = [{"low": r["low"], "high": r["high"], "events": r["cevns"]} for r in first["rows"]]
-        observable = first["unit"] or first["axis"]
-    values = np.array([d["total"]] + [b["events"] for b in bins], dtype=float)
-    if not np.all(np.isfinite(values)) or np.any(values < 0):
-        raise InvalidResultError(f"the prediction for {exp.name} is not finite or negative with "
-                                 f"{describe_inputs(sets)}; these values are outside the range the model can evaluate")
-    out = {"experiment": exp.name, "title": getattr(exp, "title", None) or raw.get("title", exp.name),
-           "kind": d["kind"], "total": d["total"], "window": d["window"]}
-    for key in ("by_flavor", "by_component"):
-        if key in d:
-            out[key] = d[key]
-    out.update({
-        "uncertainty": d["uncertainty"], "bins": bins, "observable": observable,
-        "backgrounds": {k: v["events"] for k, v in d["backgrounds"].items()},
-        "background_sources": {k: v["source"] for k, v in d["backgrounds"].items()},
-        "observed": d["observed"]["events"], "observed_what": d["observed"]["what"],
-        "tables": d["tables"], "grid": d["grid"],
-        "settings": {"physics": exp.engine.resolved_settings(), "parameters": d["parameters"], "nuclei": d["nuclei"]},
-        "references": list(getattr(exp, "references", None) or raw.get("references", [])),
-    })
-    return out
-
-
 def _print_table(out: dict) -> None:
     con = console()
     con.print(f"[bold]{escape(out['experiment'])}[/bold]: {escape(out['title'])}")
@@ -288,48 +233,7 @@ def _print_table(out: dict) -> None:
         t.add_row(*((escape(b.get("label", "")),) if labelled else ()), f"{b['low']:g}", f"{b['high']:g}",
                   f"{b['events']:.3f}")
     con.print(t)
-    _print_settings(con, out)
-
-
-def _print_settings(con, out: dict) -> None:
-    s = out["settings"]
-    con.print(escape("settings: " + ", ".join(f"{k}={v}" for k, v in s["physics"].items())))
-    nonzero = {k: v for k, v in s["parameters"].items() if v != 0}
-    con.print(escape("parameters: " + ", ".join(f"{k}={v}" for k, v in nonzero.items())))
-    con.print(escape("radii [fm]: " + ", ".join(f"{k}: Rp={v['proton_rms_fm']:.4f} Rn={v['neutron_rms_fm']:.4f}"
-                                                for k, v in s["nuclei"].items()
-                                                if isinstance(v["neutron_rms_fm"], float))))
-
-
-def _print_tables(out: dict) -> None:
-    """Text form of :func:`describe_document`."""
-    con = console()
-    con.print(f"[bold]{escape(out['experiment'])}[/bold]: {escape(out['title'])}")
-    u = out["uncertainty"]
-    split = out.get("by_flavor") or out.get("by_component") or {}
-    con.print(f"expected CEvNS events in {escape(out['window'])}: [bold]{out['total']:.2f}[/bold] "
-              + escape(f"+- {u['events']:.2f} ({100 * u['relative']:.1f} %)   ")
-              + escape("  ".join(f"{k}: {v:.2f}" for k, v in split.items())))
-    con.print(escape(f"  uncertainty: {u['includes']}"))
-    if out["settings"]["physics"].get("coupling_scheme") == "tree":
-        s2 = out["settings"]["parameters"].get("sin2_theta_w")
-        con.print(escape(f"  couplings: tree level at sin2_theta_w = {s2:g}; the low-energy (Q -> 0) MS-bar value "
-                         "is 0.23857 (--set sin2_theta_w=0.23857)"))
-    con.print("backgrounds (nominal, not fitted):")
-    for k, v in out["backgrounds"].items():
-        con.print(escape(f"  {k}: {v:.2f}   ({out['background_sources'][k]})"))
-    con.print(escape(f"{out['observed_what']}: {out['observed']:.0f}"))
-    for tab in out["tables"]:
-        t = Table(title=escape(tab["title"]))
-        keyed = "label" in tab["rows"][0]
-        heads = (["run"] if keyed else ["low", "high"]) + tab["columns"]
-        for c in heads:
-            t.add_column(escape(c), justify="right")
-        for r in tab["rows"]:
-            first = [escape(r["label"])] if keyed else [f"{r['low']:g}", f"{r['high']:g}"]
-            t.add_row(*first, *(f"{r[c]:.3f}" if c != "observed" else f"{r[c]:.0f}" for c in tab["columns"]))
-        con.print(t)
-    _print_settings(con, out)
+    print_settings(con, out)
 
 
 def predict_cmd(
@@ -358,7 +262,7 @@ def predict_cmd(
         if as_json:
             typer.echo(json.dumps(json_clean(out), indent=2, allow_nan=False))
         else:
-            _print_tables(out)
+            print_tables(out)
         return
     pred = evaluate(exp, params, set_)
     if float(pred.total[0]) == 0.0:

@@ -121,8 +121,8 @@ def template_prediction_tables(exp, params: Mapping | None = None) -> dict:
         "by_flavor": {f: float(by_flavor[i].sum()) for i, f in enumerate(flavors)},
         "uncertainty": {"relative": rel, "events": rel * total, "includes": includes},
         "backgrounds": {name: {"events": float(g.sum()), "source": src} for name, (g, src) in bgs.items()},
-        "observed": {"events": float(observed.sum()),
-                     "what": "observed beam-on coincidence events" if exp.is_csi else "observed events (released data)"},
+        "observed": {"events": float(observed.sum()), "what": ("observed beam-on coincidence events" if exp.is_csi
+                                                              else "observed events (released data)")},
         "tables": [_projection(ax, k, cevns, bg_grids, observed) for k, ax in enumerate(axes)],
         "grid": {"axes": axes, "shape": list(cevns.shape), "cevns": cevns.tolist(),
                  "backgrounds": {name: g.tolist() for name, g in bg_grids.items()}, "observed": observed.tolist()},
@@ -186,15 +186,16 @@ def xenonnt_prediction_tables(exp, params: Mapping | None = None) -> dict:
     return {
         "kind": "xenonnt-8b",
         "total": total,
-        "window": f"science runs {'+'.join(r.upper() for r in runs)} (" + ", ".join(map(str, sizes)) + " analysis bins)",
+        "window": (f"science runs {'+'.join(r.upper() for r in runs)} ("
+                   + ", ".join(map(str, sizes)) + " analysis bins)"),
         "by_component": {c: float(v.sum()) for c, v in comps.items()},
         "uncertainty": {"relative": rel, "events": rel * total,
                         "includes": "SSM flux (" + exp.spec.solar_model + ") and the release's light/charge-yield "
                                     "templates at +-1 sigma, in quadrature"},
         "backgrounds": {name: {"events": float(v.sum()), "source": src} for name, v in bgs.items()},
         "observed": {"events": float(observed.sum()), "what": "observed events in the analysis bins"},
-        "tables": [{"title": "per science run", "axis": "run", "unit": "", "columns": ["exposure_t_yr"] + list(columns),
-                    "rows": rows}],
+        "tables": [{"title": "per science run", "axis": "run", "unit": "",
+                    "columns": ["exposure_t_yr"] + list(columns), "rows": rows}],
         "grid": {"axes": [{"name": "run", "unit": "", "labels": runs},
                           {"name": "bin", "unit": "analysis bin (release order)", "sizes": sizes}],
                  "cevns": {c: [x.tolist() for x in per_run(v)] for c, v in comps.items()},

@@ -302,11 +302,8 @@ class XenonntExperiment:
             Component (``"8B"``, ``"hep"``) -> ndarray (81 x n_runs,) [events].
         """
         rates = self.recoil_rates(params)
-        out = {}
-        for comp, r in rates.items():
-            out[comp] = np.concatenate([t.exposure_t_yr * (r[0] @ t.mono_at(tly, tqy).reshape(MONO_ENERGIES_KEV.size, -1))
-                                        for t in self.runs.values()])
-        return out
+        effs = [(t.exposure_t_yr, t.mono_at(tly, tqy).reshape(MONO_ENERGIES_KEV.size, -1)) for t in self.runs.values()]
+        return {comp: np.concatenate([x * (r[0] @ eff) for x, eff in effs]) for comp, r in rates.items()}
 
     def describe_prediction(self, params: Mapping | None = None) -> dict:
         """The CEvNS prediction at one physics point with the release's background expectations, as tables
