@@ -316,9 +316,10 @@ def plot_spectrum_cmd(
     prepare_out_dir(out.parent if str(out.parent) else ".")
     exp, params = load_for_cli(experiment, set_, no_time_cut)
     if not hasattr(exp.spec, "source"):  # plug-in kinds (templates, xenonnt-8b) have no 1D energy spectrum
-        raise CommandLineError(f"plot-spectrum draws a 1D recoil spectrum against 1D data; {exp.name} is binned on a "
-                               f"multi-dimensional analysis grid ({type(exp).__name__}): `cevns predict {exp.name}` "
-                               "prints its CEvNS and background expectations per bin of each axis")
+        bins = getattr(getattr(exp.spec, "detector", None), "observable", None) or "a multi-dimensional template grid"
+        raise CommandLineError(f"plot-spectrum draws a 1D spectrum of one observable against its data; {exp.name} "
+                               f"({type(exp).__name__}) has none (its bins: {bins}); `cevns predict {exp.name}` "
+                               "prints its expected events per bin")
     width = float(exp.bin_edges[1] - exp.bin_edges[0])
     lo = float(exp.bin_edges[0]) if low is None else low
     hi = float(exp.bin_edges[-1]) if high is None else high
