@@ -149,7 +149,13 @@ def test_bad_set_names_one_error_line(capsys, name, item, needle):
     _one_error_line(capsys, ["predict", name, "--set", item], needle)
 
 
-@pytest.mark.parametrize("name", PLUGINS)
+def test_counting_channels_are_named(capsys):
+    doc = predict_json(capsys, "pandax-4t-8b")
+    assert [b["label"] for b in doc["bins"]] == ["paired", "us2"]
+    assert doc["observed"] == 335 and doc["observed_what"] == "observed events"  # raw counts, not subtracted
+
+
+@pytest.mark.parametrize("name", PLUGINS + ["pandax-4t-8b"])
 def test_plot_spectrum_explains_why_not(capsys, tmp_path, monkeypatch, name):
     monkeypatch.chdir(tmp_path)
     _one_error_line(capsys, ["plot-spectrum", name, "--out", "f.png"], f"cevns predict {name}")
