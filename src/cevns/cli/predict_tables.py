@@ -56,9 +56,9 @@ def describe_document(exp, params: dict, sets: Optional[List[str]]) -> dict:
                                  f"{describe_inputs(sets)}; these values are outside the range the model can evaluate")
     out = {"experiment": exp.name, "title": getattr(exp, "title", None) or raw.get("title", exp.name),
            "kind": d["kind"], "total": d["total"], "window": d["window"]}
-    for key in ("by_flavor", "by_component"):
-        if key in d:
-            out[key] = d[key]
+    out["by_flavor"] = d.get("by_flavor") or {"all": d["total"]}  # the solar flavours are mixed (MSW)
+    if "by_component" in d:
+        out["by_component"] = d["by_component"]
     out.update({
         "uncertainty": d["uncertainty"], "bins": bins, "observable": observable,
         "backgrounds": {k: v["events"] for k, v in d["backgrounds"].items()},
@@ -101,7 +101,7 @@ def print_tables(out: dict) -> None:
     con = console()
     con.print(f"[bold]{escape(out['experiment'])}[/bold]: {escape(out['title'])}")
     u = out["uncertainty"]
-    split = out.get("by_flavor") or out.get("by_component") or {}
+    split = out.get("by_component") or out["by_flavor"]
     con.print(f"expected CEvNS events in {escape(out['window'])}: [bold]{out['total']:.2f}[/bold] "
               + escape(f"+- {u['events']:.2f} ({100 * u['relative']:.1f} %)   ")
               + escape("  ".join(f"{k}: {v:.2f}" for k, v in split.items())))
