@@ -15,11 +15,13 @@ from rich.table import Table
 
 from ..errors import CommandLineError, ConfigError, InvalidResultError, OutputError
 from ..experiments import experiment_path, load_experiment, read_toml
+from ..experiments.kinds import PluginDetector
 from ..io import json_clean, prepare_out_dir
 from ..physics import kinematics
 from ..physics.settings import DEFAULT_SHAPE_FM, PhysicsSettings
 from ..plotting import plot_spectrum
 from .common import console, describe_inputs, parse_sets, warn
+from .predict_tables import describe_document, print_settings, print_tables
 
 #: Image formats ``plot-spectrum --out`` can write (by suffix).
 IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".eps", ".ps", ".jpg", ".jpeg")
@@ -70,9 +72,12 @@ def load_for_cli(experiment: str, sets: Optional[List[str]], no_time_cut: bool =
         physics = physics if isinstance(physics, dict) else {}
         model = settings.get("form_factor") or physics.get("form_factor") or PhysicsSettings().form_factor
         settings["form_factor_shape_fm"] = DEFAULT_SHAPE_FM.get(model, 0.0)
+    if no_time_cut and read_toml(experiment_path(experiment)).get("kind") == "coherent-template":
+        raise CommandLineError(f"--no-time-cut: the arrival-time bins of {experiment} are part of its template "
+                               "grid (predict prints the CEvNS events per time bin)")
     overrides = no_time_cut_overrides(experiment) if no_time_cut else None
     exp = load_experiment(experiment, overrides=overrides, settings=settings)
-    if getattr(exp, "spec", None) is None:  # a plug-in experiment kind (e.g. a template likelihood)
+    if getattr(exp, "spec", None) is None and not hasattr(exp, "describe_prediction"):  # a plug-in kind
         raise ConfigError(f"{exp.name} is a {type(exp).__name__}: use it in an analysis file (cevns scan, cevns fit)")
     exp.engine.point(params)  # validate
     return exp, params
@@ -190,16 +195,23 @@ def prediction_document(exp, params: dict, pred) -> dict:
         Its prediction.
     """
     edges = pred.bin_edges
+    bins = [{"low": float(lo), "high": float(hi), "events": float(n)}
+            for lo, hi, n in zip(edges[:-1], edges[1:], pred.per_bin[0])]
+    channels = getattr(exp.spec, "channels", None)  # counting channels (solar-summary kind) name the bins
+    if channels is not None and len(channels) == len(bins):
+        for b, ch in zip(bins, channels):
+            b["label"] = str(getattr(ch, "name", ""))
+    plugin = isinstance(exp.spec.detector, PluginDetector)
     return {
         "experiment": exp.name,
         "title": exp.title,
         "total": float(pred.total[0]),
         "by_flavor": {k: float(v[0]) for k, v in pred.by_flavor().items()},
-        "bins": [{"low": float(lo), "high": float(hi), "events": float(n)}
-                 for lo, hi, n in zip(edges[:-1], edges[1:], pred.per_bin[0])],
+        "bins": bins,
         "observable": exp.spec.detector.observable,
         "backgrounds": {k: float(v.sum()) for k, v in exp.backgrounds.items()},
         "observed": None if exp.observed is None else float(exp.observed.sum()),
+        "observed_what": "observed events" if plugin else "observed (background-subtracted)",
         "settings": exp.settings(params),
         "references": exp.references,
     }
@@ -211,21 +223,17 @@ def _print_table(out: dict) -> None:
     con.print(f"expected CEvNS events: [bold]{out['total']:.2f}[/bold]   "
               + escape("  ".join(f"{k}: {v:.2f}" for k, v in out["by_flavor"].items())))
     if out["observed"] is not None:
-        con.print(escape(f"observed (background-subtracted): {out['observed']:.0f}   backgrounds: "
+        con.print(escape(f"{out['observed_what']}: {out['observed']:.0f}   backgrounds: "
                          + ", ".join(f"{k} {v:.2f}" for k, v in out["backgrounds"].items())))
+    labelled = any("label" in b for b in out["bins"])
     t = Table(title=escape(f"per bin [{out['observable']}]"))
-    for c in ("low", "high", "events"):
+    for c in (("channel",) if labelled else ()) + ("low", "high", "events"):
         t.add_column(c, justify="right")
     for b in out["bins"]:
-        t.add_row(f"{b['low']:g}", f"{b['high']:g}", f"{b['events']:.3f}")
+        t.add_row(*((escape(b.get("label", "")),) if labelled else ()), f"{b['low']:g}", f"{b['high']:g}",
+                  f"{b['events']:.3f}")
     con.print(t)
-    s = out["settings"]
-    con.print(escape("settings: " + ", ".join(f"{k}={v}" for k, v in s["physics"].items())))
-    nonzero = {k: v for k, v in s["parameters"].items() if v != 0}
-    con.print(escape("parameters: " + ", ".join(f"{k}={v}" for k, v in nonzero.items())))
-    con.print(escape("radii [fm]: " + ", ".join(f"{k}: Rp={v['proton_rms_fm']:.4f} Rn={v['neutron_rms_fm']:.4f}"
-                                                for k, v in s["nuclei"].items()
-                                                if isinstance(v["neutron_rms_fm"], float))))
+    print_settings(con, out)
 
 
 def predict_cmd(
@@ -249,6 +257,13 @@ def predict_cmd(
         Drop the timing cut.
     """
     exp, params = load_for_cli(experiment, set_, no_time_cut)
+    if hasattr(exp, "describe_prediction"):  # template kinds: CEvNS and backgrounds on the analysis grid
+        out = describe_document(exp, params, set_)
+        if as_json:
+            typer.echo(json.dumps(json_clean(out), indent=2, allow_nan=False))
+        else:
+            print_tables(out)
+        return
     pred = evaluate(exp, params, set_)
     if float(pred.total[0]) == 0.0:
         warn(f"0 expected events in the analysis window of {exp.name}: " + "; ".join(zero_rate_reasons(exp)))
@@ -300,8 +315,11 @@ def plot_spectrum_cmd(
     _check_range(low, high)
     prepare_out_dir(out.parent if str(out.parent) else ".")
     exp, params = load_for_cli(experiment, set_, no_time_cut)
-    if not hasattr(exp.spec, "source"):  # plug-in kinds (e.g. xenonnt-8b) have no 1D energy spectrum
-        raise CommandLineError(f"plot-spectrum draws experiments with a 1D spectrum; {exp.name} is of another kind")
+    if not hasattr(exp.spec, "source"):  # plug-in kinds (templates, xenonnt-8b) have no 1D energy spectrum
+        bins = getattr(getattr(exp.spec, "detector", None), "observable", None) or "a multi-dimensional template grid"
+        raise CommandLineError(f"plot-spectrum draws a 1D spectrum of one observable against its data; {exp.name} "
+                               f"({type(exp).__name__}) has none (its bins: {bins}); `cevns predict {exp.name}` "
+                               "prints its expected events per bin")
     width = float(exp.bin_edges[1] - exp.bin_edges[0])
     lo = float(exp.bin_edges[0]) if low is None else low
     hi = float(exp.bin_edges[-1]) if high is None else high

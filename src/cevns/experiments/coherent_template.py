@@ -28,6 +28,7 @@ from typing import Mapping
 
 import numpy as np
 
+from ..engine import Prediction
 from ..errors import ConfigError
 from ..physics import nuclei
 from ..physics.couplings import sm_vector_couplings
@@ -39,7 +40,9 @@ from ..physics.settings import PhysicsSettings
 from ..sources.spallation import michel_nu_e_pdf, michel_nu_mu_bar_pdf, prompt_energy_mev
 from .coherent_ar_2020_model import Ar2020Model, load_ar_2020
 from .coherent_csi_2021_model import CsI2021Model, load_csi_2021
+from .coherent_data import read_3d_table
 from .kinds import register_experiment_kind
+from .prediction_tables import template_prediction_tables
 
 __all__ = ["CoherentTemplateExperiment", "build_coherent_template"]
 
@@ -176,34 +179,120 @@ class CoherentTemplateExperiment:
         return self._engines["nominal"]
 
     def predict(self, params: Mapping | None = None):
-        """CEvNS prediction of the nominal engine, in PE (CsI) or keVee (LAr) bins, all arrival times.
+        """CEvNS prediction in the analysis window: per flavour and PE (CsI) or keVee (LAr) bin.
 
-    Parameters
-    ----------
-    params : mapping of str to float or ndarray, optional
-        Physics parameter values (scalars or arrays over points); defaults of the engine for the rest.
+        The flavour x bin counts of :meth:`cevns_flavor_grid` summed over the arrival-time bins (LAr also
+        over F90), so ``predict(p).total`` is the sum of the nominal template of :meth:`cevns_templates`
+        (the all-arrival-times spectrum is ``engine.predict``).
+
+        Parameters
+        ----------
+        params : mapping of str to float or ndarray, optional
+            Physics parameter values (scalars or arrays over points); defaults of the engine for the rest.
 
         Returns
         -------
         cevns.engine.Prediction
-            Counts per point, flavour and bin.
+            Counts [events] per point, flavour and PE / energy bin.
         """
-        return self.engine.predict(params)
+        flavors, grid = self.cevns_flavor_grid(params)
+        counts = grid.reshape(grid.shape[:3] + (-1,)).sum(axis=-1)
+        return Prediction(counts=counts, flavors=list(flavors), bin_edges=np.asarray(self.axes[0]["edges"], float))
 
     def total(self, params: Mapping | None = None) -> np.ndarray:
-        """CEvNS events summed over bins and flavours (all arrival times).
+        """CEvNS events in the analysis window, summed over bins and flavours (``predict(params).total``).
 
-    Parameters
-    ----------
-    params : mapping of str to float or ndarray, optional
-        Physics parameter values (scalars or arrays over points); defaults of the engine for the rest.
+        Parameters
+        ----------
+        params : mapping of str to float or ndarray, optional
+            Physics parameter values (scalars or arrays over points); defaults of the engine for the rest.
 
         Returns
         -------
         ndarray, shape (n_points,)
             Expected CEvNS events.
         """
-        return self.engine.total(params)
+        return self.predict(params).total
+
+    @cached_property
+    def axes(self) -> list[dict]:
+        """The analysis grid: ``{"name", "unit", "edges"}`` per axis -- CsI (PE, t [us]), LAr (energy [keVee],
+        F90, t [us]); the F90 edges are the midpoints between the released bin centres."""
+        if self.is_csi:
+            return [{"name": "pe", "unit": "PE", "edges": self.model.pe_edges.tolist()},
+                    {"name": "t", "unit": "us", "edges": self.model.t_edges_us.tolist()}]
+        inp = self.model.inputs
+        f90 = read_3d_table(self.model.path.parent / inp.data)[1]
+        half = 0.5 * float(np.diff(f90).mean())
+        f90_edges = np.append(f90 - half, f90[-1] + half)
+        return [{"name": "energy", "unit": "keVee", "edges": list(inp.energy_edges_kevee)},
+                {"name": "f90", "unit": "", "edges": np.round(f90_edges, 6).tolist()},
+                {"name": "t", "unit": "us", "edges": list(inp.time_edges_us)}]
+
+    def cevns_flavor_grid(self, params: Mapping | None = None) -> tuple[list, np.ndarray]:
+        """CEvNS events per flavour on the analysis grid (nominal response and beam timing).
+
+        ``N[p, f, b, t] = N_engine[p, f, b] P_f(t)`` (CsI, P_f with the time efficiency) and
+        ``N[p, f, e, g, t] = N_engine[p, f, e] P_f(t) P_release(g | e)`` (LAr); summed over flavours this
+        is the nominal template of :meth:`cevns_templates`.
+
+        Parameters
+        ----------
+        params : mapping of str to float or ndarray, optional
+            Physics parameter values (scalars or equal-length arrays over points).
+
+        Returns
+        -------
+        flavors : list of str
+        grid : ndarray, shape (n_points, n_flavors) + :attr:`shape`
+            Expected events.
+        """
+        sizes = [np.size(v) for v in dict(params or {}).values() if np.ndim(v) > 0]
+        n = max(sizes, default=1)
+        pred = self.engine.predict(self._point(params, n))
+        counts = np.broadcast_to(pred.counts, (n,) + pred.counts.shape[1:])
+        rows = self._time_rows(pred.flavors, 0.0)
+        if self.is_csi:
+            return list(pred.flavors), np.einsum("pfb,ft->pfbt", counts, rows)
+        f90 = self.model.released_f90_fractions()
+        return list(pred.flavors), np.einsum("pfe,ft,eg->pfegt", counts, rows, f90)
+
+    def background_expectations(self) -> dict:
+        """Nominal background events on the analysis grid: ``name -> (grid (shape), source text)``.
+
+        The components of :attr:`background_inputs` at their nominal normalisation; for CsI also the steady
+        state expected in the coincidence window from the anti-coincidence counts (the on/off term at
+        ratio 1, :attr:`onoff`).
+
+        Returns
+        -------
+        dict
+            ``{name: (ndarray of shape :attr:`shape`, str)}``.
+        """
+        shape = self.shape
+        src = ("released total x PE and time PDFs (time efficiency applied)" if self.is_csi
+               else "released template at the released normalisation")
+        out = {b["name"]: (np.asarray(b["nominal"], float).reshape(shape), src) for b in self.background_inputs}
+        if self.onoff is not None:
+            ss = self.onoff["membership"] @ self.onoff["off_counts"]
+            out["steady_state"] = (ss.reshape(shape), "anti-coincidence (beam-off window) counts, on/off ratio 1")
+        return out
+
+    def describe_prediction(self, params: Mapping | None = None) -> dict:
+        """The CEvNS prediction at one physics point with the background expectations, as tables
+        (:func:`cevns.experiments.prediction_tables.template_prediction_tables`).
+
+        Parameters
+        ----------
+        params : mapping of str to float, optional
+            Physics parameter values of one point; engine defaults for the rest.
+
+        Returns
+        -------
+        dict
+            JSON-compatible tables (totals, per flavour, per-axis projections, full grid).
+        """
+        return template_prediction_tables(self, params)
 
     def _time_rows(self, flavors, shift_us: float) -> np.ndarray:
         pulse = self.model.pulse(shift_us)

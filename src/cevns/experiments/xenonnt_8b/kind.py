@@ -36,6 +36,7 @@ from ...physics.settings import PhysicsSettings
 from ...sources import solar
 from ..experiment import nuclei_settings
 from ..kinds import PluginDetector, PluginStatistics, register_experiment_kind
+from ..prediction_tables import xenonnt_prediction_tables
 from .model import recoil_rate_engine
 from .release import DERIVED_FILE, MONO_ENERGIES_KEV, RUNS, check_runs, load_runs
 
@@ -282,6 +283,43 @@ class XenonntExperiment:
             eff = t.mono_at(tly, tqy).reshape(MONO_ENERGIES_KEV.size, -1)  # (46, 81)
             parts.append(t.exposure_t_yr * sum(r[0] @ eff for r in rates.values()))
         return np.concatenate(parts)
+
+    def signal_events_by_component(self, params=None, tly: float = 0.0, tqy: float = 0.0) -> dict:
+        """CEvNS events per analysis bin (runs concatenated) of each solar component at one physics point.
+
+        The terms of :meth:`signal_events` (which is their sum): ``N_crb = x_r sum_i R_ci eps_rib(tly, tqy)``.
+
+        Parameters
+        ----------
+        params : mapping or PhysicsPoint, optional
+            Physics parameters of ONE point (the first point is used); Standard Model by default.
+        tly, tqy : float, optional
+            Light- and charge-yield nuisances [sigma] in [-3, 3] (default 0: nominal).
+
+        Returns
+        -------
+        dict
+            Component (``"8B"``, ``"hep"``) -> ndarray (81 x n_runs,) [events].
+        """
+        rates = self.recoil_rates(params)
+        effs = [(t.exposure_t_yr, t.mono_at(tly, tqy).reshape(MONO_ENERGIES_KEV.size, -1)) for t in self.runs.values()]
+        return {comp: np.concatenate([x * (r[0] @ eff) for x, eff in effs]) for comp, r in rates.items()}
+
+    def describe_prediction(self, params: Mapping | None = None) -> dict:
+        """The CEvNS prediction at one physics point with the release's background expectations, as tables
+        (:func:`cevns.experiments.prediction_tables.xenonnt_prediction_tables`).
+
+        Parameters
+        ----------
+        params : mapping of str to float, optional
+            Physics parameter values of one point; Standard Model by default.
+
+        Returns
+        -------
+        dict
+            JSON-compatible tables (totals per component, per science run, per analysis bin).
+        """
+        return xenonnt_prediction_tables(self, params)
 
     def detection_weights(self, tly: float = 0.0, tqy: float = 0.0) -> np.ndarray:
         """Detected fraction x exposure [t yr] of each 0.1-keV recoil bin, summed over runs and analysis bins.
