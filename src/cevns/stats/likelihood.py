@@ -7,8 +7,11 @@ with its data, profiling its own nuisances in closed form or by vectorised Newto
 ``term_a + term_b`` is a :class:`Likelihood` whose parameters are the union of the names (one shared
 parameter per name); binned terms in a sum are profiled *jointly* over their normalisation
 nuisances, nuisances of the same name being one shared parameter (a correlated systematic, e.g. the
-reactor-flux normalisation of CONUS and CONNIE, Canas et al. arXiv:1911.09831). A sum is usable
-directly by ``iminuit.Minuit`` and is what fits, profiles and scans evaluate.
+reactor-flux normalisation of CONUS and CONNIE, Canas et al. arXiv:1911.09831). Template terms that
+share nuisances are profiled jointly too; every other term alone. One nuisance may be shared across these
+families (e.g. the solar 8B flux of the XENONnT template term and of a binned PandaX-4T term): it is
+then profiled outside them, each family being profiled with it held fixed (:mod:`cevns.stats.cross_family`).
+A sum is usable directly by ``iminuit.Minuit`` and is what fits, profiles and scans evaluate.
 
 Kinds of terms are registered by name (:func:`register_likelihood`); the analysis schema takes its
 list of likelihood kinds from :data:`LIKELIHOOD_KINDS`. A new kind is one new class (see
@@ -26,6 +29,7 @@ from ..errors import ConfigError
 from ..physics.parameters import PhysicsPoint, canonical_name, spec_for
 from . import binned
 from .cost import Cost, CostSum
+from .cross_family import profile_shared
 
 __all__ = ["Term", "Likelihood", "LikelihoodFit", "LIKELIHOOD_KINDS", "register_likelihood", "term_class",
            "likelihood_kinds", "DEFAULT_CHUNK"]
@@ -215,6 +219,35 @@ class Term(Cost):
         """
         raise NotImplementedError
 
+    def holdable(self) -> dict:
+        """Nuisances shared through ``[[correlations]]`` that this (non-binned, non-template) term can hold
+        at given values (:meth:`chi2_held`): global name -> prior width (None = free). Default: none.
+
+        Returns
+        -------
+        dict of str to float or None
+        """
+        return {}
+
+    def chi2_held(self, signal: np.ndarray, held: Mapping, start: Mapping | None = None):
+        """chi^2 (n,) profiled with the nuisances ``held`` (global name -> values) fixed, their priors left
+        out, and the fitted nuisances by name (terms with a :meth:`holdable` nuisance implement it).
+
+        Parameters
+        ----------
+        signal : numpy.ndarray
+            The term's :meth:`signal` at n points.
+        held : mapping of str to float or numpy.ndarray
+            Values of the held nuisances (normalisations, nominal 1).
+        start : mapping, optional
+            Starting values of the other nuisances by reported name.
+
+        Returns
+        -------
+        tuple of (numpy.ndarray, dict)
+        """
+        raise ConfigError(f"{self.label} ({self.kind}) cannot hold a nuisance fixed")
+
     def _value(self, args):
         return Likelihood([self]).evaluate(*args) if self.npar else Likelihood([self]).chi2({})
 
@@ -300,6 +333,7 @@ class Likelihood(CostSum):
         datasets = [t.dataset for t in self.terms]
         if len(set(datasets)) != len(datasets):
             raise ConfigError(f"likelihood terms need distinct dataset names, got {datasets}")
+        self._cross = self._cross_family()
 
     # ------------------------------------------------------------------ parts
     @property
@@ -400,11 +434,51 @@ class Likelihood(CostSum):
             raise ConfigError(f"no value for parameter {name!r} (it has no default)")
         return float(default)
 
+    def _cross_family(self):
+        """The nuisance shared across likelihood families, if any: ``(name, sigma, binned?, [terms])``.
+
+        Families: the binned terms (one), the template terms sharing nuisances (one), every other term
+        (one each). A name in two or more families is shared across them; at most one such name, and
+        never one of the template family (:mod:`cevns.stats.template_joint` cannot hold it fixed).
+        """
+        terms = self.terms
+        binned_names = {k: row["sigma"] for t in terms if t.joint for k, row in t.nuisance_table().items()}
+        template_names = {k for t in terms if not t.joint and getattr(t, "shared", None) for k in t.nuisance_table()}
+        alone = [t for t in terms if not t.joint and not getattr(t, "shared", None) and t.holdable()]
+        families: dict[str, list] = {}
+        for k in binned_names:
+            families.setdefault(k, []).append("binned terms")
+        for k in template_names:
+            families.setdefault(k, []).append("template terms")
+        for t in alone:
+            for k in t.holdable():
+                families.setdefault(k, []).append(t.label)
+        cross = {k: v for k, v in families.items() if len(v) > 1}
+        if not cross:
+            return None
+        bad = sorted(k for k in cross if k in template_names)
+        if bad:
+            raise ConfigError(f"nuisance(s) {bad} shared between template_poisson terms and {cross[bad[0]]}: a "
+                              "template_poisson term shares nuisances only with other template_poisson terms")
+        if len(cross) > 1:
+            raise ConfigError(f"nuisances {sorted(cross)} are each shared across likelihood families; only one "
+                              "such nuisance is supported (profiled outside the families)")
+        name = next(iter(cross))
+        sigmas = {binned_names[name]} if name in binned_names else set()
+        sigmas |= {t.holdable()[name] for t in alone if name in t.holdable()}
+        if len(sigmas) > 1:
+            raise ConfigError(f"shared nuisance {name!r} has different widths in different terms: {sorted(map(str, sigmas))}")
+        sigma = sigmas.pop()
+        return (name, np.inf if sigma is None else float(sigma), name in binned_names,
+                [t for t in alone if name in t.holdable()])
+
     def _fit(self, flat: dict, n: int, details: bool) -> LikelihoodFit:
         chi2 = np.zeros(n)
         per, nuis = {}, {}
         joint_terms, joint_signals = [], {}
         shared_terms, shared_signals = [], {}
+        cross = getattr(self, "_cross", None)
+        held_terms = []
         for c in self.components:
             if not isinstance(c, Term):
                 args = tuple(np.broadcast_to(self._value_of(flat, p), (n,)) for p in c.parameters)
@@ -419,10 +493,23 @@ class Likelihood(CostSum):
                 shared_terms.append(c)
                 shared_signals[c.dataset] = s
                 continue
+            if cross is not None and any(c is t for t in cross[3]):
+                held_terms.append((c, s))
+                continue
             value, fitted = c.chi2_of_signal(s, details=details)
             chi2 = chi2 + value
             per[c.dataset] = value
             nuis.update(fitted)
+        if cross is not None:
+            families = [_held_family(t, s, cross[0], n) for t, s in held_terms]
+            if cross[2]:
+                families.append(_binned_family(joint_terms, joint_signals, cross[0]))
+                joint_terms = []
+            value, f, parts, fitted = profile_shared(families, n, cross[1], details)
+            chi2 = chi2 + value
+            per.update(parts)
+            nuis.update(fitted)
+            nuis[cross[0]] = f - 1.0
         if joint_terms:
             datasets = [t.binned_dataset(joint_signals[t.dataset]) for t in joint_terms]
             res = binned.combined_chi2(datasets, joint_signals)
@@ -486,3 +573,27 @@ class Likelihood(CostSum):
             row["settings"] = exp.settings(self.fixed)
             rows.append(row)
         return rows
+
+
+def _binned_family(terms, signals: Mapping, name: str):
+    """The binned terms as one family of :func:`cevns.stats.cross_family.profile_shared`: profiled jointly
+    with the nuisance ``name`` held at ``theta = f - 1``."""
+    def family(f, idx, details):
+        sigs = {t.dataset: np.asarray(signals[t.dataset])[idx] for t in terms}
+        res = binned.combined_chi2([t.binned_dataset(sigs[t.dataset]) for t in terms], sigs, held={name: f - 1.0})
+        return res.chi2, res.per_dataset, res.nuisances
+    return family
+
+
+def _held_family(term: Term, signal: np.ndarray, name: str, n: int):
+    """One term as a family of :func:`cevns.stats.cross_family.profile_shared` (``chi2_held`` with ``name``
+    held at ``f``), warm-started from its nuisances at the previous ``f`` of each point."""
+    cache: dict = {}
+
+    def family(f, idx, details):
+        start = {k: v[idx] for k, v in cache.items()}
+        value, fitted = term.chi2_held(np.asarray(signal)[idx], {name: f}, start=start)
+        for k, v in fitted.items():
+            cache.setdefault(k, np.zeros(n))[idx] = v
+        return value, {term.dataset: value}, (fitted if details else {})
+    return family
