@@ -287,3 +287,12 @@ def test_template_member_with_another_family_is_refused():
         {"experiment": "CsI 2021", "nuisance": "flux_norm"}, {"experiment": "XENONnT 8B", "nuisance": "flux_8B"}]}]
     with pytest.raises(ConfigError, match="only with other template terms"):
         load_analysis(doc)
+
+
+def test_fixed_shared_normalisation_is_held_at_one():
+    # sigma = 0: f = 1, chi2 = sum of the two terms at nominal normalisation
+    a, b = _gauss_pair(0.0)
+    got = Likelihood([a, b]).fit({X: 0.25})
+    r = np.array(OPPOSITE) - np.array([10.0, 30.0]) - 2.0
+    assert got.chi2[0] == pytest.approx(float(np.sum(r**2 / np.array(OPPOSITE))), abs=1e-9)
+    assert got.nuisances["norm"][0] == 0.0

@@ -183,7 +183,7 @@ def profile_shared(families: Sequence[Callable], n: int, sigma: float, details: 
     n : int
         Number of points.
     sigma : float
-        Prior width of ``f`` (mean 1; ``inf`` = free).
+        Prior width of ``f`` (mean 1; ``inf`` = free, 0 = held at 1).
     details : bool, optional
         Also evaluate every family at the minimum for its per-term chi^2 and nuisances.
     tol : float, optional
@@ -200,6 +200,13 @@ def profile_shared(families: Sequence[Callable], n: int, sigma: float, details: 
     nuisances : dict
         The families' nuisances at the minimum (``details`` only).
     """
+    if sigma == 0:   # a fixed normalisation: no minimisation
+        idx = np.arange(n)
+        f = np.ones(n)
+        parts = [fam(f, idx, details) for fam in families]
+        per = {k: v for p in parts for k, v in p[1].items()} if details else {}
+        nuis = {k: v for p in parts for k, v in p[2].items()} if details else {}
+        return sum(p[0] for p in parts), f, per, nuis
     lo, hi, step = shared_bounds(sigma)
     w = 0.0 if not np.isfinite(sigma) else 1.0 / sigma**2
 
