@@ -296,3 +296,27 @@ def test_fixed_shared_normalisation_is_held_at_one():
     r = np.array(OPPOSITE) - np.array([10.0, 30.0]) - 2.0
     assert got.chi2[0] == pytest.approx(float(np.sum(r**2 / np.array(OPPOSITE))), abs=1e-9)
     assert got.nuisances["norm"][0] == 0.0
+
+
+def test_real_pair_free_flux_combines_the_separate_measurements():
+    # 8B flux free: the shared best fit is the minimum of the sum of the two held profiles, between the
+    # separate best fits, with a Delta chi2 = 1 interval narrower than each
+    lik = build_likelihood(_solar([{**SOLAR, "sigma": None}]))
+    xe, px = lik.terms
+    f = np.linspace(0.0, 3.5, 351)
+    sx = np.repeat(xe.signal(dict(lik.fixed), 1), f.size, 0)
+    sp = np.repeat(px.signal(dict(lik.fixed), 1), f.size, 0)
+    cx, _ = xe.chi2_held(sx, {"solar_8b_flux": f})
+    cp = binned.combined_chi2([px.binned_dataset(sp)], {px.dataset: sp}, held={"solar_8b_flux": f - 1}).chi2
+
+    def best_and_width(c):
+        ok = f[c - c.min() <= 1.0]
+        return f[np.argmin(c)], ok.max() - ok.min()
+
+    (bx, wx), (bp, wp), (bc, wc) = best_and_width(cx), best_and_width(cp), best_and_width(cx + cp)
+    fit = lik.fit({})
+    shared = 1 + fit.nuisances["solar_8b_flux"][0]
+    assert shared == pytest.approx(bc, abs=0.011)                   # the grid's step is 0.01
+    assert fit.chi2[0] == pytest.approx((cx + cp).min(), abs=0.01)
+    assert min(bx, bp) - 0.01 <= shared <= max(bx, bp) + 0.01
+    assert wc < min(wx, wp)
