@@ -38,11 +38,16 @@ iminuit over all nuisances).
 from __future__ import annotations
 
 import warnings
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["minimise_scalar", "profile_shared", "shared_bounds", "GOLDEN"]
+from ..errors import ConfigError
+from . import binned
+
+__all__ = ["minimise_scalar", "profile_shared", "shared_bounds", "GOLDEN", "SharedAcross", "shared_across_families",
+           "binned_family", "held_family"]
 
 #: Golden-section fraction of a bracket.
 GOLDEN = 0.3819660112501051
@@ -228,3 +233,132 @@ def profile_shared(families: Sequence[Callable], n: int, sigma: float, details: 
             per.update(p)
             nuis.update(q)
     return chi2, f, per, nuis
+
+
+@dataclass(frozen=True)
+class SharedAcross:
+    """The nuisance of a likelihood shared across families (:func:`shared_across_families`).
+
+    Attributes
+    ----------
+    name : str
+        Its (correlation) name.
+    sigma : float
+        Prior width of ``f`` (``inf`` = free).
+    binned : bool
+        Whether the binned terms have it (they are then profiled inside the outer minimisation).
+    terms : list
+        The terms profiled alone that have it (held through their ``chi2_held``).
+    """
+
+    name: str
+    sigma: float
+    binned: bool
+    terms: list
+
+
+def shared_across_families(terms: Sequence) -> SharedAcross | None:
+    """The nuisance shared across the likelihood families of ``terms``, if any.
+
+    Families: the binned terms (``joint``, one family), the template terms sharing nuisances (``shared``, one),
+    every other term (one each, its shareable nuisances from ``holdable()``). A name in two or more families
+    is shared across them; at most one such name is supported, and never one of the template family
+    (:mod:`cevns.stats.template_joint` cannot hold it fixed).
+
+    Parameters
+    ----------
+    terms : sequence of Term
+        The likelihood's terms.
+
+    Returns
+    -------
+    SharedAcross or None
+
+    Raises
+    ------
+    ConfigError
+        A template nuisance shared with another family, two names shared across families, or different widths
+        of the shared name in different terms.
+    """
+    binned_names = {k: row["sigma"] for t in terms if t.joint for k, row in t.nuisance_table().items()}
+    template_names = {k for t in terms if not t.joint and getattr(t, "shared", None) for k in t.nuisance_table()}
+    alone = [t for t in terms if not t.joint and not getattr(t, "shared", None) and t.holdable()]
+    families: dict[str, list] = {}
+    for k in binned_names:
+        families.setdefault(k, []).append("binned terms")
+    for k in template_names:
+        families.setdefault(k, []).append("template terms")
+    for t in alone:
+        for k in t.holdable():
+            families.setdefault(k, []).append(t.label)
+    cross = {k: v for k, v in families.items() if len(v) > 1}
+    if not cross:
+        return None
+    bad = sorted(k for k in cross if k in template_names)
+    if bad:
+        raise ConfigError(f"nuisance(s) {bad} shared between template_poisson terms and {cross[bad[0]]}: a "
+                          "template_poisson term shares nuisances only with other template_poisson terms")
+    if len(cross) > 1:
+        raise ConfigError(f"nuisances {sorted(cross)} are each shared across likelihood families; only one "
+                          "such nuisance is supported (profiled outside the families)")
+    name = next(iter(cross))
+    sigmas = {binned_names[name]} if name in binned_names else set()
+    sigmas |= {t.holdable()[name] for t in alone if name in t.holdable()}
+    if len(sigmas) > 1:
+        raise ConfigError(f"shared nuisance {name!r} has different widths in different terms: "
+                          f"{sorted(map(str, sigmas))}")
+    sigma = sigmas.pop()
+    return SharedAcross(name, np.inf if sigma is None else float(sigma), name in binned_names,
+                        [t for t in alone if name in t.holdable()])
+
+
+def binned_family(terms: Sequence, signals: Mapping, name: str) -> Callable:
+    """The binned terms as one family of :func:`profile_shared`: profiled jointly
+    (:func:`cevns.stats.binned.combined_chi2`) with the nuisance ``name`` held at ``theta = f - 1``.
+
+    Parameters
+    ----------
+    terms : sequence of Term
+        The binned terms (``binned_dataset``).
+    signals : mapping
+        Dataset key -> signal (n, n_bins) of each term.
+    name : str
+        The shared nuisance.
+
+    Returns
+    -------
+    callable
+        ``family(f, idx, details) -> (chi2, per-dataset chi2, nuisances)``.
+    """
+    def family(f, idx, details):
+        sigs = {t.dataset: np.asarray(signals[t.dataset])[idx] for t in terms}
+        res = binned.combined_chi2([t.binned_dataset(sigs[t.dataset]) for t in terms], sigs, held={name: f - 1.0})
+        return res.chi2, res.per_dataset, res.nuisances
+    return family
+
+
+def held_family(term, signal, name: str) -> Callable:
+    """One term as a family of :func:`profile_shared` (its ``chi2_held`` with ``name`` held at ``f``).
+
+    Each call starts the term's own profile afresh: a warm start from the previous ``f`` would make the
+    value depend on the history of the search (the XENONnT Gauss-Newton stops on the bilinear yield grid at
+    the 1e-3 level) and was not faster.
+
+    Parameters
+    ----------
+    term : Term
+        A term with ``chi2_held``.
+    signal : ndarray
+        Its signal at the n points.
+    name : str
+        The shared nuisance.
+
+    Returns
+    -------
+    callable
+        ``family(f, idx, details) -> (chi2, {dataset: chi2}, nuisances)``.
+    """
+    def family(f, idx, details):
+        value, fitted = term.chi2_held(np.asarray(signal)[idx], {name: f})
+        return value, {term.dataset: value}, (fitted if details else {})
+    return family

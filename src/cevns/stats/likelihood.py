@@ -29,7 +29,7 @@ from ..errors import ConfigError
 from ..physics.parameters import PhysicsPoint, canonical_name, spec_for
 from . import binned
 from .cost import Cost, CostSum
-from .cross_family import profile_shared
+from .cross_family import binned_family, held_family, profile_shared, shared_across_families
 
 __all__ = ["Term", "Likelihood", "LikelihoodFit", "LIKELIHOOD_KINDS", "register_likelihood", "term_class",
            "likelihood_kinds", "DEFAULT_CHUNK"]
@@ -333,7 +333,7 @@ class Likelihood(CostSum):
         datasets = [t.dataset for t in self.terms]
         if len(set(datasets)) != len(datasets):
             raise ConfigError(f"likelihood terms need distinct dataset names, got {datasets}")
-        self._cross = self._cross_family()
+        self._cross = shared_across_families(self.terms)
 
     # ------------------------------------------------------------------ parts
     @property
@@ -434,44 +434,6 @@ class Likelihood(CostSum):
             raise ConfigError(f"no value for parameter {name!r} (it has no default)")
         return float(default)
 
-    def _cross_family(self):
-        """The nuisance shared across likelihood families, if any: ``(name, sigma, binned?, [terms])``.
-
-        Families: the binned terms (one), the template terms sharing nuisances (one), every other term
-        (one each). A name in two or more families is shared across them; at most one such name, and
-        never one of the template family (:mod:`cevns.stats.template_joint` cannot hold it fixed).
-        """
-        terms = self.terms
-        binned_names = {k: row["sigma"] for t in terms if t.joint for k, row in t.nuisance_table().items()}
-        template_names = {k for t in terms if not t.joint and getattr(t, "shared", None) for k in t.nuisance_table()}
-        alone = [t for t in terms if not t.joint and not getattr(t, "shared", None) and t.holdable()]
-        families: dict[str, list] = {}
-        for k in binned_names:
-            families.setdefault(k, []).append("binned terms")
-        for k in template_names:
-            families.setdefault(k, []).append("template terms")
-        for t in alone:
-            for k in t.holdable():
-                families.setdefault(k, []).append(t.label)
-        cross = {k: v for k, v in families.items() if len(v) > 1}
-        if not cross:
-            return None
-        bad = sorted(k for k in cross if k in template_names)
-        if bad:
-            raise ConfigError(f"nuisance(s) {bad} shared between template_poisson terms and {cross[bad[0]]}: a "
-                              "template_poisson term shares nuisances only with other template_poisson terms")
-        if len(cross) > 1:
-            raise ConfigError(f"nuisances {sorted(cross)} are each shared across likelihood families; only one "
-                              "such nuisance is supported (profiled outside the families)")
-        name = next(iter(cross))
-        sigmas = {binned_names[name]} if name in binned_names else set()
-        sigmas |= {t.holdable()[name] for t in alone if name in t.holdable()}
-        if len(sigmas) > 1:
-            raise ConfigError(f"shared nuisance {name!r} has different widths in different terms: {sorted(map(str, sigmas))}")
-        sigma = sigmas.pop()
-        return (name, np.inf if sigma is None else float(sigma), name in binned_names,
-                [t for t in alone if name in t.holdable()])
-
     def _fit(self, flat: dict, n: int, details: bool) -> LikelihoodFit:
         chi2 = np.zeros(n)
         per, nuis = {}, {}
@@ -493,7 +455,7 @@ class Likelihood(CostSum):
                 shared_terms.append(c)
                 shared_signals[c.dataset] = s
                 continue
-            if cross is not None and any(c is t for t in cross[3]):
+            if cross is not None and any(c is t for t in cross.terms):
                 held_terms.append((c, s))
                 continue
             value, fitted = c.chi2_of_signal(s, details=details)
@@ -501,15 +463,15 @@ class Likelihood(CostSum):
             per[c.dataset] = value
             nuis.update(fitted)
         if cross is not None:
-            families = [_held_family(t, s, cross[0]) for t, s in held_terms]
-            if cross[2]:
-                families.append(_binned_family(joint_terms, joint_signals, cross[0]))
+            families = [held_family(t, s, cross.name) for t, s in held_terms]
+            if cross.binned:
+                families.append(binned_family(joint_terms, joint_signals, cross.name))
                 joint_terms = []
-            value, f, parts, fitted = profile_shared(families, n, cross[1], details)
+            value, f, parts, fitted = profile_shared(families, n, cross.sigma, details)
             chi2 = chi2 + value
             per.update(parts)
             nuis.update(fitted)
-            nuis[cross[0]] = f - 1.0
+            nuis[cross.name] = f - 1.0
         if joint_terms:
             datasets = [t.binned_dataset(joint_signals[t.dataset]) for t in joint_terms]
             res = binned.combined_chi2(datasets, joint_signals)
@@ -574,23 +536,3 @@ class Likelihood(CostSum):
             rows.append(row)
         return rows
 
-
-def _binned_family(terms, signals: Mapping, name: str):
-    """The binned terms as one family of :func:`cevns.stats.cross_family.profile_shared`: profiled jointly
-    with the nuisance ``name`` held at ``theta = f - 1``."""
-    def family(f, idx, details):
-        sigs = {t.dataset: np.asarray(signals[t.dataset])[idx] for t in terms}
-        res = binned.combined_chi2([t.binned_dataset(sigs[t.dataset]) for t in terms], sigs, held={name: f - 1.0})
-        return res.chi2, res.per_dataset, res.nuisances
-    return family
-
-
-def _held_family(term: Term, signal: np.ndarray, name: str):
-    """One term as a family of :func:`cevns.stats.cross_family.profile_shared` (``chi2_held`` with ``name``
-    held at ``f``). Each call starts the term's own profile afresh: a warm start from the previous ``f``
-    would make the value depend on the history of the search (the XENONnT Gauss-Newton stops on the
-    bilinear yield grid at the 1e-3 level) and was not faster."""
-    def family(f, idx, details):
-        value, fitted = term.chi2_held(np.asarray(signal)[idx], {name: f})
-        return value, {term.dataset: value}, (fitted if details else {})
-    return family
