@@ -305,7 +305,9 @@ class Likelihood(CostSum):
     Raises
     ------
     ConfigError
-        If there are no terms, two terms share a dataset key, or limits name an unknown parameter.
+        If there are no terms, two terms share a dataset key, limits name an unknown parameter, or nuisances
+        are shared across likelihood families in an unsupported way
+        (:func:`cevns.stats.cross_family.shared_across_families`).
     """
 
     def __init__(self, components: Sequence[Cost], fixed: Mapping | None = None, parameters: Sequence[str] = (),
@@ -535,4 +537,3 @@ class Likelihood(CostSum):
             row["settings"] = exp.settings(self.fixed)
             rows.append(row)
         return rows
-
