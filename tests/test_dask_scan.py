@@ -99,8 +99,20 @@ def _sin2w_analysis(experiment, kind):
                        "confidence_levels": [0.6827, 0.9]}]}
 
 
+def _solar_pair_analysis():
+    """XENONnT 8B + PandaX-4T 8B sharing one 8B flux across likelihood families (cevns.stats.cross_family)."""
+    doc = _sin2w_analysis("xenonnt-8b", "xenonnt_8b")
+    doc["name"], doc["title"] = "dask-solar-pair", "dask vs in-process, shared 8B flux across families"
+    doc["experiments"][0]["label"] = "XENONnT 8B"
+    doc["experiments"].append({"experiment": "pandax-4t-8b", "label": "PandaX-4T 8B", "likelihood": "poisson",
+                               "data": "observed", "settings": {"coupling_scheme": "tree"}})
+    doc["correlations"] = [{"name": "solar_8b_flux", "sigma": 0.12, "members": [
+        {"experiment": "XENONnT 8B", "nuisance": "flux_8B"}, {"experiment": "PandaX-4T 8B", "nuisance": "flux_8b"}]}]
+    return doc
+
+
 PLUGIN_ANALYSES = [_sin2w_analysis("coherent-ar-2020", "template_poisson"),
-                   _sin2w_analysis("xenonnt-8b", "xenonnt_8b")]
+                   _sin2w_analysis("xenonnt-8b", "xenonnt_8b"), _solar_pair_analysis()]
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +121,7 @@ def process_executor():
         yield ex
 
 
-@pytest.mark.parametrize("analysis", PLUGIN_ANALYSES, ids=lambda a: a["experiments"][0]["likelihood"])
+@pytest.mark.parametrize("analysis", PLUGIN_ANALYSES, ids=lambda a: a["name"])
 def test_plugin_kinds_on_worker_processes_match_in_process(tmp_path, process_executor, analysis):
     spec = load_analysis(analysis)
     local = run_analysis(spec, tmp_path / "local", executor=InProcessExecutor(), progress=False, chunk_points=2)

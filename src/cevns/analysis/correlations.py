@@ -7,15 +7,21 @@ jointly over it (:func:`cevns.stats.binned.combined_chi2`: one ``theta`` scaling
 components). For two Gaussian counting experiments with signals ``s_i``, data ``d_i``, variances
 ``v_i`` and a common normalisation of width ``sigma`` the profiled chi^2 is then the closed form
 ``r^T (V + sigma^2 s s^T)^{-1} r`` with ``r = d - s - b``, ``V = diag(v)`` (tests/test_correlations.py).
+
+Members may belong to different likelihood families (binned terms, template terms, terms profiled alone
+such as the XENONnT 8B template term): the nuisance is then profiled outside the families
+(:mod:`cevns.stats.cross_family`); template_poisson members share only with template_poisson members, and
+at most one correlation may join several families (:func:`check_correlations`).
 """
 
 from __future__ import annotations
 
 import math
 
+from ..stats.likelihood import LIKELIHOOD_KINDS, Term
 from .schema import AnalysisSpec, _Problems
 
-__all__ = ["member_entry", "correlation_renames", "check_correlations", "correlations_summary"]
+__all__ = ["member_entry", "member_family", "correlation_renames", "check_correlations", "correlations_summary"]
 
 
 def member_entry(spec: AnalysisSpec, experiment: str) -> list[int]:
@@ -97,15 +103,7 @@ def check_correlations(problems: _Problems, spec: AnalysisSpec, effective: dict[
                 problems.add(loc, f"{m.experiment!r}/{m.nuisance} is already a member of {seen[(i, m.nuisance)]}")
             seen[(i, m.nuisance)] = f"correlation {c.name!r}"
             renamed.setdefault(i, set()).add(m.nuisance)
-    for k, c in enumerate(spec.correlations):
-        kinds = set()
-        for m in c.members:
-            idx = member_entry(spec, m.experiment)
-            if len(idx) == 1:
-                kinds.add(spec.experiments[idx[0]].likelihood == "template_poisson")
-        if len(kinds) > 1:
-            problems.add(["correlations", k], f"correlation {c.name!r} mixes template_poisson members with "
-                         "binned ones; a template term shares nuisances only with other template terms")
+    _check_families(problems, spec)
     names = {c.name for c in spec.correlations}
     for i, own in (effective or {}).items():
         for n in (own or set()) - renamed.get(i, set()):
@@ -114,6 +112,59 @@ def check_correlations(problems: _Problems, spec: AnalysisSpec, effective: dict[
                              f"of experiment entry {i}: choose another name")
     if len(names) != len(spec.correlations):
         problems.add(["correlations"], "two correlations have the same name")
+
+
+def member_family(spec: AnalysisSpec, index: int) -> str:
+    """The likelihood family of an experiment entry (how :class:`~cevns.stats.likelihood.Likelihood`
+    profiles it): ``"binned"`` (``poisson``/``gaussian``, profiled jointly), ``"template"``
+    (``template_poisson``, jointly when they share nuisances) or ``"term <label>"`` (profiled alone).
+
+    Parameters
+    ----------
+    spec : AnalysisSpec
+        The analysis.
+    index : int
+        Index of the entry in ``spec.experiments``.
+
+    Returns
+    -------
+    str
+    """
+    e = spec.experiments[index]
+    cls = LIKELIHOOD_KINDS.get(e.likelihood)
+    if cls is not None and cls.joint:
+        return "binned"
+    if e.likelihood == "template_poisson":
+        return "template"
+    return f"term {e.label or e.experiment}"
+
+
+def _check_families(problems: _Problems, spec: AnalysisSpec) -> None:
+    """Correlations across likelihood families: allowed between binned terms and terms that can hold a
+    nuisance fixed (:mod:`cevns.stats.cross_family`), at most one such correlation, never with template terms."""
+    across = []
+    for k, c in enumerate(spec.correlations):
+        families = {}
+        for m in c.members:
+            idx = member_entry(spec, m.experiment)
+            if len(idx) == 1:
+                families.setdefault(member_family(spec, idx[0]), idx[0])
+        if len(families) < 2:
+            continue
+        if "template" in families:
+            problems.add(["correlations", k], f"correlation {c.name!r} mixes template_poisson members with "
+                         "other likelihoods; a template term shares nuisances only with other template terms")
+            continue
+        for fam, i in families.items():
+            cls = LIKELIHOOD_KINDS.get(spec.experiments[i].likelihood)
+            if fam != "binned" and (cls is None or cls.chi2_held is Term.chi2_held):
+                problems.add(["correlations", k], f"correlation {c.name!r}: the {spec.experiments[i].likelihood!r} "
+                             f"term of {spec.experiments[i].label!r} cannot share a nuisance with terms of other "
+                             "likelihood families")
+        across.append(c.name)
+    if len(across) > 1:
+        problems.add(["correlations"], f"correlations {across} each join several likelihood families; only one "
+                     "such correlation is supported (its nuisance is profiled outside the families)")
 
 
 def correlations_summary(spec: AnalysisSpec) -> list[dict]:

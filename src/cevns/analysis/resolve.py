@@ -290,7 +290,8 @@ def _resolve_experiments(problems: _Problems, spec: AnalysisSpec, base: Path) ->
             if e.systematics:
                 problems.add(loc + ["systematics"], f"the {e.likelihood!r} likelihood takes no systematics "
                              "(single-bin pulls come from [statistics.single_bin]); use \"poisson\" or \"gaussian\"")
-            effective[i] = None
+            shareable = getattr(cls, "correlatable", None)  # kinds with own nuisances that can be shared
+            effective[i] = shareable(exp) if shareable is not None else None
             continue
         components = {"signal", *bkg_names}
         if exp.sideband is not None and e.likelihood == "gaussian":

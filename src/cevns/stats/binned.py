@@ -294,7 +294,8 @@ def _nuisance_table(datasets, extra):
 
 
 def combined_chi2(datasets: Sequence[BinnedDataset], signals: Mapping[str, object],
-                  nuisances: Sequence[Nuisance] | None = None, n_iter: int = 100) -> CombinedFit:
+                  nuisances: Sequence[Nuisance] | None = None, n_iter: int = 100,
+                  held: Mapping[str, object] | None = None) -> CombinedFit:
     """Joint chi^2 of several binned datasets, profiled over all normalisation nuisances.
 
     ``chi2(p) = min_theta [ sum_d chi2_d(n_d, mu_d(p, theta)) + sum_k (theta_k / sigma_k)^2 ]`` where
@@ -317,11 +318,21 @@ def combined_chi2(datasets: Sequence[BinnedDataset], signals: Mapping[str, objec
         ``"dataset/component"`` (e.g. ``"CONUS/signal"``).
     n_iter : int, optional
         Maximum Newton iterations (Poisson case).
+    held : mapping of str -> float or array_like, optional
+        Nuisances held at given values ``theta_k`` (fractional shifts, scalars or (n_points,) arrays)
+        instead of profiled: their shift enters the expectation and their prior is left out (the caller
+        adds the prior of the parameter they stand for, e.g. a nuisance shared with a term of another
+        likelihood family, :mod:`cevns.stats.cross_family`). They are reported among ``nuisances``.
 
     Returns
     -------
     CombinedFit
         ``chi2`` (n_points,), ``nuisances`` (name -> (n_points,)), ``per_dataset`` and ``converged``.
+
+    Raises
+    ------
+    ValueError
+        Inconsistent datasets or signals, or a held nuisance that no dataset has.
     """
     datasets = list(datasets)
     if not datasets:
@@ -336,13 +347,18 @@ def combined_chi2(datasets: Sequence[BinnedDataset], signals: Mapping[str, objec
     if unknown:
         raise ValueError(f"signals given for unknown dataset(s) {unknown}")
     comps = {ds.name: ds.components(signals[ds.name]) for ds in datasets}
+    held = {k: np.atleast_1d(np.asarray(v, dtype=float)).ravel() for k, v in dict(held or {}).items()}
     try:
-        n_points = np.broadcast_shapes(*[(c["signal"].shape[0],) for c in comps.values()])[0]
+        n_points = np.broadcast_shapes(*[(c["signal"].shape[0],) for c in comps.values()],
+                                       *[v.shape for v in held.values()])[0]
     except ValueError:
-        raise ValueError("signals of different datasets have different numbers of points: "
+        raise ValueError("signals of different datasets (or held nuisances) have different numbers of points: "
                          f"{ {k: c['signal'].shape[0] for k, c in comps.items()} }") from None
     table = _nuisance_table(datasets, nuisances)
-    nuis_names = list(table)
+    unknown_held = sorted(set(held) - set(table))
+    if unknown_held:
+        raise ValueError(f"held nuisance(s) {unknown_held} are not nuisances of the datasets ({list(table)})")
+    nuis_names = [k for k in table if k not in held]
     n_nuis = len(nuis_names)
 
     offsets, start = {}, 0
@@ -367,6 +383,9 @@ def combined_chi2(datasets: Sequence[BinnedDataset], signals: Mapping[str, objec
     for k, key in enumerate(nuis_names):
         for ds_name, comp in table[key][1]:
             shifts[:, k, offsets[ds_name]] += comps[ds_name][comp]
+    for key, value in held.items():   # held nuisances: their shift moves the expectation, no prior
+        for ds_name, comp in table[key][1]:
+            base[:, offsets[ds_name]] += value[:, None] * comps[ds_name][comp]
     precision, fixed = _sigmas([table[k][0] for k in nuis_names], n_nuis)
     onoff = None
     if any(ds.off_counts is not None for ds in datasets):
@@ -392,8 +411,9 @@ def combined_chi2(datasets: Sequence[BinnedDataset], signals: Mapping[str, objec
         sl = offsets[ds.name]
         sub = None if onoff is None else _OnOff(onoff.mask[sl], onoff.off[sl], onoff.tau[sl])
         per_dataset[ds.name] = _mixed_objective(observed[sl], mu[:, sl], poisson_bins[sl], inv_var[:, sl], sub)
-    return CombinedFit(chi2=chi2, nuisances={k: theta[:, i] for i, k in enumerate(nuis_names)},
-                       per_dataset=per_dataset, converged=conv)
+    fitted = {k: theta[:, i] for i, k in enumerate(nuis_names)}
+    fitted.update({k: np.broadcast_to(v, (n_points,)).copy() for k, v in held.items()})
+    return CombinedFit(chi2=chi2, nuisances=fitted, per_dataset=per_dataset, converged=conv)
 
 
 # ----------------------------------------------------------------------------------------------

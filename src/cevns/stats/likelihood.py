@@ -7,8 +7,11 @@ with its data, profiling its own nuisances in closed form or by vectorised Newto
 ``term_a + term_b`` is a :class:`Likelihood` whose parameters are the union of the names (one shared
 parameter per name); binned terms in a sum are profiled *jointly* over their normalisation
 nuisances, nuisances of the same name being one shared parameter (a correlated systematic, e.g. the
-reactor-flux normalisation of CONUS and CONNIE, Canas et al. arXiv:1911.09831). A sum is usable
-directly by ``iminuit.Minuit`` and is what fits, profiles and scans evaluate.
+reactor-flux normalisation of CONUS and CONNIE, Canas et al. arXiv:1911.09831). Template terms that
+share nuisances are profiled jointly too; every other term alone. One nuisance may be shared across these
+families (e.g. the solar 8B flux of the XENONnT template term and of a binned PandaX-4T term): it is
+then profiled outside them, each family being profiled with it held fixed (:mod:`cevns.stats.cross_family`).
+A sum is usable directly by ``iminuit.Minuit`` and is what fits, profiles and scans evaluate.
 
 Kinds of terms are registered by name (:func:`register_likelihood`); the analysis schema takes its
 list of likelihood kinds from :data:`LIKELIHOOD_KINDS`. A new kind is one new class (see
@@ -26,6 +29,7 @@ from ..errors import ConfigError
 from ..physics.parameters import PhysicsPoint, canonical_name, spec_for
 from . import binned
 from .cost import Cost, CostSum
+from .cross_family import binned_family, held_family, profile_shared, shared_across_families
 from .parameter_shifts import shifted_point
 
 __all__ = ["Term", "Likelihood", "LikelihoodFit", "LIKELIHOOD_KINDS", "register_likelihood", "term_class",
@@ -218,6 +222,35 @@ class Term(Cost):
         """
         raise NotImplementedError
 
+    def holdable(self) -> dict:
+        """Nuisances shared through ``[[correlations]]`` that this (non-binned, non-template) term can hold
+        at given values (:meth:`chi2_held`): global name -> prior width (None = free). Default: none.
+
+        Returns
+        -------
+        dict of str to float or None
+        """
+        return {}
+
+    def chi2_held(self, signal: np.ndarray, held: Mapping, start: Mapping | None = None):
+        """chi^2 (n,) profiled with the nuisances ``held`` (global name -> values) fixed, their priors left
+        out, and the fitted nuisances by name (terms with a :meth:`holdable` nuisance implement it).
+
+        Parameters
+        ----------
+        signal : numpy.ndarray
+            The term's :meth:`signal` at n points.
+        held : mapping of str to float or numpy.ndarray
+            Values of the held nuisances (normalisations, nominal 1).
+        start : mapping, optional
+            Starting values of the other nuisances by reported name.
+
+        Returns
+        -------
+        tuple of (numpy.ndarray, dict)
+        """
+        raise ConfigError(f"{self.label} ({self.kind}) cannot hold a nuisance fixed")
+
     def _value(self, args):
         return Likelihood([self]).evaluate(*args) if self.npar else Likelihood([self]).chi2({})
 
@@ -275,7 +308,9 @@ class Likelihood(CostSum):
     Raises
     ------
     ConfigError
-        If there are no terms, two terms share a dataset key, or limits name an unknown parameter.
+        If there are no terms, two terms share a dataset key, limits name an unknown parameter, or nuisances
+        are shared across likelihood families in an unsupported way
+        (:func:`cevns.stats.cross_family.shared_across_families`).
     """
 
     def __init__(self, components: Sequence[Cost], fixed: Mapping | None = None, parameters: Sequence[str] = (),
@@ -303,6 +338,7 @@ class Likelihood(CostSum):
         datasets = [t.dataset for t in self.terms]
         if len(set(datasets)) != len(datasets):
             raise ConfigError(f"likelihood terms need distinct dataset names, got {datasets}")
+        self._cross = shared_across_families(self.terms)
 
     # ------------------------------------------------------------------ parts
     @property
@@ -408,6 +444,8 @@ class Likelihood(CostSum):
         per, nuis = {}, {}
         joint_terms, joint_signals = [], {}
         shared_terms, shared_signals = [], {}
+        cross = getattr(self, "_cross", None)
+        held_terms = []
         for c in self.components:
             if not isinstance(c, Term):
                 args = tuple(np.broadcast_to(self._value_of(flat, p), (n,)) for p in c.parameters)
@@ -422,10 +460,23 @@ class Likelihood(CostSum):
                 shared_terms.append(c)
                 shared_signals[c.dataset] = s
                 continue
+            if cross is not None and any(c is t for t in cross.terms):
+                held_terms.append((c, s))
+                continue
             value, fitted = c.chi2_of_signal(s, details=details)
             chi2 = chi2 + value
             per[c.dataset] = value
             nuis.update(fitted)
+        if cross is not None:
+            families = [held_family(t, s, cross.name) for t, s in held_terms]
+            if cross.binned:
+                families.append(binned_family(joint_terms, joint_signals, cross.name))
+                joint_terms = []
+            value, f, parts, fitted = profile_shared(families, n, cross.sigma, details)
+            chi2 = chi2 + value
+            per.update(parts)
+            nuis.update(fitted)
+            nuis[cross.name] = f - 1.0
         if joint_terms:
             datasets = [t.binned_dataset(joint_signals[t.dataset]) for t in joint_terms]
             res = binned.combined_chi2(datasets, joint_signals)

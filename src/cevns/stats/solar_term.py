@@ -21,12 +21,19 @@ overrides them, ``"free"`` = unconstrained):
   and arXiv:2604.06002 themselves could not be retrieved; SR2's AC constraint is not in that file and
   is ASSUMED equal to SR1's.
 
+A ``[[correlations]]`` entry can make the solar-flux normalisations ``flux_<component>`` (:meth:`correlatable`)
+one parameter with nuisances of other experiments: the nuisance is then listed under the correlation's
+name with its width (which replaces the constraint above), and when the other members are in another
+likelihood family (e.g. the PandaX-4T 8B summary channels, a binned ``poisson`` term) the term is profiled
+with it held at given values (:meth:`XenonntTemplateTerm.chi2_held`, :mod:`cevns.stats.cross_family`).
+
 Data: observed counts, or Asimov = ``data_scale x`` the CEvNS signal at the Asimov point (SSM fluxes,
 nominal yields) + the nominal backgrounds.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Mapping
 
@@ -153,11 +160,16 @@ class XenonntTemplateTerm(Term):
         Physics parameters exposed as cost parameters (for iminuit).
     fixed : mapping, optional
         Values of the other physics parameters.
+    correlated : mapping, optional
+        ``{own nuisance: (global name, sigma)}`` from ``[[correlations]]`` (own names from
+        :meth:`correlatable`; ``sigma`` None = free): the nuisance is known by the global name and
+        constrained by ``sigma``.
 
     Raises
     ------
     ConfigError
-        Data of the wrong size, negative or not finite, or invalid constraints.
+        Data of the wrong size, negative or not finite, invalid constraints, or a correlated nuisance that
+        cannot be shared (or with sigma 0).
     """
 
     kind = "xenonnt_8b"
@@ -165,9 +177,19 @@ class XenonntTemplateTerm(Term):
     data_kinds = ("observed", "asimov")
 
     def __init__(self, experiment, label, dataset, *, observed, data="observed", sigmas=None, parameters=(),
-                 fixed=None):
+                 fixed=None, correlated=None):
         super().__init__(experiment, label, dataset, parameters=parameters, fixed=fixed)
-        self.profiler = profiler_of(experiment, sigmas)
+        self.correlated = {str(k): (str(v[0]), v[1]) for k, v in dict(correlated or {}).items()}
+        s = dict(sigmas) if sigmas is not None else likelihood_sigmas(getattr(experiment.spec, "likelihood", None))
+        for own, (name, sigma) in self.correlated.items():
+            if own not in self.correlatable(experiment):
+                raise ConfigError(f"{label}: cannot correlate {own!r}; its shareable nuisances are "
+                                  f"{sorted(self.correlatable(experiment))}")
+            if sigma is not None and not float(sigma) > 0:
+                raise ConfigError(f"{label}: correlation {name!r} has sigma {sigma}; the template likelihood needs "
+                                  f"a positive width (or none = free) for {own!r}")
+            s[own.removeprefix("flux_")] = math.inf if sigma is None else float(sigma)
+        self.profiler = profiler_of(experiment, s)
         sizes = [r.observed.size for r in self.profiler.runs]
         obs = np.asarray(observed, dtype=float).ravel()
         if obs.size != sum(sizes) or np.any(obs < 0) or not np.all(np.isfinite(obs)):
@@ -217,7 +239,34 @@ class XenonntTemplateTerm(Term):
             obs, data = experiment.observed, "observed"
         else:
             obs, data = np.asarray(asimov, dtype=float) + sum(experiment.backgrounds.values()), "asimov"
-        return cls(experiment, label, dataset, observed=obs, data=data, fixed=fixed)
+        return cls(experiment, label, dataset, observed=obs, data=data, fixed=fixed,
+                   correlated=options.get("correlations"))
+
+    @classmethod
+    def correlatable(cls, experiment) -> set:
+        """Nuisances a ``[[correlations]]`` entry can share: the solar-flux normalisations ``flux_<component>``.
+
+        Parameters
+        ----------
+        experiment : XenonntExperiment
+            A built experiment of kind ``xenonnt-8b``.
+
+        Returns
+        -------
+        set of str
+            E.g. ``{"flux_8B", "flux_hep"}``.
+        """
+        return {f"flux_{c}" for c in getattr(getattr(experiment, "spec", None), "components", ())}
+
+    def holdable(self) -> dict:
+        """The correlated nuisances this term can hold at given values: global name -> sigma (None = free).
+
+        Returns
+        -------
+        dict of str to float or None
+        """
+        return {name: (None if sigma is None or math.isinf(sigma) else float(sigma))
+                for name, sigma in self.correlated.values()}
 
     @classmethod
     def asimov_signal(cls, experiment, params: Mapping) -> np.ndarray:
@@ -296,8 +345,63 @@ class XenonntTemplateTerm(Term):
             chi2[start:start + CHUNK] = res.chi2
             for k, v in res.nuisances.items():
                 nuis[k][start:start + CHUNK] = v
-        fitted = {f"{self.dataset}:{k}": v[inverse] for k, v in nuis.items()} if details else {}
+        fitted = {self._key(k): v[inverse] for k, v in nuis.items()} if details else {}
         return chi2[inverse], fitted
+
+    def _key(self, own: str) -> str:
+        """Reported name of a nuisance: the correlation's name, else ``"<dataset>:<own>"``."""
+        return self.correlated[own][0] if own in self.correlated else f"{self.dataset}:{own}"
+
+    def chi2_held(self, signal: np.ndarray, held: Mapping, start: Mapping | None = None):
+        """Profiled chi^2 with correlated nuisances held at given values and their constraint left out.
+
+        For a nuisance shared with terms of another likelihood family (:mod:`cevns.stats.cross_family`):
+        ``chi2(point | f) = min over the other nuisances`` of the cost of the module docstring without the
+        constraint of the held nuisance (the caller adds the shared one).
+
+        Parameters
+        ----------
+        signal : ndarray (n, n_components x n_energy)
+            Recoil rates from :meth:`signal`.
+        held : mapping global name -> float or ndarray (n,)
+            Values of correlated normalisations (flux / SSM; 1 = nominal), by the correlation's name.
+        start : mapping, optional
+            Starting values by reported name (as returned), e.g. the nuisances of a previous call.
+
+        Returns
+        -------
+        chi2 : ndarray (n,)
+        nuisances : dict
+            Reported name -> (n,) values of the profiled nuisances (the held ones left out).
+
+        Raises
+        ------
+        ConfigError
+            A held name that is not one of this term's correlated nuisances.
+        """
+        by_name = {name: own for own, (name, _) in self.correlated.items()}
+        bad = sorted(set(held) - set(by_name))
+        if bad:
+            raise ConfigError(f"{self.label}: {bad} are not correlated nuisances of this term ({sorted(by_name)})")
+        signal = np.asarray(signal, dtype=float)
+        fixed = {by_name[k]: np.asarray(v, dtype=float) for k, v in held.items()}
+        prof = copy.copy(self.profiler)
+        prof.sigmas = {**prof.sigmas, **{own.removeprefix("flux_"): math.inf for own in fixed}}
+        keys = {self._key(k): k for k in prof.names}
+        first = {keys[k]: v for k, v in dict(start or {}).items() if k in keys and keys[k] not in fixed}
+        m = prof.n_energy
+        chi2 = np.empty(signal.shape[0])
+        nuis = {k: np.empty(signal.shape[0]) for k in prof.names if k not in fixed}
+        for lo in range(0, signal.shape[0], CHUNK):
+            sl = slice(lo, lo + CHUNK)
+            rates = {c: signal[sl, i * m:(i + 1) * m] for i, c in enumerate(prof.components)}
+            res = prof.profile(rates, fixed={k: np.broadcast_to(v, signal.shape[:1])[sl] for k, v in fixed.items()},
+                               observed=self.observed_runs,
+                               start={k: np.broadcast_to(v, signal.shape[:1])[sl] for k, v in first.items()})
+            chi2[sl] = res.chi2
+            for k in nuis:
+                nuis[k][sl] = res.nuisances[k]
+        return chi2, {self._key(k): v for k, v in nuis.items()}
 
     def nuisance_table(self) -> dict:
         """Nuisance name -> {"sigma", "applies_to"}."""
@@ -306,8 +410,7 @@ class XenonntTemplateTerm(Term):
         for k in self.profiler.names:
             key = {"signal_eff": "signal"}.get(k, k if k.startswith("ac_") else k.replace("flux_", ""))
             sig = 1.0 if k in ("tly", "tqy") else s[key]
-            out[f"{self.dataset}:{k}"] = {"sigma": None if math.isinf(sig) else sig,
-                                          "applies_to": [f"{self.label}/{k}"]}
+            out[self._key(k)] = {"sigma": None if math.isinf(sig) else sig, "applies_to": [f"{self.label}/{k}"]}
         return out
 
     def describe(self) -> dict:
