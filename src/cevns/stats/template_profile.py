@@ -27,9 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import xlogy
 
 from ..errors import ConfigError
+from .template_kernel import TemplateKernel, newton
 
 #: Shape nuisances are limited to +-THETA_MAX sigma (the exponential form would overflow far beyond).
 THETA_MAX = 5.0
@@ -105,102 +105,6 @@ class ProfileResult:
     converged: bool
 
 
-def _model(t: TemplateArrays, p: np.ndarray, jacobian: bool = True):
-    """Expected counts, Jacobian (P, n_par, B) (None unless ``jacobian``), component templates and their
-    theta derivatives."""
-    nc, ns = len(t.names), len(t.nuisances)
-    npt = p.shape[0]
-    nb = t.observed.size
-    s = p[:, :nc]
-    th = p[:, nc:nc + ns]
-    logs: list = [None] * nc
-    derivs = []  # (c, j, d ln h / d theta (P, B), d2 ln h / d theta2 (P, B))
-    for c, j, b, a in t.variations:
-        x = th[:, j:j + 1]
-        inside = np.abs(x) <= 1.0
-        term = x * b + np.where(inside, 0.5 * x * x, np.abs(x) - 0.5) * a
-        logs[c] = term if logs[c] is None else logs[c] + term
-        if jacobian:
-            derivs.append((c, j, b + np.clip(x, -1.0, 1.0) * a, np.where(inside, a, 0.0)))
-    h = [h0 if lg is None else h0 * np.exp(np.clip(lg, -50.0, 50.0)) for h0, lg in zip(t.nominal, logs)]
-    mu = np.zeros((npt, nb))
-    for c in range(nc):
-        mu += s[:, c:c + 1] * h[c]
-    if t.off_counts is not None:
-        r = p[:, nc + ns]
-        k = p[:, nc + ns + 1:]
-        kb = k @ t.membership.T
-        mu += r[:, None] * kb
-    if not jacobian:
-        return mu, None, (h, derivs)
-    J = np.zeros((npt, p.shape[1], nb))
-    for c in range(nc):
-        J[:, c] = h[c]
-    for c, j, d1, _ in derivs:
-        J[:, nc + j] += s[:, c:c + 1] * h[c] * d1
-    if t.off_counts is not None:
-        J[:, nc + ns] = kb
-        J[:, nc + ns + 1:] = r[:, None, None] * t.membership.T[None]
-    return mu, J, (h, derivs)
-
-
-def _chi2(t: TemplateArrays, p: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    nc, ns = len(t.names), len(t.nuisances)
-    n = t.observed[None, :]
-    m = np.maximum(mu, 1e-300)
-    out = 2.0 * np.sum(m - n + xlogy(n, n / m), axis=1)
-    for c, sg in enumerate(t.sigma):
-        if sg is not None:
-            out += ((p[:, c] - 1.0) / sg) ** 2
-    out += np.sum(p[:, nc:nc + ns] ** 2, axis=1)
-    if t.off_counts is not None:
-        k = np.maximum(p[:, nc + ns + 1:], 1e-300)
-        mo = t.off_counts[None, :]
-        out += 2.0 * np.sum(k - mo + xlogy(mo, mo / k), axis=1)
-        out += ((p[:, nc + ns] - 1.0) / t.ratio_sigma) ** 2
-    return out
-
-
-def _grad_hess(t: TemplateArrays, p: np.ndarray):
-    nc, ns = len(t.names), len(t.nuisances)
-    mu, J, (h, derivs) = _model(t, p)
-    mu = np.maximum(mu, 1e-300)
-    n = t.observed[None, :]
-    a = 1.0 - n / mu                              # d(dev/2)/dmu
-    w = n / mu**2                                 # d2(dev/2)/dmu2
-    g = 2.0 * np.einsum("pb,pjb->pj", a, J)
-    H = 2.0 * np.matmul(J * w[:, None, :], J.transpose(0, 2, 1))
-    for c, j, d1, d2 in derivs:                   # second derivatives of mu: d/ds_c d/dtheta_j, d/dtheta_j d/dtheta_k
-        ah = a * h[c]
-        v = 2.0 * np.sum(ah * d1, axis=1)
-        H[:, c, nc + j] += v
-        H[:, nc + j, c] += v
-        H[:, nc + j, nc + j] += 2.0 * p[:, c] * np.sum(ah * d2, axis=1)
-        for c2, k, e1, _ in derivs:
-            if c2 == c:
-                H[:, nc + j, nc + k] += 2.0 * p[:, c] * np.sum(ah * d1 * e1, axis=1)
-    for c, sg in enumerate(t.sigma):
-        if sg is not None:
-            g[:, c] += 2.0 * (p[:, c] - 1.0) / sg**2
-            H[:, c, c] += 2.0 / sg**2
-    idx = np.arange(nc, nc + ns)
-    g[:, idx] += 2.0 * p[:, idx]
-    H[:, idx, idx] += 2.0
-    if t.off_counts is not None:
-        ir = nc + ns
-        k = np.maximum(p[:, ir + 1:], 1e-300)
-        mo = t.off_counts[None, :]
-        g[:, ir + 1:] += 2.0 * (1.0 - mo / k)
-        kk = np.arange(ir + 1, p.shape[1])
-        H[:, kk, kk] += 2.0 * mo / k**2
-        v = 2.0 * (a @ t.membership)              # d2 mu / dr dk_g = M_bg
-        H[:, ir, ir + 1:] += v
-        H[:, ir + 1:, ir] += v
-        g[:, ir] += 2.0 * (p[:, ir] - 1.0) / t.ratio_sigma**2
-        H[:, ir, ir] += 2.0 / t.ratio_sigma**2
-    return _chi2(t, p, mu), g, H
-
-
 def _project(t: TemplateArrays, p: np.ndarray) -> np.ndarray:
     nc, ns = len(t.names), len(t.nuisances)
     p[:, :nc] = np.maximum(p[:, :nc], 0.0)
@@ -211,31 +115,22 @@ def _project(t: TemplateArrays, p: np.ndarray) -> np.ndarray:
     return p
 
 
-def _subset(t: TemplateArrays, idx: np.ndarray, n_points: int) -> TemplateArrays:
-    """The templates of the points ``idx`` (per-point arrays have ``n_points`` rows)."""
-    if idx.size == n_points:
-        return t
+class _Subsets:
+    """Kernels of subsets of the points (the last few kept: a Newton iteration asks twice per set)."""
 
-    def pick(a):
-        return a[idx] if np.ndim(a) == 2 and np.shape(a)[0] == n_points and n_points > 1 else a
+    def __init__(self, kernel: TemplateKernel):
+        self.kernel = kernel
+        self.cache: list = []
 
-    return TemplateArrays(t.observed, t.names, [pick(h) for h in t.nominal], t.sigma, t.nuisances,
-                          [(c, j, pick(b), pick(a)) for c, j, b, a in t.variations], t.off_counts, t.membership,
-                          t.ratio_sigma)
-
-
-def _solve(A: np.ndarray, g: np.ndarray, diag: np.ndarray) -> np.ndarray:
-    """Newton steps ``-A^-1 g`` per point; a singular system falls back to a gradient step for that point only."""
-    try:
-        return -np.linalg.solve(A, g[:, :, None])[:, :, 0]
-    except np.linalg.LinAlgError:
-        out = -g / diag
-        for i in range(A.shape[0]):
-            try:
-                out[i] = -np.linalg.solve(A[i], g[i])
-            except np.linalg.LinAlgError:
-                pass
-        return out
+    def __call__(self, idx: np.ndarray) -> TemplateKernel:
+        if idx.size == self.kernel.n_points:
+            return self.kernel
+        for i, k in self.cache:
+            if i.size == idx.size and np.array_equal(i, idx):
+                return k
+        k = self.kernel.take(idx)
+        self.cache = [(idx, k)] + self.cache[:1]
+        return k
 
 
 def default_start(t: TemplateArrays, n_points: int) -> np.ndarray:
@@ -290,18 +185,25 @@ def presolve_scales(t: TemplateArrays, p: np.ndarray, n_points: int, iterations:
     ndarray, shape (n_points, n_par)
         ``p`` with the per-point scales replaced.
     """
+    return _presolve(TemplateKernel(t, n_points), p, iterations)
+
+
+def _presolve(kernel: TemplateKernel, p: np.ndarray, iterations: int = 30, sigma: list | None = None) -> np.ndarray:
+    """:func:`presolve_scales` with an already built kernel (``sigma``: the scale priors, default the kernel's)."""
+    t, n_points = kernel.t, kernel.n_points
     p = np.array(p, dtype=float)
     per_point = [c for c, h in enumerate(t.nominal) if np.ndim(h) == 2 and np.shape(h)[0] == n_points]
     if not per_point:
         return p
     nc = len(t.names)
-    n = t.observed[None, :]
     for c in per_point:
-        mu, _, (h, _) = _model(t, p, False)
-        hc = h[c]
-        rest = np.maximum(mu - p[:, c:c + 1] * hc, 0.0)
+        mu, h = kernel.counts_components(p)
+        cols = np.flatnonzero(np.any(h[c] != 0.0, axis=0))   # other bins add nothing to g and H
+        hc = h[c][:, cols]
+        n = t.observed[None, cols]
+        rest = np.maximum(mu[:, cols] - p[:, c:c + 1] * hc, 0.0)
         s = p[:, c].copy()
-        sg = t.sigma[c]
+        sg = (t.sigma if sigma is None else sigma)[c]
         for _ in range(iterations):
             m = np.maximum(s[:, None] * hc + rest, 1e-300)
             g = 2.0 * np.sum(hc * (1.0 - n / m), axis=1)
@@ -346,40 +248,14 @@ def profile_templates(t: TemplateArrays, n_points: int, start: np.ndarray | None
             raise ConfigError(f"cannot fix unknown template parameter {k!r}; known: {names}")
         p[:, names.index(k)] = v
         free[names.index(k)] = False
+    kernel = TemplateKernel(t, n_points)
     if free[:len(t.names)].all():
-        p = presolve_scales(t, p, n_points)
+        p = _presolve(kernel, p)
     p = _project(t, p)
-    lam = np.full(n_points, 1e-3)
-    eye = np.eye(npar)
-    fmask = free[:, None] & free[None, :]
-    active = np.arange(n_points)          # points still iterating (converged ones drop out)
-    stalled = np.zeros(n_points, dtype=bool)
-    it = 0
-    while active.size and it < max_iter:
-        it += 1
-        ta = _subset(t, active, n_points)
-        pa = p[active]
-        chi, g, H = _grad_hess(ta, pa)
-        g = np.where(free, g, 0.0)
-        H = np.where(fmask, H, eye)
-        diag = np.abs(np.diagonal(H, axis1=1, axis2=2)) + 1e-12
-        A = H + lam[active][:, None, None] * (diag[:, :, None] * eye)
-        step = _solve(A, g, diag)
-        step = np.where(np.isfinite(step), step, 0.0)
-        trial = _project(ta, pa + step)
-        chi_new = _chi2(ta, trial, _model(ta, trial, False)[0])
-        ok = chi_new <= chi + 1e-12
-        dchi = np.where(ok, chi - chi_new, 0.0)
-        small = np.max(np.abs(trial - pa) / (1.0 + np.abs(pa)), axis=1)
-        p[active] = np.where(ok[:, None], trial, pa)
-        la = np.where(ok, np.maximum(lam[active] * 0.2, 1e-9), lam[active] * 10.0)
-        lam[active] = la
-        stalled[active] = la > 1e12
-        done = ok & (dchi < tol) & (small < tol ** 0.5) | (la > 1e12)
-        active = active[~done]
-    converged = not active.size and not np.any(stalled)
-    chi = _chi2(t, p, _model(t, p, False)[0])
-    return ProfileResult(chi2=chi, values=p, parameters=names, iterations=it, converged=converged)
+    subsets = _Subsets(kernel)
+    p, it, converged = newton(p, free, lambda idx, x: subsets(idx).grad_hess(x),
+                              lambda idx, x: subsets(idx).chi2(x), lambda idx, x: _project(t, x), max_iter, tol)
+    return ProfileResult(chi2=kernel.chi2(p), values=p, parameters=names, iterations=it, converged=converged)
 
 
 def chi2_at(t: TemplateArrays, p: np.ndarray) -> np.ndarray:
@@ -397,7 +273,7 @@ def chi2_at(t: TemplateArrays, p: np.ndarray) -> np.ndarray:
     ndarray, shape (n_points,)
     """
     p = np.atleast_2d(np.asarray(p, dtype=float))
-    return _chi2(t, p, _model(t, p, False)[0])
+    return TemplateKernel(t, p.shape[0]).chi2(p)
 
 
 def variation_terms(nominal, up, down) -> tuple[np.ndarray, np.ndarray]:
