@@ -35,9 +35,24 @@ def _per_point(a, n_points: int) -> bool:
     return np.ndim(a) == 2 and np.shape(a)[0] == n_points
 
 
+def _hull(nonzero: np.ndarray) -> tuple[int, int]:
+    """``[lo, hi)`` of the nonzero entries of a boolean vector (``(0, 0)`` if none)."""
+    idx = np.flatnonzero(nonzero)
+    return (int(idx[0]), int(idx[-1]) + 1) if idx.size else (0, 0)
+
+
+def _dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Row-wise dot products of two (P, W) arrays."""
+    return np.einsum("pb,pb->p", x, y)
+
+
 class TemplateKernel:
     """A :class:`~cevns.stats.template_profile.TemplateArrays` model rearranged for fast evaluation at
     ``n_points`` points (module docstring).
+
+    The bins are reordered once (the chi2 is a sum over bins) so that the bins where each varying
+    component is nonzero form a contiguous range; its templates and derivatives are computed on that range
+    only, and each Hessian element on the overlap of the two rows' ranges.
 
     Parameters
     ----------
@@ -50,48 +65,61 @@ class TemplateKernel:
     def __init__(self, t, n_points: int):
         self.t = t
         self.n_points = n_points
-        n = np.asarray(t.observed, dtype=float)
-        self.n = n
-        self.B = n.size
+        B = np.asarray(t.observed).size
+        self.B = B
         self.nc, self.ns = len(t.names), len(t.nuisances)
         self.npar = len(t.parameters)
-        self.const_nlogn = float(np.sum(xlogy(n, n)) - n.sum())
         merged: dict = {}
         for c, j, b, a in t.variations:
-            key = (c, j)
-            if key in merged:
-                b0, a0 = merged[key]
-                merged[key] = (b0 + b, a0 + a)
-            else:
-                merged[key] = (b, a)
-        self.per_point_names = []      # attributes holding per-point arrays (leading axis = points)
-        self.varying = []              # (c, js, Bc, Ac, per_point)
-        const_shared, self.const_point = [], []
-        self.h0 = []
-        for c, h0 in enumerate(t.nominal):
-            pp = _per_point(h0, n_points)
-            self.h0.append(np.asarray(h0, float) if pp else np.asarray(h0, float).reshape(self.B))
-            keys = [k for k in merged if k[0] == c]
-            if not keys:
-                (self.const_point if pp else const_shared).append(c)
-                continue
-            js = np.array([k[1] for k in keys], dtype=int)
-            vpp = any(_per_point(x, n_points) for k in keys for x in merged[k])
-            shape = (n_points, self.B) if vpp else (self.B,)
-            Bc = np.stack([np.broadcast_to(np.asarray(merged[k][0], float).reshape(
-                (-1, self.B) if vpp and _per_point(merged[k][0], n_points) else (self.B,)), shape) for k in keys],
-                axis=-2)
-            Ac = np.stack([np.broadcast_to(np.asarray(merged[k][1], float).reshape(
-                (-1, self.B) if vpp and _per_point(merged[k][1], n_points) else (self.B,)), shape) for k in keys],
-                axis=-2)
-            self.varying.append([c, js, Bc, Ac, vpp])
-        self.const_shared = np.array(const_shared, dtype=int)
-        self.H0 = np.array([self.h0[c] for c in const_shared]).reshape(len(const_shared), self.B)
+            b0, a0 = merged.get((c, j), (0.0, 0.0))
+            merged[(c, j)] = (b0 + np.asarray(b, float), a0 + np.asarray(a, float))
+        h0 = [np.asarray(h, float) if _per_point(h, n_points) else np.asarray(h, float).reshape(B) for h in t.nominal]
+        varying = [c for c in range(self.nc) if any(k[0] == c for k in merged)]
+        self.const_point = [c for c in range(self.nc) if c not in varying and h0[c].ndim == 2]
+        const_shared = [c for c in range(self.nc) if c not in varying and h0[c].ndim == 1]
+        # bin order: by which point-dependent components are nonzero (each one's bins contiguous for up to
+        # two of them), then by on/off group
+        support = {c: np.any(np.atleast_2d(h0[c]) != 0.0, axis=0) for c in varying + self.const_point}
+        key = np.zeros(B, dtype=np.int64)       # reflected Gray code of the supports, descending
+        prev = np.zeros(B, dtype=np.int64)
+        for c in varying + self.const_point:
+            prev = prev ^ support[c].astype(np.int64)
+            key = 2 * key + prev
+        key = (key.max() - key) * (1 << 20) if B else key
         self.onoff = t.off_counts is not None
         if self.onoff:
-            self.M = np.asarray(t.membership, float)
-            self.MT = np.ascontiguousarray(self.M.T)
+            M = np.asarray(t.membership, float)
+            key += np.argmax(M != 0.0, axis=1)
+        order = np.argsort(key, kind="stable")
+        self.order = order
+        self.n = np.asarray(t.observed, float).ravel()[order]
+        self.const_nlogn = float(np.sum(xlogy(self.n, self.n)) - self.n.sum())
+        self.range = {c: _hull(support[c][order]) for c in support}
+        self.h0 = {}
+        for c in varying + self.const_point:
+            lo, hi = self.range[c]
+            self.h0[c] = h0[c][..., order][..., lo:hi]
+        self.varying = []              # [c, js, Bc, Ac, per_point] on the component's range
+        for c in varying:
+            keys = [k for k in merged if k[0] == c]
+            lo, hi = self.range[c]
+            vpp = any(_per_point(x, n_points) for k in keys for x in merged[k])
+            shape = (n_points, hi - lo) if vpp else (hi - lo,)
+
+            def stack(i):
+                rows = [np.asarray(merged[k][i], float) for k in keys]
+                rows = [(r if _per_point(r, n_points) else r.reshape(B))[..., order][..., lo:hi] for r in rows]
+                return np.stack([np.broadcast_to(r, shape) for r in rows], axis=-2)
+
+            self.varying.append([c, np.array([k[1] for k in keys], dtype=int), stack(0), stack(1), vpp])
+        self.const_shared = np.array(const_shared, dtype=int)
+        self.H0 = np.array([h0[c][order] for c in const_shared]).reshape(len(const_shared), B)
+        ncs = len(const_shared)
+        self.H0pairs = (self.H0[:, None, :] * self.H0[None, :, :]).reshape(ncs * ncs, B).T.copy()
+        if self.onoff:
+            self.M = M[order]
             self.mo = np.asarray(t.off_counts, float)
+            self.krange = [_hull(self.M[:, g] != 0.0) for g in range(self.M.shape[1])]
         self.sig_idx = np.array([c for c, sg in enumerate(t.sigma) if sg is not None], dtype=int)
         self.sig_w = np.array([1.0 / t.sigma[c] ** 2 for c in self.sig_idx])
 
@@ -112,14 +140,14 @@ class TemplateKernel:
         out = object.__new__(TemplateKernel)
         out.__dict__.update(self.__dict__)
         out.n_points = idx.size
-        out.h0 = [h[idx] if h.ndim == 2 else h for h in self.h0]
+        out.h0 = {c: h[idx] if h.ndim == 2 else h for c, h in self.h0.items()}
         out.varying = [[c, js, Bc[idx], Ac[idx], True] if pp else [c, js, Bc, Ac, False]
                        for c, js, Bc, Ac, pp in self.varying]
         return out
 
     # ------------------------------------------------------------------ evaluation
     def _templates(self, p: np.ndarray, jacobian: bool):
-        """``mu`` (P, B), the varying components' templates and, with ``jacobian``, their log derivatives."""
+        """``mu`` (P, B) and the varying components' templates (and log derivatives) on their ranges."""
         nc = self.nc
         s = p[:, :nc]
         th = p[:, nc:nc + self.ns]
@@ -128,35 +156,34 @@ class TemplateKernel:
         else:
             mu = np.zeros((p.shape[0], self.B))
         for c in self.const_point:
-            mu += s[:, c:c + 1] * self.h0[c]
+            lo, hi = self.range[c]
+            mu[:, lo:hi] += s[:, c:c + 1] * self.h0[c]
         parts = []
         for c, js, Bc, Ac, pp in self.varying:
+            lo, hi = self.range[c]
             x = th[:, js]
             ax = np.abs(x)
             inside = ax <= 1.0
             q = np.where(inside, 0.5 * x * x, ax - 0.5)
             if pp:
-                L = np.matmul(x[:, None, :], Bc)[:, 0] + np.matmul(q[:, None, :], Ac)[:, 0]
+                L = np.einsum("ps,psb->pb", x, Bc) + np.einsum("ps,psb->pb", q, Ac)
             else:
                 L = x @ Bc + q @ Ac
             np.clip(L, -50.0, 50.0, out=L)
             h = np.exp(L, out=L)
             h *= self.h0[c]
-            mu += s[:, c:c + 1] * h
-            if jacobian:
-                D = Bc + np.clip(x, -1.0, 1.0)[:, :, None] * Ac      # d ln h / d theta_j, (P, S, B)
-                parts.append((c, js, h, D, inside))
-            else:
-                parts.append((c, js, h, None, None))
+            mu[:, lo:hi] += s[:, c:c + 1] * h
+            D = Bc + np.clip(x, -1.0, 1.0)[:, :, None] * Ac if jacobian else None  # d ln h / d theta (P, S, W)
+            parts.append((c, js, h, D, inside))
         if self.onoff:
-            kb = p[:, nc + self.ns + 1:] @ self.MT
+            kb = p[:, nc + self.ns + 1:] @ self.M.T
             mu += p[:, nc + self.ns, None] * kb
         else:
             kb = None
         return mu, parts, kb
 
     def counts_components(self, p: np.ndarray):
-        """Expected counts and each component's template ``h_c(theta)`` at the points.
+        """Expected counts and each component's template ``h_c(theta)`` at the points (original bin order).
 
         Parameters
         ----------
@@ -170,13 +197,22 @@ class TemplateKernel:
             (P, B), or (B,) for a component that is the same at every point.
         """
         mu, parts, _ = self._templates(p, False)
-        out = list(self.h0)
-        for c, _, h, _, _ in parts:
-            out[c] = h
-        return mu, out
+        inv = np.empty(self.B, dtype=int)
+        inv[self.order] = np.arange(self.B)
+        out = [None] * self.nc
+        for i, c in enumerate(self.const_shared):
+            out[c] = self.H0[i]
+        full = {c: self.h0[c] for c in self.const_point}
+        full.update({c: h for c, _, h, _, _ in parts})
+        for c, h in full.items():
+            lo, hi = self.range[c]
+            z = np.zeros((p.shape[0], self.B))
+            z[:, lo:hi] = h
+            out[c] = z
+        return mu[:, inv], [o[..., inv] for o in out]
 
     def counts(self, p: np.ndarray) -> np.ndarray:
-        """Expected counts ``mu`` (P, B).
+        """Expected counts ``mu`` (P, B) in the kernel's bin order.
 
         Parameters
         ----------
@@ -216,6 +252,37 @@ class TemplateKernel:
         """
         return self._priors(p, np.maximum(self.counts(p), 1e-300))
 
+    def _rows(self, p: np.ndarray, parts: list, kb):
+        """The point-dependent rows of the Jacobian ``d mu / d p_i``: {i: (lo, hi, (P, hi - lo) array)}."""
+        nc, ns = self.nc, self.ns
+        s = p[:, :nc]
+        rows: dict = {}
+        for c in self.const_point:
+            rows[c] = (*self.range[c], self.h0[c])
+        for c, js, h, D, _ in parts:
+            lo, hi = self.range[c]
+            rows[c] = (lo, hi, h)
+            sh = s[:, c:c + 1] * h
+            for i, j in enumerate(js):
+                d = sh * D[:, i]
+                i_par = nc + j
+                if i_par in rows:                          # a nuisance of several components
+                    lo0, hi0, old = rows[i_par]
+                    lo1, hi1 = min(lo0, lo), max(hi0, hi)
+                    z = np.zeros((p.shape[0], hi1 - lo1))
+                    z[:, lo0 - lo1:hi0 - lo1] += old
+                    z[:, lo - lo1:hi - lo1] += d
+                    rows[i_par] = (lo1, hi1, z)
+                else:
+                    rows[i_par] = (lo, hi, d)
+        if self.onoff:
+            ir = nc + ns
+            rows[ir] = (0, self.B, kb)
+            r = p[:, ir:ir + 1]
+            for g, (lo, hi) in enumerate(self.krange):
+                rows[ir + 1 + g] = (lo, hi, r * self.M[lo:hi, g])
+        return rows
+
     def grad_hess(self, p: np.ndarray):
         """chi2, its gradient (P, n_par) and Hessian (P, n_par, n_par) at ``p``.
 
@@ -228,49 +295,57 @@ class TemplateKernel:
         -------
         chi2, gradient, Hessian : ndarray
         """
-        nc, ns, B = self.nc, self.ns, self.B
+        nc, ns = self.nc, self.ns
         npt = p.shape[0]
         mu, parts, kb = self._templates(p, True)
         mu = np.maximum(mu, 1e-300, out=mu)
         chi = self._priors(p, mu)
-        n = self.n
-        r_mu = n / mu
+        r_mu = self.n / mu
         a = 1.0 - r_mu                                  # d(dev/2)/dmu
         w = r_mu / mu                                   # d2(dev/2)/dmu2
-        J = np.empty((npt, self.npar, B))
-        for i, c in enumerate(self.const_shared):
-            J[:, c] = self.H0[i]
-        for c in self.const_point:
-            J[:, c] = self.h0[c]
-        J[:, nc:nc + ns] = 0.0
-        s = p[:, :nc]
-        for c, js, h, D, _ in parts:
-            J[:, c] = h
-            sh = s[:, c:c + 1] * h
-            J[:, nc + js] += sh[:, None, :] * D
-        if self.onoff:
-            ir = nc + ns
-            J[:, ir] = kb
-            J[:, ir + 1:] = p[:, ir, None, None] * self.M.T[None]
-        g = 2.0 * np.matmul(J, a[:, :, None])[:, :, 0]
-        Jw = J * w[:, None, :]
-        H = np.matmul(Jw, J.transpose(0, 2, 1))
+        g = np.zeros((npt, self.npar))
+        H = np.zeros((npt, self.npar, self.npar))
+        cs = self.const_shared
+        if cs.size:                                     # rows d mu / d s_c = h0_c, the same at every point
+            g[:, cs] = a @ self.H0.T
+            H[:, cs[:, None], cs[None, :]] = (w @ self.H0pairs).reshape(npt, cs.size, cs.size)
+        rows = self._rows(p, parts, kb)
+        keys = np.array(sorted(rows), dtype=int)
+        if keys.size:
+            lo_u = min(rows[i][0] for i in keys)
+            hi_u = max(rows[i][1] for i in keys)
+            J = np.zeros((npt, keys.size, hi_u - lo_u))
+            for n_i, i in enumerate(keys):
+                lo, hi, Ji = rows[i]
+                J[:, n_i, lo - lo_u:hi - lo_u] = Ji
+            g[:, keys] = np.matmul(J, a[:, lo_u:hi_u, None])[:, :, 0]
+            Jw = J * w[:, None, lo_u:hi_u]
+            H[:, keys[:, None], keys[None, :]] = np.matmul(Jw, J.transpose(0, 2, 1))
+            if cs.size:
+                v = (Jw.reshape(-1, hi_u - lo_u) @ self.H0[:, lo_u:hi_u].T).reshape(npt, keys.size, cs.size)
+                H[:, keys[:, None], cs[None, :]] = v
+                H[:, cs[:, None], keys[None, :]] = v.transpose(0, 2, 1)
+        g *= 2.0
         H *= 2.0
         for c, js, h, D, inside in parts:              # second derivatives of mu in s_c, theta_j, theta_k
-            ah = a * h
-            v = 2.0 * np.matmul(D, ah[:, :, None])[:, :, 0]
-            tj = nc + js
-            H[:, c, tj] += v
-            H[:, tj, c] += v
-            sc = 2.0 * s[:, c]
-            DA = D * ah[:, None, :]
-            H[:, tj[:, None], tj[None, :]] += sc[:, None, None] * np.matmul(DA, D.transpose(0, 2, 1))
-            Bc_, Ac = self._stacks(c)
-            if Ac.ndim == 3:
-                d2 = np.matmul(Ac, ah[:, :, None])[:, :, 0]
-            else:
-                d2 = ah @ Ac.T
-            H[:, tj, tj] += sc[:, None] * np.where(inside, d2, 0.0)
+            lo, hi = self.range[c]
+            ah = a[:, lo:hi] * h
+            sc = 2.0 * p[:, c]
+            Ac = self._stacks(c)
+            d2 = np.einsum("psb,pb->ps", Ac, ah) if Ac.ndim == 3 else ah @ Ac.T
+            for i, j in enumerate(js):
+                tj = nc + j
+                v = 2.0 * _dot(D[:, i], ah)
+                H[:, c, tj] += v
+                H[:, tj, c] += v
+                DA = D[:, i] * ah
+                for k in range(i, js.size):
+                    v = sc * _dot(DA, D[:, k])
+                    tk = nc + js[k]
+                    H[:, tj, tk] += v
+                    if k != i:
+                        H[:, tk, tj] += v
+                H[:, tj, tj] += sc * np.where(inside[:, i], d2[:, i], 0.0)
         if self.sig_idx.size:
             g[:, self.sig_idx] += 2.0 * (p[:, self.sig_idx] - 1.0) * self.sig_w
             H[:, self.sig_idx, self.sig_idx] += 2.0 * self.sig_w
@@ -291,10 +366,10 @@ class TemplateKernel:
             H[:, ir, ir] += 2.0 / self.t.ratio_sigma**2
         return chi, g, H
 
-    def _stacks(self, c: int):
-        for cc, _, Bc, Ac, _ in self.varying:
+    def _stacks(self, c: int) -> np.ndarray:
+        for cc, _, _, Ac, _ in self.varying:
             if cc == c:
-                return Bc, Ac
+                return Ac
         raise KeyError(c)
 
 
