@@ -62,6 +62,9 @@ class TemplateKernel:
         Number of points.
     """
 
+    #: Points evaluated together (the per-point arrays of a block stay in the CPU cache).
+    BLOCK = 64
+
     def __init__(self, t, n_points: int):
         self.t = t
         self.n_points = n_points
@@ -144,6 +147,62 @@ class TemplateKernel:
         out.varying = [[c, js, Bc[idx], Ac[idx], True] if pp else [c, js, Bc, Ac, False]
                        for c, js, Bc, Ac, pp in self.varying]
         return out
+
+    def _rows_slice(self, lo: int, hi: int) -> "TemplateKernel":
+        """The kernel of the points ``lo:hi`` (views, no copies)."""
+        out = object.__new__(TemplateKernel)
+        out.__dict__.update(self.__dict__)
+        out.n_points = hi - lo
+        out.h0 = {c: h[lo:hi] if h.ndim == 2 else h for c, h in self.h0.items()}
+        out.varying = [[c, js, Bc[lo:hi], Ac[lo:hi], True] if pp else [c, js, Bc, Ac, False]
+                       for c, js, Bc, Ac, pp in self.varying]
+        return out
+
+    def _blocks(self, p: np.ndarray):
+        """``(slice, kernel of the slice)`` over blocks of :attr:`BLOCK` points (arrays that stay in cache)."""
+        npt = p.shape[0]
+        if npt <= self.BLOCK or self.n_points != npt:
+            yield slice(0, npt), self
+            return
+        for lo in range(0, npt, self.BLOCK):
+            hi = min(npt, lo + self.BLOCK)
+            yield slice(lo, hi), self._rows_slice(lo, hi)
+
+    def chi2(self, p: np.ndarray) -> np.ndarray:
+        """chi2 of :mod:`cevns.stats.template_profile` at parameter vectors ``p`` (P, n_par).
+
+        Parameters
+        ----------
+        p : ndarray, shape (P, n_par)
+            Parameter vectors (order of ``t.parameters``); P = the kernel's points (or 1 row for kernels of
+            arrays common to all points).
+
+        Returns
+        -------
+        ndarray, shape (P,)
+        """
+        out = np.empty(p.shape[0])
+        for sl, k in self._blocks(p):
+            out[sl] = k._chi2_block(p[sl])
+        return out
+
+    def grad_hess(self, p: np.ndarray):
+        """chi2, its gradient (P, n_par) and Hessian (P, n_par, n_par) at ``p``.
+
+        Parameters
+        ----------
+        p : ndarray, shape (P, n_par)
+            Parameter vectors.
+
+        Returns
+        -------
+        chi2, gradient, Hessian : ndarray
+        """
+        npt = p.shape[0]
+        chi, g, H = np.empty(npt), np.empty((npt, self.npar)), np.empty((npt, self.npar, self.npar))
+        for sl, k in self._blocks(p):
+            chi[sl], g[sl], H[sl] = k._grad_hess_block(p[sl])
+        return chi, g, H
 
     # ------------------------------------------------------------------ evaluation
     def _templates(self, p: np.ndarray, jacobian: bool):
@@ -238,7 +297,7 @@ class TemplateKernel:
             out += ((p[:, nc + ns] - 1.0) / self.t.ratio_sigma) ** 2
         return out
 
-    def chi2(self, p: np.ndarray) -> np.ndarray:
+    def _chi2_block(self, p: np.ndarray) -> np.ndarray:
         """chi2 of :mod:`cevns.stats.template_profile` at parameter vectors ``p`` (P, n_par).
 
         Parameters
@@ -283,7 +342,7 @@ class TemplateKernel:
                 rows[ir + 1 + g] = (lo, hi, r * self.M[lo:hi, g])
         return rows
 
-    def grad_hess(self, p: np.ndarray):
+    def _grad_hess_block(self, p: np.ndarray):
         """chi2, its gradient (P, n_par) and Hessian (P, n_par, n_par) at ``p``.
 
         Parameters
