@@ -236,9 +236,9 @@ def profile_joint(arrays: list, n_points: int, shared: list, starts: list | None
     free = lay.free()
     P[:, ~free] = 1.0
     P = _project_all(lay, lay.arrays, P)
-    subsets = [_Subsets(k) for k in kernels]
-    P, _, converged = newton(P, free, lambda idx, x: _grad_hess(lay, [s(idx) for s in subsets], x),
-                             lambda idx, x: _total(lay, [s(idx) for s in subsets], x)[1],
+    subsets = _Subsets(kernels)
+    P, _, converged = newton(P, free, lambda idx, x: subsets.evaluate(idx, x, lambda k, y: _grad_hess(lay, k, y)),
+                             lambda idx, x: subsets.evaluate(idx, x, lambda k, y: _total(lay, k, y)[1]),
                              lambda idx, x: _project_all(lay, lay.arrays, x), max_iter, tol)
     parts, total = _total(lay, kernels, P)
     for t, c, s in lay.u_sigma:                # the remainders' priors belong to their terms

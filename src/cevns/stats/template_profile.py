@@ -116,21 +116,45 @@ def _project(t: TemplateArrays, p: np.ndarray) -> np.ndarray:
 
 
 class _Subsets:
-    """Kernels of subsets of the points (the last few kept: a Newton iteration asks twice per set)."""
+    """Kernels of subsets of the points, shared by the kernels of several terms (same points).
 
-    def __init__(self, kernel: TemplateKernel):
-        self.kernel = kernel
-        self.cache: list = []
+    A Newton iteration evaluates its still-active points; copying their per-point arrays each time
+    costs about as much as evaluating a few more points, so a set of points that fills most (>= 85 %)
+    of an already built subset is evaluated on that one (the extra rows padded and dropped).
+    """
 
-    def __call__(self, idx: np.ndarray) -> TemplateKernel:
-        if idx.size == self.kernel.n_points:
-            return self.kernel
-        for i, k in self.cache:
-            if i.size == idx.size and np.array_equal(i, idx):
-                return k
-        k = self.kernel.take(idx)
-        self.cache = [(idx, k)] + self.cache[:1]
-        return k
+    FILL = 0.85
+
+    def __init__(self, kernels: list):
+        self.kernels = kernels
+        n = kernels[0].n_points
+        self.cache: list = [(np.arange(n), kernels)]
+
+    def _find(self, idx: np.ndarray):
+        best = None
+        for pts, ks in self.cache:
+            if pts.size < idx.size:
+                continue
+            pos = np.searchsorted(pts, idx)
+            if np.any(pos >= pts.size) or not np.array_equal(pts[np.minimum(pos, pts.size - 1)], idx):
+                continue
+            if best is None or pts.size < best[0].size:
+                best = (pts, ks, pos)
+        return best
+
+    def evaluate(self, idx: np.ndarray, x: np.ndarray, fn):
+        """``fn(kernels, x)`` at the points ``idx`` (sorted) with parameter rows ``x``."""
+        pts, ks, pos = self._find(idx)
+        if pts.size > idx.size and idx.size < self.FILL * pts.size:
+            ks = [k.take(pos) for k in ks]
+            pts, pos = idx, np.arange(idx.size)
+            self.cache = self.cache[:1] + [(idx, ks)] + self.cache[1:3]
+        if pts.size == idx.size:
+            return fn(ks, x)
+        full = np.repeat(x[:1], pts.size, axis=0)
+        full[pos] = x
+        out = fn(ks, full)
+        return tuple(o[pos] for o in out) if isinstance(out, tuple) else out[pos]
 
 
 def default_start(t: TemplateArrays, n_points: int) -> np.ndarray:
@@ -252,9 +276,10 @@ def profile_templates(t: TemplateArrays, n_points: int, start: np.ndarray | None
     if free[:len(t.names)].all():
         p = _presolve(kernel, p)
     p = _project(t, p)
-    subsets = _Subsets(kernel)
-    p, it, converged = newton(p, free, lambda idx, x: subsets(idx).grad_hess(x),
-                              lambda idx, x: subsets(idx).chi2(x), lambda idx, x: _project(t, x), max_iter, tol)
+    subsets = _Subsets([kernel])
+    p, it, converged = newton(p, free, lambda idx, x: subsets.evaluate(idx, x, lambda k, y: k[0].grad_hess(y)),
+                              lambda idx, x: subsets.evaluate(idx, x, lambda k, y: k[0].chi2(y)),
+                              lambda idx, x: _project(t, x), max_iter, tol)
     return ProfileResult(chi2=kernel.chi2(p), values=p, parameters=names, iterations=it, converged=converged)
 
 
