@@ -18,8 +18,9 @@ minima). The templates may differ from point to point (a physics point changes t
 Every nuisance (scales ``s_c``, shape nuisances ``theta_s``, the on/off ratio ``r`` and the off-sample
 means ``k_g``) is profiled by damped Newton steps (Levenberg-Marquardt on the exact Hessian), vectorised
 over the points: one batched linear solve per iteration for all points, each point accepting its step
-only if chi2 decreases. Starting values (a warm start, e.g. the best fit of a neighbouring point) may be
-given.
+only if chi2 decreases (:func:`cevns.stats.template_newton.newton`; chi2, gradient and Hessian from
+:class:`cevns.stats.template_kernel.TemplateKernel`). Starting values (a warm start, e.g. the best fit of a
+neighbouring point) may be given.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from .template_kernel import TemplateKernel, newton
+from .template_kernel import TemplateKernel
+from .template_newton import newton
 
 #: Shape nuisances are limited to +-THETA_MAX sigma (the exponential form would overflow far beyond).
 THETA_MAX = 5.0
