@@ -204,7 +204,7 @@ def presolve_scales(t: TemplateArrays, p: np.ndarray, n_points: int, iterations:
     n_points : int
         Number of points.
     iterations : int, optional
-        Newton steps (a fixed number: the seed need not be exact).
+        Newton steps at most (fewer once every point's step is below 1e-13 relative).
 
     Returns
     -------
@@ -238,7 +238,11 @@ def _presolve(kernel: TemplateKernel, p: np.ndarray, iterations: int = 30, sigma
                 g += 2.0 * (s - 1.0) / sg**2
                 H += 2.0 / sg**2
             new = s - g / np.maximum(H, 1e-300)
-            s = np.clip(np.where(np.isfinite(new), new, s), 0.1 * s, 10.0 * s + 1e-12)
+            new = np.clip(np.where(np.isfinite(new), new, s), 0.1 * s, 10.0 * s + 1e-12)
+            done = np.all(np.abs(new - s) <= 1e-13 * (1.0 + np.abs(s)))
+            s = new
+            if done:                                     # converged to rounding: more steps change nothing
+                break
         p[:, c] = np.maximum(s, 0.0) if c < nc else p[:, c]
     return p
 
