@@ -75,8 +75,11 @@ class TemplateKernel:
         self.npar = len(t.parameters)
         merged: dict = {}
         for c, j, b, a in t.variations:
-            b0, a0 = merged.get((c, j), (0.0, 0.0))
-            merged[(c, j)] = (b0 + np.asarray(b, float), a0 + np.asarray(a, float))
+            b, a = np.asarray(b, float), np.asarray(a, float)
+            if (c, j) in merged:
+                b0, a0 = merged[(c, j)]
+                b, a = b0 + b, a0 + a
+            merged[(c, j)] = (b, a)
         h0 = [np.asarray(h, float) if _per_point(h, n_points) else np.asarray(h, float).reshape(B) for h in t.nominal]
         varying = [c for c in range(self.nc) if any(k[0] == c for k in merged)]
         self.const_point = [c for c in range(self.nc) if c not in varying and h0[c].ndim == 2]
@@ -102,18 +105,20 @@ class TemplateKernel:
         self.h0 = {}
         for c in varying + self.const_point:
             lo, hi = self.range[c]
-            self.h0[c] = h0[c][..., order][..., lo:hi]
+            self.h0[c] = np.take(h0[c], order[lo:hi], axis=-1)
         self.varying = []              # [c, js, Bc, Ac, per_point] on the component's range
         for c in varying:
             keys = [k for k in merged if k[0] == c]
             lo, hi = self.range[c]
+            cols = order[lo:hi]
             vpp = any(_per_point(x, n_points) for k in keys for x in merged[k])
-            shape = (n_points, hi - lo) if vpp else (hi - lo,)
 
             def stack(i):
-                rows = [np.asarray(merged[k][i], float) for k in keys]
-                rows = [(r if _per_point(r, n_points) else r.reshape(B))[..., order][..., lo:hi] for r in rows]
-                return np.stack([np.broadcast_to(r, shape) for r in rows], axis=-2)
+                out = np.empty((n_points, len(keys), hi - lo) if vpp else (len(keys), hi - lo))
+                for n_k, k in enumerate(keys):
+                    r = merged[k][i]
+                    out[..., n_k, :] = r[:, cols] if _per_point(r, n_points) else r.reshape(B)[cols]
+                return out
 
             self.varying.append([c, np.array([k[1] for k in keys], dtype=int), stack(0), stack(1), vpp])
         self.const_shared = np.array(const_shared, dtype=int)

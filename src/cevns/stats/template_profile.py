@@ -323,11 +323,18 @@ def variation_terms(nominal, up, down) -> tuple[np.ndarray, np.ndarray]:
         Linear and quadratic log-space coefficients, shape of ``nominal``.
     """
     h0, u, d = (np.asarray(x, dtype=float) for x in (nominal, up, down))
+    h0, u, d = np.broadcast_arrays(h0, u, d)
     ok = h0 > 0
-    safe = np.where(ok, h0, 1.0)
-    lu = np.where(ok, np.log(np.clip(u / safe, 1e-3, 1e3)), 0.0)
-    ld = np.where(ok, np.log(np.clip(d / safe, 1e-3, 1e3)), 0.0)
-    return 0.5 * (lu - ld), lu + ld
+    logs = []
+    for x in (u, d):
+        r = np.divide(x, h0, out=np.ones(h0.shape), where=ok)     # 1 (log 0) where the nominal is empty
+        np.clip(r, 1e-3, 1e3, out=r)
+        logs.append(np.log(r, out=r))
+    lu, ld = logs
+    b = lu - ld
+    b *= 0.5
+    lu += ld
+    return b, lu
 
 
 def _templates(t: TemplateArrays, p: np.ndarray) -> list:
