@@ -263,6 +263,8 @@ def main():
                 print(f"run_analysis on a local dask cluster (2 workers, --dask-local 2): {w:.1f} s wall; "
                       f"max |Delta-chi2 difference| to in process = {diff:.1e}")
 
+    if args.reference_points < 1:
+        return
     rng = np.random.default_rng(1)
     idx = rng.choice(n, size=min(args.reference_points, n), replace=False)
     w_ref, c_ref, ref = timed(lambda: np.array([reference_parts(lik, {k: float(v[i]) for k, v in g.items()})
