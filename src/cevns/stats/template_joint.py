@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import ConfigError
 from .template_kernel import TemplateKernel
 from .template_newton import newton
-from .template_profile import TemplateArrays, _presolve, _project, _Subsets, default_start
+from .template_profile import _presolve, _project, _Subsets, default_start
 
 __all__ = ["SharedNorm", "JointResult", "profile_joint", "joint_term_chi2"]
 

@@ -304,6 +304,9 @@ def chi2_at(t: TemplateArrays, p: np.ndarray) -> np.ndarray:
     ndarray, shape (n_points,)
     """
     p = np.atleast_2d(np.asarray(p, dtype=float))
+    rows = [np.shape(a)[0] for a in [*t.nominal, *(x for v in t.variations for x in v[2:])] if np.ndim(a) == 2]
+    if p.shape[0] == 1 and rows and max(rows) > 1:       # one vector at every point of per-point templates
+        p = np.repeat(p, max(rows), axis=0)
     return TemplateKernel(t, p.shape[0]).chi2(p)
 
 
