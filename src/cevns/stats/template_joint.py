@@ -27,8 +27,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import ConfigError
-from .template_profile import (TemplateArrays, _chi2, _grad_hess, _model, _project, _solve, _subset, default_start,
-                               presolve_scales)
+from .template_kernel import TemplateKernel
+from .template_newton import newton
+from .template_profile import _presolve, _project, _Subsets, default_start
 
 __all__ = ["SharedNorm", "JointResult", "profile_joint", "joint_term_chi2"]
 
@@ -153,10 +154,9 @@ class _Layout:
         return m
 
 
-def _total(lay: _Layout, arrays: list, P: np.ndarray):
+def _total(lay: _Layout, kernels: list, P: np.ndarray):
     """Per-term chi2 (without shared priors) and the joint chi2."""
-    eff = lay.effective(P)
-    parts = [_chi2(a, p, _model(a, p, False)[0]) for a, p in zip(arrays, eff)]
+    parts = [k.chi2(p) for k, p in zip(kernels, lay.effective(P))]
     pri = lay.priors(P)[0]
     return parts, sum(parts) + pri
 
@@ -167,6 +167,29 @@ def _project_all(lay: _Layout, arrays: list, P: np.ndarray) -> np.ndarray:
         P[:, sl] = _project(a, P[:, sl])
     P[:, lay.n_local:] = np.maximum(P[:, lay.n_local:], 0.0)
     return P
+
+
+def _grad_hess(lay: _Layout, kernels: list, P: np.ndarray):
+    """Joint chi2, gradient and Hessian: ``sum_t A_t^T g_t``, ``sum_t A_t^T H_t A_t`` (module docstring)."""
+    chi, g, hdiag = lay.priors(P)
+    H = np.zeros((P.shape[0], lay.size, lay.size))
+    H[:, np.arange(lay.size), np.arange(lay.size)] = hdiag
+    for t, (k, p) in enumerate(zip(kernels, lay.effective(P))):
+        c_t, g_t, H_t = k.grad_hess(p)
+        chi = chi + c_t
+        lo, hi = lay.offsets[t], lay.offsets[t] + p.shape[1]
+        g[:, lo:hi] += g_t
+        H[:, lo:hi, lo:hi] += H_t
+        idx = np.arange(lo, hi)
+        for tt, c, s in lay.members:           # the shared row/column adds
+            if tt != t:
+                continue
+            i = lay.n_local + s
+            g[:, i] += g_t[:, c]
+            H[:, i, idx] += H_t[:, c, :]
+            H[:, idx, i] += H_t[:, :, c]
+            H[:, i, i] += H_t[:, c, c]
+    return chi, g, H
 
 
 def profile_joint(arrays: list, n_points: int, shared: list, starts: list | None = None, max_iter: int = 100,
@@ -199,12 +222,13 @@ def profile_joint(arrays: list, n_points: int, shared: list, starts: list | None
         A member that names no term or component, or whose own prior is narrower than the shared one.
     """
     lay = _Layout(list(arrays), list(shared))
+    kernels = [TemplateKernel(a, n_points) for a in lay.arrays]
     P = np.empty((n_points, lay.size))
     for t, a in enumerate(lay.arrays):
         npar = len(a.parameters)
         st = default_start(a, n_points) if starts is None or starts[t] is None else \
             np.array(np.broadcast_to(starts[t], (n_points, npar)), float)
-        P[:, lay.offsets[t]:lay.offsets[t] + npar] = presolve_scales(arrays[t], st, n_points)
+        P[:, lay.offsets[t]:lay.offsets[t] + npar] = _presolve(kernels[t], st, sigma=arrays[t].sigma)
     for k in range(len(lay.shared)):           # f from the first member's scale; remainders at 1 then
         t0, c0, _ = next(m for m in lay.members if m[2] == k)
         P[:, lay.n_local + k] = P[:, lay.offsets[t0] + c0]
@@ -213,57 +237,17 @@ def profile_joint(arrays: list, n_points: int, shared: list, starts: list | None
     free = lay.free()
     P[:, ~free] = 1.0
     P = _project_all(lay, lay.arrays, P)
-    eye = np.eye(lay.size)
-    fmask = free[:, None] & free[None, :]
-    lam = np.full(n_points, 1e-3)
-    active = np.arange(n_points)
-    stalled = np.zeros(n_points, dtype=bool)
-    it = 0
-    while active.size and it < max_iter:
-        it += 1
-        sub = [_subset(a, active, n_points) for a in lay.arrays]
-        Pa = P[active]
-        chi, g, hdiag = lay.priors(Pa)
-        H = np.zeros((active.size, lay.size, lay.size))
-        H[:, np.arange(lay.size), np.arange(lay.size)] = hdiag
-        for t, (a, p) in enumerate(zip(sub, lay.effective(Pa))):
-            c_t, g_t, H_t = _grad_hess(a, p)
-            chi = chi + c_t
-            idx = np.arange(lay.offsets[t], lay.offsets[t] + len(a.parameters))
-            g[:, idx] += g_t
-            H[:, idx[:, None], idx[None, :]] += H_t
-            for tt, c, k in lay.members:       # A_t^T g_t, A_t^T H_t A_t: the shared row/column adds
-                if tt != t:
-                    continue
-                i = lay.n_local + k
-                g[:, i] += g_t[:, c]
-                H[:, i, idx] += H_t[:, c, :]
-                H[:, idx, i] += H_t[:, :, c]
-                H[:, i, i] += H_t[:, c, c]
-        g = np.where(free, g, 0.0)
-        H = np.where(fmask, H, eye)
-        diag = np.abs(np.diagonal(H, axis1=1, axis2=2)) + 1e-12
-        A = H + lam[active][:, None, None] * (diag[:, :, None] * eye)
-        step = _solve(A, g, diag)
-        step = np.where(np.isfinite(step), step, 0.0)
-        trial = _project_all(lay, sub, Pa + step)
-        chi_new = _total(lay, sub, trial)[1]
-        ok = chi_new <= chi + 1e-12
-        dchi = np.where(ok, chi - chi_new, 0.0)
-        small = np.max(np.abs(trial - Pa) / (1.0 + np.abs(Pa)), axis=1)
-        P[active] = np.where(ok[:, None], trial, Pa)
-        la = np.where(ok, np.maximum(lam[active] * 0.2, 1e-9), lam[active] * 10.0)
-        lam[active] = la
-        stalled[active] = la > 1e12
-        done = ok & (dchi < tol) & (small < tol ** 0.5) | (la > 1e12)
-        active = active[~done]
-    parts, total = _total(lay, lay.arrays, P)
+    subsets = _Subsets(kernels)
+    P, _, converged = newton(P, free, lambda idx, x: subsets.evaluate(idx, x, lambda k, y: _grad_hess(lay, k, y)),
+                             lambda idx, x: subsets.evaluate(idx, x, lambda k, y: _total(lay, k, y)[1]),
+                             lambda idx, x: _project_all(lay, lay.arrays, x), max_iter, tol)
+    parts, total = _total(lay, kernels, P)
     for t, c, s in lay.u_sigma:                # the remainders' priors belong to their terms
         if s > 0:
             parts[t] = parts[t] + ((P[:, lay.offsets[t] + c] - 1.0) / s) ** 2
     return JointResult(chi2=total, per_term=parts, values=lay.effective(P),
                        shared={sh.name: P[:, lay.n_local + k].copy() for k, sh in enumerate(lay.shared)},
-                       converged=not active.size and not np.any(stalled))
+                       converged=converged)
 
 
 def _shared_of(terms) -> list:

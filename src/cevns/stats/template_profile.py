@@ -18,8 +18,9 @@ minima). The templates may differ from point to point (a physics point changes t
 Every nuisance (scales ``s_c``, shape nuisances ``theta_s``, the on/off ratio ``r`` and the off-sample
 means ``k_g``) is profiled by damped Newton steps (Levenberg-Marquardt on the exact Hessian), vectorised
 over the points: one batched linear solve per iteration for all points, each point accepting its step
-only if chi2 decreases. Starting values (a warm start, e.g. the best fit of a neighbouring point) may be
-given.
+only if chi2 decreases (:func:`cevns.stats.template_newton.newton`; chi2, gradient and Hessian from
+:class:`cevns.stats.template_kernel.TemplateKernel`). Starting values (a warm start, e.g. the best fit of a
+neighbouring point) may be given.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import xlogy
 
 from ..errors import ConfigError
+from .template_kernel import TemplateKernel
+from .template_newton import newton
 
 #: Shape nuisances are limited to +-THETA_MAX sigma (the exponential form would overflow far beyond).
 THETA_MAX = 5.0
@@ -105,102 +107,6 @@ class ProfileResult:
     converged: bool
 
 
-def _model(t: TemplateArrays, p: np.ndarray, jacobian: bool = True):
-    """Expected counts, Jacobian (P, n_par, B) (None unless ``jacobian``), component templates and their
-    theta derivatives."""
-    nc, ns = len(t.names), len(t.nuisances)
-    npt = p.shape[0]
-    nb = t.observed.size
-    s = p[:, :nc]
-    th = p[:, nc:nc + ns]
-    logs: list = [None] * nc
-    derivs = []  # (c, j, d ln h / d theta (P, B), d2 ln h / d theta2 (P, B))
-    for c, j, b, a in t.variations:
-        x = th[:, j:j + 1]
-        inside = np.abs(x) <= 1.0
-        term = x * b + np.where(inside, 0.5 * x * x, np.abs(x) - 0.5) * a
-        logs[c] = term if logs[c] is None else logs[c] + term
-        if jacobian:
-            derivs.append((c, j, b + np.clip(x, -1.0, 1.0) * a, np.where(inside, a, 0.0)))
-    h = [h0 if lg is None else h0 * np.exp(np.clip(lg, -50.0, 50.0)) for h0, lg in zip(t.nominal, logs)]
-    mu = np.zeros((npt, nb))
-    for c in range(nc):
-        mu += s[:, c:c + 1] * h[c]
-    if t.off_counts is not None:
-        r = p[:, nc + ns]
-        k = p[:, nc + ns + 1:]
-        kb = k @ t.membership.T
-        mu += r[:, None] * kb
-    if not jacobian:
-        return mu, None, (h, derivs)
-    J = np.zeros((npt, p.shape[1], nb))
-    for c in range(nc):
-        J[:, c] = h[c]
-    for c, j, d1, _ in derivs:
-        J[:, nc + j] += s[:, c:c + 1] * h[c] * d1
-    if t.off_counts is not None:
-        J[:, nc + ns] = kb
-        J[:, nc + ns + 1:] = r[:, None, None] * t.membership.T[None]
-    return mu, J, (h, derivs)
-
-
-def _chi2(t: TemplateArrays, p: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    nc, ns = len(t.names), len(t.nuisances)
-    n = t.observed[None, :]
-    m = np.maximum(mu, 1e-300)
-    out = 2.0 * np.sum(m - n + xlogy(n, n / m), axis=1)
-    for c, sg in enumerate(t.sigma):
-        if sg is not None:
-            out += ((p[:, c] - 1.0) / sg) ** 2
-    out += np.sum(p[:, nc:nc + ns] ** 2, axis=1)
-    if t.off_counts is not None:
-        k = np.maximum(p[:, nc + ns + 1:], 1e-300)
-        mo = t.off_counts[None, :]
-        out += 2.0 * np.sum(k - mo + xlogy(mo, mo / k), axis=1)
-        out += ((p[:, nc + ns] - 1.0) / t.ratio_sigma) ** 2
-    return out
-
-
-def _grad_hess(t: TemplateArrays, p: np.ndarray):
-    nc, ns = len(t.names), len(t.nuisances)
-    mu, J, (h, derivs) = _model(t, p)
-    mu = np.maximum(mu, 1e-300)
-    n = t.observed[None, :]
-    a = 1.0 - n / mu                              # d(dev/2)/dmu
-    w = n / mu**2                                 # d2(dev/2)/dmu2
-    g = 2.0 * np.einsum("pb,pjb->pj", a, J)
-    H = 2.0 * np.matmul(J * w[:, None, :], J.transpose(0, 2, 1))
-    for c, j, d1, d2 in derivs:                   # second derivatives of mu: d/ds_c d/dtheta_j, d/dtheta_j d/dtheta_k
-        ah = a * h[c]
-        v = 2.0 * np.sum(ah * d1, axis=1)
-        H[:, c, nc + j] += v
-        H[:, nc + j, c] += v
-        H[:, nc + j, nc + j] += 2.0 * p[:, c] * np.sum(ah * d2, axis=1)
-        for c2, k, e1, _ in derivs:
-            if c2 == c:
-                H[:, nc + j, nc + k] += 2.0 * p[:, c] * np.sum(ah * d1 * e1, axis=1)
-    for c, sg in enumerate(t.sigma):
-        if sg is not None:
-            g[:, c] += 2.0 * (p[:, c] - 1.0) / sg**2
-            H[:, c, c] += 2.0 / sg**2
-    idx = np.arange(nc, nc + ns)
-    g[:, idx] += 2.0 * p[:, idx]
-    H[:, idx, idx] += 2.0
-    if t.off_counts is not None:
-        ir = nc + ns
-        k = np.maximum(p[:, ir + 1:], 1e-300)
-        mo = t.off_counts[None, :]
-        g[:, ir + 1:] += 2.0 * (1.0 - mo / k)
-        kk = np.arange(ir + 1, p.shape[1])
-        H[:, kk, kk] += 2.0 * mo / k**2
-        v = 2.0 * (a @ t.membership)              # d2 mu / dr dk_g = M_bg
-        H[:, ir, ir + 1:] += v
-        H[:, ir + 1:, ir] += v
-        g[:, ir] += 2.0 * (p[:, ir] - 1.0) / t.ratio_sigma**2
-        H[:, ir, ir] += 2.0 / t.ratio_sigma**2
-    return _chi2(t, p, mu), g, H
-
-
 def _project(t: TemplateArrays, p: np.ndarray) -> np.ndarray:
     nc, ns = len(t.names), len(t.nuisances)
     p[:, :nc] = np.maximum(p[:, :nc], 0.0)
@@ -211,31 +117,46 @@ def _project(t: TemplateArrays, p: np.ndarray) -> np.ndarray:
     return p
 
 
-def _subset(t: TemplateArrays, idx: np.ndarray, n_points: int) -> TemplateArrays:
-    """The templates of the points ``idx`` (per-point arrays have ``n_points`` rows)."""
-    if idx.size == n_points:
-        return t
+class _Subsets:
+    """Kernels of subsets of the points, shared by the kernels of several terms (same points).
 
-    def pick(a):
-        return a[idx] if np.ndim(a) == 2 and np.shape(a)[0] == n_points and n_points > 1 else a
+    A Newton iteration evaluates its still-active points; copying their per-point arrays each time
+    costs about as much as evaluating a few more points, so a set of points that fills most (>= 85 %)
+    of an already built subset is evaluated on that one (the extra rows padded and dropped).
+    """
 
-    return TemplateArrays(t.observed, t.names, [pick(h) for h in t.nominal], t.sigma, t.nuisances,
-                          [(c, j, pick(b), pick(a)) for c, j, b, a in t.variations], t.off_counts, t.membership,
-                          t.ratio_sigma)
+    FILL = 0.85
 
+    def __init__(self, kernels: list):
+        self.kernels = kernels
+        n = kernels[0].n_points
+        self.cache: list = [(np.arange(n), kernels)]
 
-def _solve(A: np.ndarray, g: np.ndarray, diag: np.ndarray) -> np.ndarray:
-    """Newton steps ``-A^-1 g`` per point; a singular system falls back to a gradient step for that point only."""
-    try:
-        return -np.linalg.solve(A, g[:, :, None])[:, :, 0]
-    except np.linalg.LinAlgError:
-        out = -g / diag
-        for i in range(A.shape[0]):
-            try:
-                out[i] = -np.linalg.solve(A[i], g[i])
-            except np.linalg.LinAlgError:
-                pass
-        return out
+    def _find(self, idx: np.ndarray):
+        best = None
+        for pts, ks in self.cache:
+            if pts.size < idx.size:
+                continue
+            pos = np.searchsorted(pts, idx)
+            if np.any(pos >= pts.size) or not np.array_equal(pts[np.minimum(pos, pts.size - 1)], idx):
+                continue
+            if best is None or pts.size < best[0].size:
+                best = (pts, ks, pos)
+        return best
+
+    def evaluate(self, idx: np.ndarray, x: np.ndarray, fn):
+        """``fn(kernels, x)`` at the points ``idx`` (sorted) with parameter rows ``x``."""
+        pts, ks, pos = self._find(idx)
+        if pts.size > idx.size and idx.size < self.FILL * pts.size:
+            ks = [k.take(pos) for k in ks]
+            pts, pos = idx, np.arange(idx.size)
+            self.cache = self.cache[:1] + [(idx, ks)] + self.cache[1:3]
+        if pts.size == idx.size:
+            return fn(ks, x)
+        full = np.repeat(x[:1], pts.size, axis=0)
+        full[pos] = x
+        out = fn(ks, full)
+        return tuple(o[pos] for o in out) if isinstance(out, tuple) else out[pos]
 
 
 def default_start(t: TemplateArrays, n_points: int) -> np.ndarray:
@@ -283,25 +204,32 @@ def presolve_scales(t: TemplateArrays, p: np.ndarray, n_points: int, iterations:
     n_points : int
         Number of points.
     iterations : int, optional
-        Newton steps (a fixed number: the seed need not be exact).
+        Newton steps at most (fewer once every point's step is below 1e-13 relative).
 
     Returns
     -------
     ndarray, shape (n_points, n_par)
         ``p`` with the per-point scales replaced.
     """
+    return _presolve(TemplateKernel(t, n_points), p, iterations)
+
+
+def _presolve(kernel: TemplateKernel, p: np.ndarray, iterations: int = 30, sigma: list | None = None) -> np.ndarray:
+    """:func:`presolve_scales` with an already built kernel (``sigma``: the scale priors, default the kernel's)."""
+    t, n_points = kernel.t, kernel.n_points
     p = np.array(p, dtype=float)
     per_point = [c for c, h in enumerate(t.nominal) if np.ndim(h) == 2 and np.shape(h)[0] == n_points]
     if not per_point:
         return p
     nc = len(t.names)
-    n = t.observed[None, :]
     for c in per_point:
-        mu, _, (h, _) = _model(t, p, False)
-        hc = h[c]
-        rest = np.maximum(mu - p[:, c:c + 1] * hc, 0.0)
+        mu, h = kernel.counts_components(p)
+        cols = np.flatnonzero(np.any(h[c] != 0.0, axis=0))   # other bins add nothing to g and H
+        hc = h[c][:, cols]
+        n = t.observed[None, cols]
+        rest = np.maximum(mu[:, cols] - p[:, c:c + 1] * hc, 0.0)
         s = p[:, c].copy()
-        sg = t.sigma[c]
+        sg = (t.sigma if sigma is None else sigma)[c]
         for _ in range(iterations):
             m = np.maximum(s[:, None] * hc + rest, 1e-300)
             g = 2.0 * np.sum(hc * (1.0 - n / m), axis=1)
@@ -310,7 +238,11 @@ def presolve_scales(t: TemplateArrays, p: np.ndarray, n_points: int, iterations:
                 g += 2.0 * (s - 1.0) / sg**2
                 H += 2.0 / sg**2
             new = s - g / np.maximum(H, 1e-300)
-            s = np.clip(np.where(np.isfinite(new), new, s), 0.1 * s, 10.0 * s + 1e-12)
+            new = np.clip(np.where(np.isfinite(new), new, s), 0.1 * s, 10.0 * s + 1e-12)
+            done = np.all(np.abs(new - s) <= 1e-13 * (1.0 + np.abs(s)))
+            s = new
+            if done:                                     # converged to rounding: more steps change nothing
+                break
         p[:, c] = np.maximum(s, 0.0) if c < nc else p[:, c]
     return p
 
@@ -346,40 +278,15 @@ def profile_templates(t: TemplateArrays, n_points: int, start: np.ndarray | None
             raise ConfigError(f"cannot fix unknown template parameter {k!r}; known: {names}")
         p[:, names.index(k)] = v
         free[names.index(k)] = False
+    kernel = TemplateKernel(t, n_points)
     if free[:len(t.names)].all():
-        p = presolve_scales(t, p, n_points)
+        p = _presolve(kernel, p)
     p = _project(t, p)
-    lam = np.full(n_points, 1e-3)
-    eye = np.eye(npar)
-    fmask = free[:, None] & free[None, :]
-    active = np.arange(n_points)          # points still iterating (converged ones drop out)
-    stalled = np.zeros(n_points, dtype=bool)
-    it = 0
-    while active.size and it < max_iter:
-        it += 1
-        ta = _subset(t, active, n_points)
-        pa = p[active]
-        chi, g, H = _grad_hess(ta, pa)
-        g = np.where(free, g, 0.0)
-        H = np.where(fmask, H, eye)
-        diag = np.abs(np.diagonal(H, axis1=1, axis2=2)) + 1e-12
-        A = H + lam[active][:, None, None] * (diag[:, :, None] * eye)
-        step = _solve(A, g, diag)
-        step = np.where(np.isfinite(step), step, 0.0)
-        trial = _project(ta, pa + step)
-        chi_new = _chi2(ta, trial, _model(ta, trial, False)[0])
-        ok = chi_new <= chi + 1e-12
-        dchi = np.where(ok, chi - chi_new, 0.0)
-        small = np.max(np.abs(trial - pa) / (1.0 + np.abs(pa)), axis=1)
-        p[active] = np.where(ok[:, None], trial, pa)
-        la = np.where(ok, np.maximum(lam[active] * 0.2, 1e-9), lam[active] * 10.0)
-        lam[active] = la
-        stalled[active] = la > 1e12
-        done = ok & (dchi < tol) & (small < tol ** 0.5) | (la > 1e12)
-        active = active[~done]
-    converged = not active.size and not np.any(stalled)
-    chi = _chi2(t, p, _model(t, p, False)[0])
-    return ProfileResult(chi2=chi, values=p, parameters=names, iterations=it, converged=converged)
+    subsets = _Subsets([kernel])
+    p, it, converged = newton(p, free, lambda idx, x: subsets.evaluate(idx, x, lambda k, y: k[0].grad_hess(y)),
+                              lambda idx, x: subsets.evaluate(idx, x, lambda k, y: k[0].chi2(y)),
+                              lambda idx, x: _project(t, x), max_iter, tol)
+    return ProfileResult(chi2=kernel.chi2(p), values=p, parameters=names, iterations=it, converged=converged)
 
 
 def chi2_at(t: TemplateArrays, p: np.ndarray) -> np.ndarray:
@@ -397,7 +304,10 @@ def chi2_at(t: TemplateArrays, p: np.ndarray) -> np.ndarray:
     ndarray, shape (n_points,)
     """
     p = np.atleast_2d(np.asarray(p, dtype=float))
-    return _chi2(t, p, _model(t, p, False)[0])
+    rows = [np.shape(a)[0] for a in [*t.nominal, *(x for v in t.variations for x in v[2:])] if np.ndim(a) == 2]
+    if p.shape[0] == 1 and rows and max(rows) > 1:       # one vector at every point of per-point templates
+        p = np.repeat(p, max(rows), axis=0)
+    return TemplateKernel(t, p.shape[0]).chi2(p)
 
 
 def variation_terms(nominal, up, down) -> tuple[np.ndarray, np.ndarray]:
@@ -416,11 +326,18 @@ def variation_terms(nominal, up, down) -> tuple[np.ndarray, np.ndarray]:
         Linear and quadratic log-space coefficients, shape of ``nominal``.
     """
     h0, u, d = (np.asarray(x, dtype=float) for x in (nominal, up, down))
+    h0, u, d = np.broadcast_arrays(h0, u, d)
     ok = h0 > 0
-    safe = np.where(ok, h0, 1.0)
-    lu = np.where(ok, np.log(np.clip(u / safe, 1e-3, 1e3)), 0.0)
-    ld = np.where(ok, np.log(np.clip(d / safe, 1e-3, 1e3)), 0.0)
-    return 0.5 * (lu - ld), lu + ld
+    logs = []
+    for x in (u, d):
+        r = np.divide(x, h0, out=np.ones(h0.shape), where=ok)     # 1 (log 0) where the nominal is empty
+        np.clip(r, 1e-3, 1e3, out=r)
+        logs.append(np.log(r, out=r))
+    lu, ld = logs
+    b = lu - ld
+    b *= 0.5
+    lu += ld
+    return b, lu
 
 
 def _templates(t: TemplateArrays, p: np.ndarray) -> list:
