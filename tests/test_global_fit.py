@@ -1,5 +1,6 @@
-"""`cevns reproduce global --quick`: the global fit of COHERENT CsI 2017 + CONUS+ + XENONnT 8B + PandaX-4T 8B
-(summary) (cevns/papers/global_fit)."""
+"""`cevns reproduce global --quick`: the global fit of COHERENT CsI 2021 + LAr 2020 + CONUS+ + XENONnT 8B
+(+ PandaX-4T 8B summary for sin2), with COHERENT CsI 2017 as a per-experiment comparison
+(cevns/papers/global_fit)."""
 
 import csv
 import json
@@ -31,6 +32,11 @@ def run(tmp_path_factory):
     return out / "global", summary
 
 
+def _first_scan(rows, stem):
+    """The scan name of the first bounds row of an analysis file."""
+    return next(r["scan"] for r in rows if r["scan"].startswith(f"{stem}.")).split(".", 1)[1]
+
+
 def _interval(summary, key, cl="0.6827"):
     r = summary["scans"][key].result
     (pair,) = r["intervals"][cl]
@@ -51,6 +57,14 @@ def test_every_figure_table_and_hepdata_is_written(run):
     assert all("CONUS+" in r["data"] and "XENONnT 8B" in r["data"] and "PandaX" not in r["data"]
                for r in rows if r["scan"].startswith("bsm_combined."))
     assert all("PandaX-4T 8B (summary)" in r["data"] for r in rows if r["scan"] == "sin2w_combined.sin2_theta_w")
+    # every combination holds the full COHERENT data and never CsI 2017 (a subset of the CsI 2021 events)
+    combined = [r for r in rows if r["scan"].split(".")[0].endswith("_combined")]
+    assert {r["scan"].split(".")[0] for r in combined} == {"bsm_combined", "sin2w_combined", "sterile_combined"}
+    assert all("COHERENT CsI 2021" in r["data"] and "COHERENT LAr 2020" in r["data"] and "2017" not in r["data"]
+               for r in combined)
+    for stem in ("bsm_combined", "sin2w_combined", "sterile_combined"):  # one SNS flux for CsI 2021 and LAr 2020
+        res = json.loads((summary["scans"][f"{stem}.{_first_scan(rows, stem)}"].folder / "results.json").read_text())
+        assert [c["name"] for c in res["correlations"]] == ["sns_flux"]
     # no solar data in the sterile fits (the engine's per-flavour survival is not the solar case)
     sterile = [r for r in rows if r["scan"].startswith("sterile_combined.")]
     assert sterile and not any("XENONnT" in r["data"] or "PandaX" in r["data"] for r in sterile)
@@ -66,7 +80,7 @@ def test_every_figure_table_and_hepdata_is_written(run):
     assert np.allclose(np.asarray(nsi["contours"]["0.9"][0]), np.asarray(ref[0]), rtol=0, atol=1e-12)
 
 
-SINGLE = ("sin2w_csi2017", "sin2w_conus_plus", "sin2w_xenonnt", "sin2w_pandax")
+SINGLE = ("sin2w_csi2021", "sin2w_ar2020", "sin2w_conus_plus", "sin2w_xenonnt", "sin2w_pandax")  # as combined
 
 
 def test_weak_mixing_per_experiment_and_combined(run):
@@ -134,3 +148,85 @@ def test_combination_breaks_the_ee_mumu_degeneracy(run):
     allowed_c = np.asarray(comb.grid["dchi2"]) <= comb.result["threshold"]["0.9"]
     assert not allowed_c.all(axis=0).any()
     assert allowed_c.sum() < allowed.sum()
+
+
+def _allowed(out, cl=None):
+    """Boolean (ny, nx) grid of the points inside the allowed region of a 2D scan."""
+    return np.asarray(out.grid["dchi2"]) <= out.threshold(cl)
+
+
+def _area(out):
+    """Area of the allowed region (grid cells inside it times the cell area)."""
+    x, y = np.asarray(out.grid["x"]), np.asarray(out.grid["y"])
+    return _allowed(out).sum() * (x[1] - x[0]) * (y[1] - y[0])
+
+
+def _runs(mask):
+    """Number of separate runs of True along a 1D boolean array."""
+    m = np.asarray(mask, dtype=int)
+    return int(np.sum(np.diff(np.concatenate([[0], m])) == 1))
+
+
+def _q_zero_eps(z, n, eps_per_proton, eps_per_neutron):
+    """The NSI value at which the nu_e vector charge Z (g_V^p + a eps) + N (g_V^n + b eps) vanishes (F = 1;
+    radiative SM couplings g_V^p = 0.0305, g_V^n = -0.5120, PHYSICS.md 2 and 4)."""
+    return -(z * 0.0305 - n * 0.5120) / (z * eps_per_proton + n * eps_per_neutron)
+
+
+def test_nsi_combination_shrinks_and_splits_the_single_regions(run):
+    scans = run[1]["scans"]
+    comb = scans["bsm_combined.nsi_ee"]
+    singles = ("bsm_csi2021", "bsm_ar2020", "bsm_conus_plus", "bsm_xenonnt")
+    areas = {k: _area(scans[f"{k}.nsi_ee"]) for k in singles}
+    assert 0 < _area(comb) < min(areas.values())
+    # along eps_ee_uV = 0: CsI 2021 alone allows one eps_ee_dV band that joins the SM-like nu_e charge to the
+    # sign-flipped one through Q_e = 0 (nu_e not scattering: the SNS flux is 2/3 mu flavour); the combination
+    # (the reactor and solar data see nu_e alone) excludes Q_e ~ 0 and leaves two bands, the SM and the flip
+    d0 = _q_zero_eps(54, 76.0, 1.0, 2.0)  # CsI: Q_e = 0 at eps_ee_dV ~ 0.18 (eps_ee_uV = 0)
+    x, y = np.asarray(comb.grid["x"]), np.asarray(comb.grid["y"])
+    col = int(np.argmin(np.abs(x)))
+    at = lambda v: int(np.argmin(np.abs(y - v)))  # noqa: E731
+    csi = _allowed(scans["bsm_csi2021.nsi_ee"])[:, col]
+    both = _allowed(comb)[:, col]
+    assert _runs(csi) == 1 and csi[at(0.0)] and csi[at(d0)] and csi[at(2 * d0)]
+    assert _runs(both) == 2 and both[at(0.0)] and not both[at(d0)] and both[at(2 * d0)]
+    # (eps_ee_uV, eps_mumu_uV): CsI 2021 alone, two arcs in eps_mumu (SM-like and flipped nu_mu charge), each
+    # continuous in eps_ee across Q_e = 0; combined: Q_e ~ 0 excluded, four islands
+    em = scans["bsm_combined.nsi_ee_mumu"]
+    u0 = _q_zero_eps(54, 76.0, 2.0, 1.0)  # eps_ee_uV ~ 0.20
+    row = int(np.argmin(np.abs(np.asarray(em.grid["y"]))))  # eps_mumu_uV = 0
+    xs = np.asarray(em.grid["x"])
+    i0 = int(np.argmin(np.abs(xs - u0)))
+    csi_row = _allowed(scans["bsm_csi2021.nsi_ee_mumu"])[row]
+    comb_row = _allowed(em)[row]
+    assert _runs(csi_row) == 1 and csi_row[i0]
+    assert _runs(comb_row) == 2 and not comb_row[i0]
+    assert _area(em) < min(_area(scans[f"{k}.nsi_ee_mumu"]) for k in singles)
+
+
+def test_intervals_are_closed_inside_the_scanned_ranges(run):
+    # the ranges contain each data set's 90% CL bounds: an interval reaching the grid edge would be reported as
+    # open; mu_nu starts at its physical boundary 0
+    scans = run[1]["scans"]
+    keys = [k for k in scans if k.split(".")[1] in ("mu_nu_e", "mu_nu_mu", "r2_nu_e", "r2_nu_mu")]
+    assert len(keys) == 18
+    for k in keys:
+        r = scans[k].result
+        for (lo, hi), (lo_open, hi_open) in zip(r["intervals"]["0.9"], r["open_ends"]["0.9"]):
+            assert not hi_open, k
+            assert not lo_open or (k.split(".")[1].startswith("mu_nu") and lo == 0.0), k
+
+
+def test_rn_sin2w_of_csi2021_runs_along_the_correlation(run):
+    # a larger neutron radius lowers the rate (F_N(q) falls), a larger sin2 raises it (tree level:
+    # |Q_V| = (N - (1 - 4 s^2) Z) / 2 grows with s^2): the allowed band rises with R_n
+    out = run[1]["scans"]["sin2w_csi2021.rn_sin2w"]
+    ok = _allowed(out, 0.9)  # (n_sin2, n_rn)
+    x, y = np.asarray(out.grid["x"]), np.asarray(out.grid["y"])
+    cols = [i for i in range(len(x)) if ok[:, i].any()]
+    centre = np.array([y[ok[:, i]].mean() for i in cols])
+    assert len(cols) >= 5 and np.corrcoef(x[cols], centre)[0, 1] > 0.9
+    # the SM value lies inside at the 1D best-fit radius of the same data (rn_csi2021 at sin2 = 0.23857)
+    best_rn = run[1]["scans"]["rn_csi2021.rn"].result["best_fit"]
+    best_rn = best_rn[0] if isinstance(best_rn, (list, tuple)) else best_rn
+    assert ok[int(np.argmin(np.abs(y - SIN2_THETA_W_Q0))), int(np.argmin(np.abs(x - best_rn)))]
