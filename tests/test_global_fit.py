@@ -173,35 +173,46 @@ def _q_zero_eps(z, n, eps_per_proton, eps_per_neutron):
     return -(z * 0.0305 - n * 0.5120) / (z * eps_per_proton + n * eps_per_neutron)
 
 
+def _column(out, x0):
+    """(y values, allowed mask) of a 2D scan along the grid column nearest x = x0."""
+    x, y = np.asarray(out.grid["x"]), np.asarray(out.grid["y"])
+    return y, _allowed(out)[:, int(np.argmin(np.abs(x - x0)))]
+
+
+def _row(out, y0):
+    """(x values, allowed mask) of a 2D scan along the grid row nearest y = y0."""
+    x, y = np.asarray(out.grid["x"]), np.asarray(out.grid["y"])
+    return x, _allowed(out)[int(np.argmin(np.abs(y - y0)))]
+
+
+def _at(values, mask, v):
+    """The mask at the grid value nearest v."""
+    return bool(mask[int(np.argmin(np.abs(values - v)))])
+
+
 def test_nsi_combination_shrinks_and_splits_the_single_regions(run):
     scans = run[1]["scans"]
-    comb = scans["bsm_combined.nsi_ee"]
     singles = ("bsm_csi2021", "bsm_ar2020", "bsm_conus_plus", "bsm_xenonnt")
-    areas = {k: _area(scans[f"{k}.nsi_ee"]) for k in singles}
-    assert 0 < _area(comb) < min(areas.values())
+    for plane in ("nsi_ee", "nsi_ee_mumu"):
+        areas = {k: _area(scans[f"{k}.{plane}"]) for k in singles}
+        assert 0 < _area(scans[f"bsm_combined.{plane}"]) < min(areas.values()), (plane, areas)
     # along eps_ee_uV = 0: CsI 2021 alone allows one eps_ee_dV band that joins the SM-like nu_e charge to the
-    # sign-flipped one through Q_e = 0 (nu_e not scattering: the SNS flux is 2/3 mu flavour); the combination
-    # (the reactor and solar data see nu_e alone) excludes Q_e ~ 0 and leaves two bands, the SM and the flip
+    # sign-flipped one through Q_e = 0 (nu_e not scattering: 2/3 of the SNS flux is mu flavour); the
+    # combination (the reactor and solar data see mostly nu_e) excludes Q_e ~ 0 and leaves two bands, the
+    # SM-like and the sign flip (all targets have similar N/Z: the flip is not removed)
     d0 = _q_zero_eps(54, 76.0, 1.0, 2.0)  # CsI: Q_e = 0 at eps_ee_dV ~ 0.18 (eps_ee_uV = 0)
-    x, y = np.asarray(comb.grid["x"]), np.asarray(comb.grid["y"])
-    col = int(np.argmin(np.abs(x)))
-    at = lambda v: int(np.argmin(np.abs(y - v)))  # noqa: E731
-    csi = _allowed(scans["bsm_csi2021.nsi_ee"])[:, col]
-    both = _allowed(comb)[:, col]
-    assert _runs(csi) == 1 and csi[at(0.0)] and csi[at(d0)] and csi[at(2 * d0)]
-    assert _runs(both) == 2 and both[at(0.0)] and not both[at(d0)] and both[at(2 * d0)]
-    # (eps_ee_uV, eps_mumu_uV): CsI 2021 alone, two arcs in eps_mumu (SM-like and flipped nu_mu charge), each
-    # continuous in eps_ee across Q_e = 0; combined: Q_e ~ 0 excluded, four islands
-    em = scans["bsm_combined.nsi_ee_mumu"]
+    y, csi = _column(scans["bsm_csi2021.nsi_ee"], 0.0)
+    assert _runs(csi) == 1 and all(_at(y, csi, v) for v in (0.0, d0, 2 * d0))
+    y, both = _column(scans["bsm_combined.nsi_ee"], 0.0)
+    assert _runs(both) == 2 and _at(y, both, 0.0) and not _at(y, both, d0) and _at(y, both, 2 * d0)
+    # (eps_ee_uV, eps_mumu_uV) along eps_mumu_uV = 0: CsI 2021 alone, one eps_ee run across Q_e = 0;
+    # combined: Q_e ~ 0 excluded, two runs (and the same above, at the flipped nu_mu charge: four islands)
     u0 = _q_zero_eps(54, 76.0, 2.0, 1.0)  # eps_ee_uV ~ 0.20
-    row = int(np.argmin(np.abs(np.asarray(em.grid["y"]))))  # eps_mumu_uV = 0
-    xs = np.asarray(em.grid["x"])
-    i0 = int(np.argmin(np.abs(xs - u0)))
-    csi_row = _allowed(scans["bsm_csi2021.nsi_ee_mumu"])[row]
-    comb_row = _allowed(em)[row]
-    assert _runs(csi_row) == 1 and csi_row[i0]
-    assert _runs(comb_row) == 2 and not comb_row[i0]
-    assert _area(em) < min(_area(scans[f"{k}.nsi_ee_mumu"]) for k in singles)
+    for y0 in (0.0, 2 * _q_zero_eps(54, 76.0, 2.0, 1.0)):
+        x, csi = _row(scans["bsm_csi2021.nsi_ee_mumu"], y0)
+        assert _runs(csi) == 1 and _at(x, csi, u0), y0
+        x, both = _row(scans["bsm_combined.nsi_ee_mumu"], y0)
+        assert _runs(both) == 2 and not _at(x, both, u0) and _at(x, both, 0.0) and _at(x, both, 2 * u0), y0
 
 
 def test_intervals_are_closed_inside_the_scanned_ranges(run):
