@@ -11,7 +11,7 @@ import pytest
 
 from cevns.analysis.hepdata_read import read_hepdata
 from cevns.experiments import load_experiment
-from cevns.papers.composers import COMPOSERS
+from cevns.papers.composers import COMPOSERS, compose_figure
 from cevns.papers.registry import load_paper
 from cevns.papers.run import run_paper
 from cevns.papers.weak_mixing_figure import weak_mixing_points
@@ -241,3 +241,13 @@ def test_rn_sin2w_of_csi2021_runs_along_the_correlation(run):
     best_rn = run[1]["scans"]["rn_csi2021.rn"].result["best_fit"]
     best_rn = best_rn[0] if isinstance(best_rn, (list, tuple)) else best_rn
     assert ok[int(np.argmin(np.abs(y - SIN2_THETA_W_Q0))), int(np.argmin(np.abs(x - best_rn)))]
+
+
+def test_mediator_figure_draws_every_data_set(run):
+    # kind "exclusion_fill": the combined scan filled, the single data sets as further exclusion curves
+    (spec,) = [f for f in load_paper("global").figures if f["id"] == "fig7_light_mediators"]
+    fig = compose_figure(spec, run[1]["scans"])
+    for ax in fig.axes:
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert "combined: all couplings above excluded" in labels
+        assert {"CsI 2021", "LAr 2020", "CONUS+", "XENONnT 8B"} <= set(labels)
