@@ -1,5 +1,6 @@
-"""`cevns reproduce global --quick`: the global fit of COHERENT CsI 2017 + CONUS+ + XENONnT 8B + PandaX-4T 8B
-(summary) (cevns/papers/global_fit)."""
+"""`cevns reproduce global --quick`: the global fit of COHERENT CsI 2021 + LAr 2020 + CONUS+ + XENONnT 8B
+(+ PandaX-4T 8B summary for sin2), with COHERENT CsI 2017 as a per-experiment comparison
+(cevns/papers/global_fit)."""
 
 import csv
 import json
@@ -10,7 +11,7 @@ import pytest
 
 from cevns.analysis.hepdata_read import read_hepdata
 from cevns.experiments import load_experiment
-from cevns.papers.composers import COMPOSERS
+from cevns.papers.composers import COMPOSERS, compose_figure
 from cevns.papers.registry import load_paper
 from cevns.papers.run import run_paper
 from cevns.papers.weak_mixing_figure import weak_mixing_points
@@ -29,6 +30,11 @@ def run(tmp_path_factory):
     finally:
         mp.undo()
     return out / "global", summary
+
+
+def _first_scan(rows, stem):
+    """The scan name of the first bounds row of an analysis file."""
+    return next(r["scan"] for r in rows if r["scan"].startswith(f"{stem}.")).split(".", 1)[1]
 
 
 def _interval(summary, key, cl="0.6827"):
@@ -51,6 +57,14 @@ def test_every_figure_table_and_hepdata_is_written(run):
     assert all("CONUS+" in r["data"] and "XENONnT 8B" in r["data"] and "PandaX" not in r["data"]
                for r in rows if r["scan"].startswith("bsm_combined."))
     assert all("PandaX-4T 8B (summary)" in r["data"] for r in rows if r["scan"] == "sin2w_combined.sin2_theta_w")
+    # every combination holds the full COHERENT data and never CsI 2017 (a subset of the CsI 2021 events)
+    combined = [r for r in rows if r["scan"].split(".")[0].endswith("_combined")]
+    assert {r["scan"].split(".")[0] for r in combined} == {"bsm_combined", "sin2w_combined", "sterile_combined"}
+    assert all("COHERENT CsI 2021" in r["data"] and "COHERENT LAr 2020" in r["data"] and "2017" not in r["data"]
+               for r in combined)
+    for stem in ("bsm_combined", "sin2w_combined", "sterile_combined"):  # one SNS flux for CsI 2021 and LAr 2020
+        res = json.loads((summary["scans"][f"{stem}.{_first_scan(rows, stem)}"].folder / "results.json").read_text())
+        assert [c["name"] for c in res["correlations"]] == ["sns_flux"]
     # no solar data in the sterile fits (the engine's per-flavour survival is not the solar case)
     sterile = [r for r in rows if r["scan"].startswith("sterile_combined.")]
     assert sterile and not any("XENONnT" in r["data"] or "PandaX" in r["data"] for r in sterile)
@@ -66,7 +80,7 @@ def test_every_figure_table_and_hepdata_is_written(run):
     assert np.allclose(np.asarray(nsi["contours"]["0.9"][0]), np.asarray(ref[0]), rtol=0, atol=1e-12)
 
 
-SINGLE = ("sin2w_csi2017", "sin2w_conus_plus", "sin2w_xenonnt", "sin2w_pandax")
+SINGLE = ("sin2w_csi2021", "sin2w_ar2020", "sin2w_conus_plus", "sin2w_xenonnt", "sin2w_pandax")  # as combined
 
 
 def test_weak_mixing_per_experiment_and_combined(run):
@@ -149,3 +163,106 @@ def test_combined_weak_mixing_fit_runs_the_angle_to_each_experiments_q(run):
         assert 5 < e["q_mev"] < 80 and -1e-4 < e["shift"] < -5e-5
     best, (lo, hi) = _interval(summary, "sin2w_combined.sin2_theta_w")
     assert hi - lo > 100 * max(abs(e["shift"]) for e in running["experiments"])
+
+
+def _allowed(out, cl=None):
+    """Boolean (ny, nx) grid of the points inside the allowed region of a 2D scan."""
+    return np.asarray(out.grid["dchi2"]) <= out.threshold(cl)
+
+
+def _area(out):
+    """Area of the allowed region (grid cells inside it times the cell area)."""
+    x, y = np.asarray(out.grid["x"]), np.asarray(out.grid["y"])
+    return _allowed(out).sum() * (x[1] - x[0]) * (y[1] - y[0])
+
+
+def _runs(mask):
+    """Number of separate runs of True along a 1D boolean array."""
+    m = np.asarray(mask, dtype=int)
+    return int(np.sum(np.diff(np.concatenate([[0], m])) == 1))
+
+
+def _q_zero_eps(z, n, eps_per_proton, eps_per_neutron):
+    """The NSI value at which the nu_e vector charge Z (g_V^p + a eps) + N (g_V^n + b eps) vanishes (F = 1;
+    radiative SM couplings g_V^p = 0.0305, g_V^n = -0.5120, PHYSICS.md 2 and 4)."""
+    return -(z * 0.0305 - n * 0.5120) / (z * eps_per_proton + n * eps_per_neutron)
+
+
+def _column(out, x0):
+    """(y values, allowed mask) of a 2D scan along the grid column nearest x = x0."""
+    x, y = np.asarray(out.grid["x"]), np.asarray(out.grid["y"])
+    return y, _allowed(out)[:, int(np.argmin(np.abs(x - x0)))]
+
+
+def _row(out, y0):
+    """(x values, allowed mask) of a 2D scan along the grid row nearest y = y0."""
+    x, y = np.asarray(out.grid["x"]), np.asarray(out.grid["y"])
+    return x, _allowed(out)[int(np.argmin(np.abs(y - y0)))]
+
+
+def _at(values, mask, v):
+    """The mask at the grid value nearest v."""
+    return bool(mask[int(np.argmin(np.abs(values - v)))])
+
+
+def test_nsi_combination_shrinks_and_splits_the_single_regions(run):
+    scans = run[1]["scans"]
+    singles = ("bsm_csi2021", "bsm_ar2020", "bsm_conus_plus", "bsm_xenonnt")
+    for plane in ("nsi_ee", "nsi_ee_mumu"):
+        areas = {k: _area(scans[f"{k}.{plane}"]) for k in singles}
+        assert 0 < _area(scans[f"bsm_combined.{plane}"]) < min(areas.values()), (plane, areas)
+    # along eps_ee_uV = 0: CsI 2021 alone allows one eps_ee_dV band that joins the SM-like nu_e charge to the
+    # sign-flipped one through Q_e = 0 (nu_e not scattering: 2/3 of the SNS flux is mu flavour); the
+    # combination (the reactor and solar data see mostly nu_e) excludes Q_e ~ 0 and leaves two bands, the
+    # SM-like and the sign flip (all targets have similar N/Z: the flip is not removed)
+    d0 = _q_zero_eps(54, 76.0, 1.0, 2.0)  # CsI: Q_e = 0 at eps_ee_dV ~ 0.18 (eps_ee_uV = 0)
+    y, csi = _column(scans["bsm_csi2021.nsi_ee"], 0.0)
+    assert _runs(csi) == 1 and all(_at(y, csi, v) for v in (0.0, d0, 2 * d0))
+    y, both = _column(scans["bsm_combined.nsi_ee"], 0.0)
+    assert _runs(both) == 2 and _at(y, both, 0.0) and not _at(y, both, d0) and _at(y, both, 2 * d0)
+    # (eps_ee_uV, eps_mumu_uV) along eps_mumu_uV = 0: CsI 2021 alone, one eps_ee run across Q_e = 0;
+    # combined: Q_e ~ 0 excluded, two runs (and the same above, at the flipped nu_mu charge: four islands)
+    u0 = _q_zero_eps(54, 76.0, 2.0, 1.0)  # eps_ee_uV ~ 0.20
+    for y0 in (0.0, 2 * _q_zero_eps(54, 76.0, 2.0, 1.0)):
+        x, csi = _row(scans["bsm_csi2021.nsi_ee_mumu"], y0)
+        assert _runs(csi) == 1 and _at(x, csi, u0), y0
+        x, both = _row(scans["bsm_combined.nsi_ee_mumu"], y0)
+        assert _runs(both) == 2 and not _at(x, both, u0) and _at(x, both, 0.0) and _at(x, both, 2 * u0), y0
+
+
+def test_intervals_are_closed_inside_the_scanned_ranges(run):
+    # the ranges contain each data set's 90% CL bounds: an interval reaching the grid edge would be reported as
+    # open; mu_nu starts at its physical boundary 0
+    scans = run[1]["scans"]
+    keys = [k for k in scans if k.split(".")[1] in ("mu_nu_e", "mu_nu_mu", "r2_nu_e", "r2_nu_mu")]
+    assert len(keys) == 18
+    for k in keys:
+        r = scans[k].result
+        for (lo, hi), (lo_open, hi_open) in zip(r["intervals"]["0.9"], r["open_ends"]["0.9"]):
+            assert not hi_open, k
+            assert not lo_open or (k.split(".")[1].startswith("mu_nu") and lo == 0.0), k
+
+
+def test_rn_sin2w_of_csi2021_runs_along_the_correlation(run):
+    # a larger neutron radius lowers the rate (F_N(q) falls), a larger sin2 raises it (tree level:
+    # |Q_V| = (N - (1 - 4 s^2) Z) / 2 grows with s^2): the allowed band rises with R_n
+    out = run[1]["scans"]["sin2w_csi2021.rn_sin2w"]
+    ok = _allowed(out, 0.9)  # (n_sin2, n_rn)
+    x, y = np.asarray(out.grid["x"]), np.asarray(out.grid["y"])
+    cols = [i for i in range(len(x)) if ok[:, i].any()]
+    centre = np.array([y[ok[:, i]].mean() for i in cols])
+    assert len(cols) >= 5 and np.corrcoef(x[cols], centre)[0, 1] > 0.9
+    # the SM value lies inside at the 1D best-fit radius of the same data (rn_csi2021 at sin2 = 0.23857)
+    best_rn = run[1]["scans"]["rn_csi2021.rn"].result["best_fit"]
+    best_rn = best_rn[0] if isinstance(best_rn, (list, tuple)) else best_rn
+    assert ok[int(np.argmin(np.abs(y - SIN2_THETA_W_Q0))), int(np.argmin(np.abs(x - best_rn)))]
+
+
+def test_mediator_figure_draws_every_data_set(run):
+    # kind "exclusion_fill": the combined scan filled, the single data sets as further exclusion curves
+    (spec,) = [f for f in load_paper("global").figures if f["id"] == "fig7_light_mediators"]
+    fig = compose_figure(spec, run[1]["scans"])
+    for ax in fig.axes:
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert "combined: all couplings above excluded" in labels
+        assert {"CsI 2021", "LAr 2020", "CONUS+", "XENONnT 8B"} <= set(labels)

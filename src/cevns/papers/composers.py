@@ -19,7 +19,9 @@ Each composer takes ``(spec, scans)`` -- ``spec`` one ``[[figures]]`` table, ``s
     ``optional = true`` whose scan is missing (an optional analysis this build cannot load) is listed
     as not available.
 ``exclusion_fill``
-    The excluded grid region and exclusion curve of one scan per panel (log axes).
+    The excluded grid region and exclusion curve of the panel's ``scan`` (log axes); further ``curves``
+    (``scan``, ``label``, ``color``, ``ls``, ``lw``) add the exclusion curves of other scans, e.g. the single
+    data sets beside a combination.
 ``weak_mixing_running``
     sin^2(theta_W) per data set at its momentum transfer with the SM running
     (:mod:`cevns.papers.weak_mixing_figure`).
@@ -326,8 +328,15 @@ def compose_exclusion_fill(spec: dict, scans) -> object:
                         alpha=0.25)
         cl = f"{100 * float(next(iter(out.result['threshold']))):g}% CL"
         ax.plot([], [], color=color, alpha=0.4, lw=6, label=f"excluded at {cl} (grid)")
+        main = next((c for c in panel.get("curves", []) if c.get("scan") == panel["scan"]), {})
         for key, exc in out.result["exclusion"].items():
-            ax.plot(exc["x"], _exclusion_y(exc), color=color, lw=2, label="all couplings above excluded")
+            lab = f"{main['label']}: " if "label" in main else ""
+            ax.plot(exc["x"], _exclusion_y(exc), color=color, lw=2, label=f"{lab}all couplings above excluded")
+        for n, c in enumerate(c for c in panel.get("curves", []) if c.get("scan") != panel["scan"]):
+            other = _scan(scans, c["scan"], spec["id"])  # further data sets: their exclusion curves only
+            for key, exc in other.result["exclusion"].items():
+                ax.plot(exc["x"], _exclusion_y(exc), color=c.get("color", f"C{n}"), lw=c.get("lw", 1.4),
+                        ls=c.get("ls", "--"), label=c.get("label", c["scan"]))
         ax.set_xscale("log")
         ax.set_yscale("log")
         _decorate(ax, {"legend_loc": "upper left", "legend_fontsize": 7, **panel})
