@@ -42,6 +42,15 @@ SIGNAL_EFF_LIMITS = (0.5, 1.5)
 #: Newton iterations and convergence tolerance on chi^2.
 MAX_ITER = 60
 TOL_CHI2 = 1e-7
+#: Step halvings of the line search, its sufficient-decrease (Armijo) factor, and the largest distance to a
+#: bound at which a nuisance whose gradient points outward is held there (:meth:`TemplateProfiler._newton_step`).
+MAX_HALVINGS = 20
+ARMIJO = 1e-4
+EPS_ACTIVE = 1e-3
+#: Distance from an interior node of the yield grid [grid steps] within which a converged yield nuisance is
+#: tried again from across the node, and how far across it starts (:meth:`TemplateProfiler._across_nodes`).
+NODE_CHECK = 0.1
+NODE_OFFSET = 0.01
 _MU_FLOOR = 1e-12
 
 
@@ -226,12 +235,22 @@ class TemplateProfiler:
         dv = (1 - u) * (g01 - g00) + u * (g11 - g10)
         return val, du, dv
 
-    def _expected(self, sig_grids, theta, derivatives: bool):
-        """mu per run (n, B) and, if asked, dmu/dtheta per run (n, P, B)."""
+    def _expected(self, sig_grids, theta, derivatives: bool, cells=None):
+        """mu per run (n, B) and, if asked, dmu/dtheta per run (n, P, B).
+
+        ``cells`` = (i, j): the grid cells of (tly, tqy) per point (default: the cells of
+        :func:`bilinear_weights`); a value on a node may be taken in either neighbouring cell, which gives
+        the same mu but the one-sided derivatives of that cell.
+        """
         nc = len(self.components)
-        i, u = bilinear_weights(theta[:, nc], self.grid)
-        j, v = bilinear_weights(theta[:, nc + 1], self.grid)
         step = self.grid[1] - self.grid[0]
+        if cells is None:
+            i, u = bilinear_weights(theta[:, nc], self.grid)
+            j, v = bilinear_weights(theta[:, nc + 1], self.grid)
+        else:
+            i, j = cells
+            u = np.clip((theta[:, nc] - self.grid[i]) / step, 0.0, 1.0)
+            v = np.clip((theta[:, nc + 1] - self.grid[j]) / step, 0.0, 1.0)
         mus, jacs = [], []
         nr = len(self.runs)
         eff = theta[:, -1][:, None]
@@ -294,6 +313,153 @@ class TemplateProfiler:
         lo[-1], hi[-1] = SIGNAL_EFF_LIMITS
         return lo, hi
 
+    def _gradient_hessian(self, sig_grids, theta, observed, cells=None):
+        """Gradient (n, P) of the chi^2 and its Gauss-Newton Hessian (n, P, P) (module docstring)."""
+        mus, jacs = self._expected(sig_grids, theta, True, cells)
+        _, pg, ph = self._prior(theta)
+        p = len(self.names)
+        grad, hess = pg.copy(), np.zeros((theta.shape[0], p, p))
+        hess[:, np.arange(p), np.arange(p)] = ph
+        for mu, jac, o in zip(mus, jacs, observed):
+            grad += 2.0 * np.einsum("npb,nb->np", jac, 1.0 - o / mu)
+            hess += 2.0 * np.einsum("npb,nqb->npq", jac * (o / mu**2)[:, None, :], jac)
+        return grad, hess
+
+    def _cells_gradient_hessian(self, sig_grids, theta, observed, free):
+        """Grid cells of (tly, tqy) for the next step, with the gradient and Hessian in them.
+
+        The chi^2 is smooth inside a cell of the bilinear yield grid, but its derivatives jump at the
+        nodes. A yield nuisance on an interior node is taken in the cell above it unless chi^2 decreases
+        downwards there (positive derivative), then in the cell below it if chi^2 also decreases downwards
+        in that cell; otherwise (a kink with its minimum at the node) it stays in the cell above, where it
+        sits on the lower edge with an outward gradient and is held by :meth:`_newton_step`.
+        """
+        nc, g = len(self.components), self.grid.size
+        step = self.grid[1] - self.grid[0]
+        cells, lower = [], []
+        for k in range(2):
+            t = theta[:, nc + k]
+            node = np.clip(np.rint((t - self.grid[0]) / step).astype(int), 0, g - 1)
+            on_node = np.abs(t - self.grid[node]) <= 1e-9 * step
+            cell = np.where(on_node, np.minimum(node, g - 2), bilinear_weights(t, self.grid)[0])
+            cells.append(cell)
+            lower.append(on_node & (node > 0) & (node < g - 1) & free[nc + k])
+        grad, hess = self._gradient_hessian(sig_grids, theta, observed, cells)
+        for k in range(2):
+            try_down = np.flatnonzero(lower[k] & (grad[:, nc + k] > 0))
+            if try_down.size == 0:
+                continue
+            sub_cells = [c[try_down].copy() for c in cells]
+            sub_cells[k] -= 1
+            sub = [{c: (gr[c] if gr[c].shape[0] == 1 else gr[c][try_down]) for c in gr} for gr in sig_grids]
+            g2, h2 = self._gradient_hessian(sub, theta[try_down], observed, sub_cells)
+            down = g2[:, nc + k] > 0
+            idx = try_down[down]
+            for kk in range(2):
+                cells[kk][idx] = sub_cells[kk][down]
+            grad[idx], hess[idx] = g2[down], h2[down]
+        return cells, grad, hess
+
+    @staticmethod
+    def _newton_step(theta, grad, hess, free, lo, hi):
+        """Active-set projected Newton direction (Bertsekas, SIAM J. Control Optim. 20, 221 (1982)).
+
+        A free nuisance within ``eps`` of a bound whose gradient points out of the box is *held*: its
+        direction is the diagonally scaled gradient (projected onto the bound by the line search), and it is
+        taken out of the Newton system, which is solved for the others only. ``eps`` = min(1e-3, norm of
+        the projected-gradient step) per point, so that the held set is the set of active bounds at a
+        solution. With this choice the projected arc ``clip(theta + lam step)`` decreases chi^2 for small
+        ``lam`` at every non-stationary point, which a plain projection of the full Newton step need not.
+        """
+        w = np.where(free, theta - np.clip(theta - grad, lo, hi), 0.0)
+        eps = np.minimum(EPS_ACTIVE, np.sqrt((w * w).sum(axis=1)))[:, None]
+        out = ((theta <= lo + eps) & (grad > 0)) | ((theta >= hi - eps) & (grad < 0))
+        held = out | ~free
+        keep = ~held
+        p = theta.shape[1]
+        diag = hess[:, np.arange(p), np.arange(p)]
+        h = np.where(keep[:, :, None] & keep[:, None, :], hess, 0.0)
+        h[:, np.arange(p), np.arange(p)] = np.where(keep, diag * (1.0 + 1e-12) + 1e-9, 1.0)
+        step = -np.linalg.solve(h, np.where(keep, grad, 0.0)[..., None])[..., 0]
+        scaled = -grad / np.maximum(diag, 1e-12)
+        return np.where(keep, step, np.where(out & free, scaled, 0.0))
+
+    def _line_search(self, sig_grids, theta, chi2, grad, step, observed, lo, hi):
+        """Step-halving along the projected arc ``clip(theta + lam step)`` with the Armijo condition.
+
+        Returns the new nuisances, their chi^2, whether a step was accepted and whether the accepted step
+        was cut short by a bound it reached (per point).
+        """
+        lam = np.ones(theta.shape[0])
+        new_theta, new_chi2 = theta.copy(), chi2.copy()
+        accepted = np.zeros(theta.shape[0], dtype=bool)
+        edge = np.zeros(theta.shape[0], dtype=bool)
+        for _ in range(MAX_HALVINGS):
+            free_step = theta + lam[:, None] * step
+            trial = np.clip(free_step, lo, hi)
+            c = self._chi2(sig_grids, trial, observed)
+            descent = np.minimum((grad * (trial - theta)).sum(axis=1), 0.0)
+            ok = (c <= chi2 + ARMIJO * descent) & ~accepted
+            new_theta[ok], new_chi2[ok] = trial[ok], c[ok]
+            edge[ok] = np.any((trial != theta) & (trial != free_step), axis=1)[ok]
+            accepted |= ok
+            if accepted.all():
+                break
+            lam = np.where(accepted, lam, 0.5 * lam)
+        return new_theta, new_chi2, accepted, edge
+
+    def _minimise(self, sig_grids, theta, free, obs):
+        """Active-set projected Newton iteration from ``theta`` (n, P); returns theta, chi^2, converged."""
+        nc = len(self.components)
+        lo, hi = self._bounds()
+        theta = np.clip(theta, lo, hi)
+        chi2 = self._chi2(sig_grids, theta, obs)
+        converged = np.zeros(theta.shape[0], dtype=bool)
+        for _ in range(MAX_ITER):
+            act = np.flatnonzero(~converged)
+            if act.size == 0:
+                break
+            sg = [{c: (g[c] if g[c].shape[0] == 1 else g[c][act]) for c in g} for g in sig_grids]
+            th, old = theta[act], chi2[act]
+            cells, grad, hess = self._cells_gradient_hessian(sg, th, obs, free)
+            lo_c, hi_c = np.tile(lo, (act.size, 1)), np.tile(hi, (act.size, 1))
+            for k, c in enumerate(cells):
+                lo_c[:, nc + k], hi_c[:, nc + k] = self.grid[c], self.grid[c + 1]
+            step = self._newton_step(th, grad, hess, free, lo_c, hi_c)
+            th_new, chi2_new, accepted, edge = self._line_search(sg, th, old, grad, step, obs, lo_c, hi_c)
+            theta[act], chi2[act] = th_new, chi2_new
+            # a step cut at a cell edge is not a sign of convergence: the next one may enter the next cell
+            converged[act] = ((old - chi2_new < TOL_CHI2) & ~edge) | ~accepted
+        return theta, chi2, converged
+
+    def _across_nodes(self, sig_grids, theta, chi2, converged, free, obs):
+        """Restart points whose tly or tqy ended near an interior node of the yield grid from across it.
+
+        The bilinear interpolation has kinks at the nodes; where a kink is concave, the cells on both
+        sides can each hold a local minimum a short way from the node. A point that converged within
+        :data:`NODE_CHECK` grid steps of an interior node is minimised again from just across it (other
+        nuisances kept) and the lower chi^2 is kept.
+        """
+        nc, g = len(self.components), self.grid.size
+        step = self.grid[1] - self.grid[0]
+        for k in range(2):
+            if not free[nc + k]:
+                continue
+            t = theta[:, nc + k]
+            node = np.clip(np.rint((t - self.grid[0]) / step).astype(int), 0, g - 1)
+            d = t - self.grid[node]
+            near = np.flatnonzero((node > 0) & (node < g - 1) & (np.abs(d) < NODE_CHECK * step) & (d != 0))
+            if near.size == 0:
+                continue
+            start = theta[near].copy()
+            start[:, nc + k] = self.grid[node[near]] - np.sign(d[near]) * NODE_OFFSET * step
+            sub = [{c: (gr[c] if gr[c].shape[0] == 1 else gr[c][near]) for c in gr} for gr in sig_grids]
+            th2, c2, conv2 = self._minimise(sub, start, free, obs)
+            lower = c2 < chi2[near]
+            better = near[lower]
+            theta[better], chi2[better], converged[better] = th2[lower], c2[lower], conv2[lower]
+        return theta, chi2, converged
+
     # ------------------------------------------------------------------ public
     def profile(self, rates: Mapping, fixed: Mapping | None = None, observed: Sequence | None = None,
                 start: Mapping | None = None) -> ProfileResult:
@@ -339,46 +505,8 @@ class TemplateProfiler:
             idx = self.names.index(k)
             theta[:, idx] = np.broadcast_to(np.asarray(v, dtype=float), (n,))
             free[idx] = False
-        lo, hi = self._bounds()
-        theta = np.clip(theta, lo, hi)
-        chi2 = self._chi2(sig_grids, theta, obs)
-        converged = np.zeros(n, dtype=bool)
-        fidx = np.flatnonzero(free)
-        for _ in range(MAX_ITER):
-            act = np.flatnonzero(~converged)
-            if act.size == 0:
-                break
-            sg = [{c: (g[c] if g[c].shape[0] == 1 else g[c][act]) for c in g} for g in sig_grids]
-            th = theta[act]
-            mus, jacs = self._expected(sg, th, True)
-            _, pg, ph = self._prior(th)
-            grad, hess = pg.copy(), np.zeros((act.size, len(self.names), len(self.names)))
-            hess[:, np.arange(len(self.names)), np.arange(len(self.names))] = ph
-            for mu, jac, o in zip(mus, jacs, obs):
-                grad += 2.0 * np.einsum("npb,nb->np", jac, 1.0 - o / mu)
-                hess += 2.0 * np.einsum("npb,nqb->npq", jac * (o / mu**2)[:, None, :], jac)
-            gf, hf = grad[:, fidx], hess[:, fidx][:, :, fidx]
-            hf = hf + 1e-9 * np.eye(fidx.size)
-            step = -np.linalg.solve(hf, gf[..., None])[..., 0]
-            old = chi2[act]
-            lam = np.ones(act.size)
-            new_theta = th.copy()
-            accepted = np.zeros(act.size, dtype=bool)
-            new_chi2 = old.copy()
-            for _ in range(12):
-                trial = th.copy()
-                trial[:, fidx] = np.clip(th[:, fidx] + lam[:, None] * step, lo[fidx], hi[fidx])
-                c = self._chi2(sg, trial, obs)
-                ok = (c <= old + 1e-12) & ~accepted
-                new_theta[ok] = trial[ok]
-                new_chi2[ok] = c[ok]
-                accepted |= ok
-                if accepted.all():
-                    break
-                lam = np.where(accepted, lam, 0.5 * lam)
-            theta[act] = new_theta
-            chi2[act] = new_chi2
-            converged[act] = (old - new_chi2 < TOL_CHI2) | ~accepted
+        theta, chi2, converged = self._minimise(sig_grids, theta, free, obs)
+        theta, chi2, converged = self._across_nodes(sig_grids, theta, chi2, converged, free, obs)
         return ProfileResult(chi2=chi2, nuisances={k: theta[:, i].copy() for i, k in enumerate(self.names)},
                              converged=converged)
 
