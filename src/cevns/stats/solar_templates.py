@@ -313,16 +313,19 @@ class TemplateProfiler:
         lo[-1], hi[-1] = SIGNAL_EFF_LIMITS
         return lo, hi
 
-    def _gradient_hessian(self, sig_grids, theta, observed, cells=None):
-        """Gradient (n, P) of the chi^2 and its Gauss-Newton Hessian (n, P, P) (module docstring)."""
+    def _gradient_hessian(self, sig_grids, theta, observed, cells=None, hessian: bool = True):
+        """Gradient (n, P) of the chi^2 and (if asked) its Gauss-Newton Hessian (n, P, P) (module docstring)."""
         mus, jacs = self._expected(sig_grids, theta, True, cells)
         _, pg, ph = self._prior(theta)
         p = len(self.names)
-        grad, hess = pg.copy(), np.zeros((theta.shape[0], p, p))
-        hess[:, np.arange(p), np.arange(p)] = ph
+        grad, hess = pg.copy(), None
+        if hessian:
+            hess = np.zeros((theta.shape[0], p, p))
+            hess[:, np.arange(p), np.arange(p)] = ph
         for mu, jac, o in zip(mus, jacs, observed):
             grad += 2.0 * np.einsum("npb,nb->np", jac, 1.0 - o / mu)
-            hess += 2.0 * np.einsum("npb,nqb->npq", jac * (o / mu**2)[:, None, :], jac)
+            if hessian:
+                hess += 2.0 * (jac * (o / mu**2)[:, None, :]) @ jac.transpose(0, 2, 1)
         return grad, hess
 
     def _cells_gradient_hessian(self, sig_grids, theta, observed, free):
@@ -451,8 +454,19 @@ class TemplateProfiler:
             near = np.flatnonzero((node > 0) & (node < g - 1) & (np.abs(d) < NODE_CHECK * step) & (d != 0))
             if near.size == 0:
                 continue
-            start = theta[near].copy()
-            start[:, nc + k] = self.grid[node[near]] - np.sign(d[near]) * NODE_OFFSET * step
+            # the cell across the node; worth a restart only if chi^2 decreases into it from the node
+            at_node = theta[near].copy()
+            at_node[:, nc + k] = self.grid[node[near]]
+            across = [bilinear_weights(at_node[:, nc + kk], self.grid)[0] for kk in range(2)]
+            across[k] = np.where(d[near] > 0, node[near] - 1, node[near])
+            sub = [{c: (gr[c] if gr[c].shape[0] == 1 else gr[c][near]) for c in gr} for gr in sig_grids]
+            slope = self._gradient_hessian(sub, at_node, obs, across, hessian=False)[0][:, nc + k]
+            into = np.where(d[near] > 0, slope > 0, slope < 0)
+            near = near[into]
+            if near.size == 0:
+                continue
+            start = at_node[into]
+            start[:, nc + k] -= np.sign(d[near]) * NODE_OFFSET * step
             sub = [{c: (gr[c] if gr[c].shape[0] == 1 else gr[c][near]) for c in gr} for gr in sig_grids]
             th2, c2, conv2 = self._minimise(sub, start, free, obs)
             lower = c2 < chi2[near]
