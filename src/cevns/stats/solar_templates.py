@@ -224,7 +224,7 @@ class TemplateProfiler:
 
     @staticmethod
     def _corners(grid_vals, i, j, u, v):
-        """Bilinear value and derivatives (d/du, d/dv) of grid_vals (n or 1, g, g, B) at per-point cells."""
+        """Bilinear value, derivatives d/du, d/dv and d2/du dv of grid_vals (n or 1, g, g, B) at per-point cells."""
         n = i.size
         k = np.arange(n) if grid_vals.shape[0] == n else np.zeros(n, dtype=int)
         g00, g10 = grid_vals[k, i, j], grid_vals[k, i + 1, j]
@@ -233,14 +233,16 @@ class TemplateProfiler:
         val = (1 - u) * (1 - v) * g00 + u * (1 - v) * g10 + (1 - u) * v * g01 + u * v * g11
         du = (1 - v) * (g10 - g00) + v * (g11 - g01)
         dv = (1 - u) * (g01 - g00) + u * (g11 - g10)
-        return val, du, dv
+        return val, du, dv, g11 - g10 - g01 + g00
 
-    def _expected(self, sig_grids, theta, derivatives: bool, cells=None):
-        """mu per run (n, B) and, if asked, dmu/dtheta per run (n, P, B).
+    def _expected(self, sig_grids, theta, derivatives: bool, cells=None, second: bool = False):
+        """mu per run (n, B) and, if asked, dmu/dtheta per run (n, P, B) and the second derivatives.
 
         ``cells`` = (i, j): the grid cells of (tly, tqy) per point (default: the cells of
         :func:`bilinear_weights`); a value on a node may be taken in either neighbouring cell, which gives
-        the same mu but the one-sided derivatives of that cell.
+        the same mu but the one-sided derivatives of that cell. ``second``: also a list per run of dicts
+        (p, q) -> (n, B) with the non-zero d2mu / dtheta_p dtheta_q (one of each pair p != q; mu is linear in each nuisance
+        inside a cell, so the diagonal vanishes).
         """
         nc = len(self.components)
         step = self.grid[1] - self.grid[0]
@@ -251,25 +253,35 @@ class TemplateProfiler:
             i, j = cells
             u = np.clip((theta[:, nc] - self.grid[i]) / step, 0.0, 1.0)
             v = np.clip((theta[:, nc + 1] - self.grid[j]) / step, 0.0, 1.0)
-        mus, jacs = [], []
+        mus, jacs, curvs = [], [], []
         nr = len(self.runs)
+        p_ly, p_qy, p_n, p_e = nc, nc + 1, nc + 3 + nr, len(self.names) - 1
         eff = theta[:, -1][:, None]
         for ri, (r, sg) in enumerate(zip(self.runs, sig_grids)):
             x = r.exposure
-            nval, ndu, ndv = self._corners(x * r.neutron[None], i, j, u, v)
+            nval, ndu, ndv, nduv = self._corners(x * r.neutron[None], i, j, u, v)
             a_ac = theta[:, nc + 2 + ri][:, None]
             a_er, a_n = theta[:, nc + 2 + nr][:, None], theta[:, nc + 3 + nr][:, None]
             mu = a_ac * (x * r.ac) + a_er * (x * r.er) + a_n * nval
             dly, dqy = a_n * ndu, a_n * ndv
             parts, total_signal = [], 0.0
+            curv = {(p_n, p_ly): ndu / step, (p_n, p_qy): ndv / step, (p_ly, p_qy): a_n * nduv / step**2,
+                    (p_ly, p_e): 0.0, (p_qy, p_e): 0.0}
             for ci, c in enumerate(self.components):
-                sval, sdu, sdv = self._corners(sg[c], i, j, u, v)
+                sval, sdu, sdv, sduv = self._corners(sg[c], i, j, u, v)
                 a = theta[:, ci][:, None] * eff
                 total_signal = total_signal + theta[:, ci][:, None] * sval
                 mu = mu + a * sval
                 dly = dly + a * sdu
                 dqy = dqy + a * sdv
                 parts.append(eff * sval)
+                if second:
+                    curv[(ci, p_e)] = sval
+                    curv[(ci, p_ly)], curv[(ci, p_qy)] = eff * sdu / step, eff * sdv / step
+                    curv[(p_ly, p_qy)] = curv[(p_ly, p_qy)] + a * sduv / step**2
+                    curv[(p_ly, p_e)] = curv[(p_ly, p_e)] + theta[:, ci][:, None] * sdu / step
+                    curv[(p_qy, p_e)] = curv[(p_qy, p_e)] + theta[:, ci][:, None] * sdv / step
+            curvs.append(curv)
             mus.append(np.maximum(mu, _MU_FLOOR))
             if derivatives:
                 n, b = mu.shape
@@ -283,7 +295,7 @@ class TemplateProfiler:
                 jac[:, nc + 3 + nr] = nval
                 jac[:, -1] = total_signal
                 jacs.append(jac)
-        return mus, jacs
+        return (mus, jacs, curvs) if second else (mus, jacs)
 
     def _prior(self, theta):
         """Constraint chi^2 (n,), its gradient (n, P) and (diagonal) Hessian (P,)."""
@@ -314,57 +326,74 @@ class TemplateProfiler:
         return lo, hi
 
     def _gradient_hessian(self, sig_grids, theta, observed, cells=None, hessian: bool = True):
-        """Gradient (n, P) of the chi^2 and (if asked) its Gauss-Newton Hessian (n, P, P) (module docstring)."""
-        mus, jacs = self._expected(sig_grids, theta, True, cells)
+        """Gradient (n, P) of the chi^2 and (if asked) two Hessians (n, P, P): Gauss-Newton and exact.
+
+        ``d2 chi2 = sum_b 2 [n_b / mu_b^2 dmu_b dmu_b^T + (1 - n_b / mu_b) d2mu_b] + priors``: the first
+        term alone (Gauss-Newton) is positive semi-definite; the exact one converges quadratically where
+        it is positive definite (:meth:`_newton_step` chooses).
+        """
+        if not hessian:
+            mus, jacs = self._expected(sig_grids, theta, True, cells)
+        else:
+            mus, jacs, curvs = self._expected(sig_grids, theta, True, cells, second=True)
         _, pg, ph = self._prior(theta)
         p = len(self.names)
-        grad, hess = pg.copy(), None
+        grad, hess, exact = pg.copy(), None, None
         if hessian:
             hess = np.zeros((theta.shape[0], p, p))
             hess[:, np.arange(p), np.arange(p)] = ph
-        for mu, jac, o in zip(mus, jacs, observed):
-            grad += 2.0 * np.einsum("npb,nb->np", jac, 1.0 - o / mu)
+            exact = np.zeros_like(hess)
+        for ri, (mu, jac, o) in enumerate(zip(mus, jacs, observed)):
+            w = 2.0 * (1.0 - o / mu)
+            grad += np.einsum("npb,nb->np", jac, w)
             if hessian:
                 hess += 2.0 * (jac * (o / mu**2)[:, None, :]) @ jac.transpose(0, 2, 1)
-        return grad, hess
+                for (a, b), d2 in curvs[ri].items():
+                    if np.ndim(d2):
+                        c = (w * d2).sum(axis=1)
+                        exact[:, a, b] += c
+                        exact[:, b, a] += c
+        return grad, (None if hess is None else (hess, hess + exact))
 
-    def _cells_gradient_hessian(self, sig_grids, theta, observed, free):
-        """Grid cells of (tly, tqy) for the next step, with the gradient and Hessian in them.
+    def _cells_gradient_hessian(self, sig_grids, theta, observed, free, heading):
+        """Grid cells of (tly, tqy) for the next step, with the gradient and Hessians in them.
 
         The chi^2 is smooth inside a cell of the bilinear yield grid, but its derivatives jump at the
-        nodes. A yield nuisance on an interior node is taken in the cell above it unless chi^2 decreases
-        downwards there (positive derivative), then in the cell below it if chi^2 also decreases downwards
-        in that cell; otherwise (a kink with its minimum at the node) it stays in the cell above, where it
-        sits on the lower edge with an outward gradient and is held by :meth:`_newton_step`.
+        nodes. A yield nuisance on an interior node is taken in the cell on the side of ``heading`` (n, 2:
+        the sign of its last move, :meth:`_minimise`). Without one (a start on a node), in the cell above
+        unless chi^2 decreases downwards there (positive derivative), then in the cell below if it also
+        decreases downwards in that one. Where the derivative in the chosen cell points back to the node
+        (a kink with its minimum there), the nuisance sits on the cell edge with an outward gradient and is
+        held by :meth:`_newton_step`. (The derivatives of mu along one yield nuisance on a node of the
+        other are the same in both cells of the other, so both can be probed at once.)
         """
         nc, g = len(self.components), self.grid.size
         step = self.grid[1] - self.grid[0]
-        cells, lower = [], []
+        cells, undecided = [], []
         for k in range(2):
             t = theta[:, nc + k]
             node = np.clip(np.rint((t - self.grid[0]) / step).astype(int), 0, g - 1)
-            on_node = np.abs(t - self.grid[node]) <= 1e-9 * step
-            cell = np.where(on_node, np.minimum(node, g - 2), bilinear_weights(t, self.grid)[0])
+            on_node = (np.abs(t - self.grid[node]) <= 1e-9 * step) & (node > 0) & (node < g - 1)
+            cell = np.where(on_node, np.where(heading[:, k] < 0, node - 1, node), bilinear_weights(t, self.grid)[0])
             cells.append(cell)
-            lower.append(on_node & (node > 0) & (node < g - 1) & free[nc + k])
+            undecided.append(on_node & (heading[:, k] == 0) & free[nc + k])
+        probe = np.flatnonzero(undecided[0] | undecided[1])
+        if probe.size:
+            sub = [{c: (gr[c] if gr[c].shape[0] == 1 else gr[c][probe]) for c in gr} for gr in sig_grids]
+            th = theta[probe]
+            up = self._gradient_hessian(sub, th, observed, [c[probe] for c in cells], hessian=False)[0]
+            down_cells = [c[probe] - 1 for c in cells]
+            try_down = [undecided[k][probe] & (up[:, nc + k] > 0) for k in range(2)]
+            if try_down[0].any() or try_down[1].any():
+                below = self._gradient_hessian(sub, th, observed, down_cells, hessian=False)[0]
+                for k in range(2):
+                    go = try_down[k] & (below[:, nc + k] > 0)
+                    cells[k][probe[go]] = down_cells[k][go]
         grad, hess = self._gradient_hessian(sig_grids, theta, observed, cells)
-        for k in range(2):
-            try_down = np.flatnonzero(lower[k] & (grad[:, nc + k] > 0))
-            if try_down.size == 0:
-                continue
-            sub_cells = [c[try_down].copy() for c in cells]
-            sub_cells[k] -= 1
-            sub = [{c: (gr[c] if gr[c].shape[0] == 1 else gr[c][try_down]) for c in gr} for gr in sig_grids]
-            g2, h2 = self._gradient_hessian(sub, theta[try_down], observed, sub_cells)
-            down = g2[:, nc + k] > 0
-            idx = try_down[down]
-            for kk in range(2):
-                cells[kk][idx] = sub_cells[kk][down]
-            grad[idx], hess[idx] = g2[down], h2[down]
         return cells, grad, hess
 
     @staticmethod
-    def _newton_step(theta, grad, hess, free, lo, hi):
+    def _newton_step(theta, grad, hessians, free, lo, hi, exact_ok):
         """Active-set projected Newton direction (Bertsekas, SIAM J. Control Optim. 20, 221 (1982)).
 
         A free nuisance within ``eps`` of a bound whose gradient points out of the box is *held*: its
@@ -380,18 +409,26 @@ class TemplateProfiler:
         held = out | ~free
         keep = ~held
         p = theta.shape[1]
+        both = keep[:, :, None] & keep[:, None, :]
+        hess, exact = hessians
         diag = hess[:, np.arange(p), np.arange(p)]
-        h = np.where(keep[:, :, None] & keep[:, None, :], hess, 0.0)
+        h = np.where(both, hess, 0.0)
         h[:, np.arange(p), np.arange(p)] = np.where(keep, diag * (1.0 + 1e-12) + 1e-9, 1.0)
+        hx = np.where(both, exact, 0.0)
+        hx[:, np.arange(p), np.arange(p)] = np.where(keep, exact[:, np.arange(p), np.arange(p)] + 1e-9, 1.0)
+        # the exact Hessian where it is safely positive definite on the free block, else Gauss-Newton
+        scale = np.maximum(np.abs(diag).max(axis=1), 1.0)
+        definite = exact_ok & (np.linalg.eigvalsh(hx)[:, 0] > 1e-6 * scale)
+        h = np.where(definite[:, None, None], hx, h)
         step = -np.linalg.solve(h, np.where(keep, grad, 0.0)[..., None])[..., 0]
         scaled = -grad / np.maximum(diag, 1e-12)
-        return np.where(keep, step, np.where(out & free, scaled, 0.0))
+        return np.where(keep, step, np.where(out & free, scaled, 0.0)), keep
 
     def _line_search(self, sig_grids, theta, chi2, grad, step, observed, lo, hi):
         """Step-halving along the projected arc ``clip(theta + lam step)`` with the Armijo condition.
 
-        Returns the new nuisances, their chi^2, whether a step was accepted and whether the accepted step
-        was cut short by a bound it reached (per point).
+        Returns the new nuisances, their chi^2, whether a step was accepted, whether the accepted step
+        was cut short by a bound it reached and whether it was the full step (per point).
         """
         lam = np.ones(theta.shape[0])
         new_theta, new_chi2 = theta.copy(), chi2.copy()
@@ -409,7 +446,7 @@ class TemplateProfiler:
             if accepted.all():
                 break
             lam = np.where(accepted, lam, 0.5 * lam)
-        return new_theta, new_chi2, accepted, edge
+        return new_theta, new_chi2, accepted, edge, accepted & (lam == 1.0)
 
     def _minimise(self, sig_grids, theta, free, obs):
         """Active-set projected Newton iteration from ``theta`` (n, P); returns theta, chi^2, converged."""
@@ -418,22 +455,65 @@ class TemplateProfiler:
         theta = np.clip(theta, lo, hi)
         chi2 = self._chi2(sig_grids, theta, obs)
         converged = np.zeros(theta.shape[0], dtype=bool)
+        trusted = np.zeros(theta.shape[0], dtype=bool)   # last step taken in full: the exact Hessian is used
+        heading = np.zeros((theta.shape[0], 2))            # sign of the last move of tly, tqy (0: none yet)
         for _ in range(MAX_ITER):
             act = np.flatnonzero(~converged)
             if act.size == 0:
                 break
             sg = [{c: (g[c] if g[c].shape[0] == 1 else g[c][act]) for c in g} for g in sig_grids]
             th, old = theta[act], chi2[act]
-            cells, grad, hess = self._cells_gradient_hessian(sg, th, obs, free)
+            cells, grad, hessians = self._cells_gradient_hessian(sg, th, obs, free, heading[act])
             lo_c, hi_c = np.tile(lo, (act.size, 1)), np.tile(hi, (act.size, 1))
             for k, c in enumerate(cells):
                 lo_c[:, nc + k], hi_c[:, nc + k] = self.grid[c], self.grid[c + 1]
-            step = self._newton_step(th, grad, hess, free, lo_c, hi_c)
-            th_new, chi2_new, accepted, edge = self._line_search(sg, th, old, grad, step, obs, lo_c, hi_c)
-            theta[act], chi2[act] = th_new, chi2_new
+            step, kept = self._newton_step(th, grad, hessians, free, lo_c, hi_c, trusted[act])
+            # Newton decrement g.H^-1.g of the free nuisances + first-order gain of moving the held ones to
+            # their bounds: below the tolerance, the point has converged
+            gain = np.where(kept, -grad * step, -grad * (np.clip(th + step, lo_c, hi_c) - th)).sum(axis=1)
+            done = gain < TOL_CHI2
+            done &= ~self._escapes_node(sg, th, obs, cells, kept, free, done)
+            converged[act[done]] = True
+            act, keep = act[~done], ~done
+            if act.size == 0:
+                break
+            sg = [{c: (g[c] if g[c].shape[0] == 1 else g[c][keep]) for c in g} for g in sg]
+            th_new, chi2_new, accepted, edge, full = self._line_search(sg, th[keep], old[keep], grad[keep], step[keep],
+                                                                      obs, lo_c[keep], hi_c[keep])
+            moved = th_new[:, nc:nc + 2] - th[keep][:, nc:nc + 2]
+            heading[act] = np.where(moved != 0, np.sign(moved), -np.sign(grad[keep][:, nc:nc + 2]))
+            theta[act], chi2[act], trusted[act] = th_new, chi2_new, full
             # a step cut at a cell edge is not a sign of convergence: the next one may enter the next cell
-            converged[act] = ((old - chi2_new < TOL_CHI2) & ~edge) | ~accepted
+            stop = ((old[keep] - chi2_new < TOL_CHI2) & ~edge) | ~accepted
+            stop &= ~self._escapes_node(sg, th_new, obs, [c[keep] for c in cells], kept[keep], free, stop)
+            converged[act] = stop
         return theta, chi2, converged
+
+    def _escapes_node(self, sig_grids, theta, observed, cells, kept, free, mask):
+        """Points (among ``mask``) with a yield nuisance held on an interior node where chi^2 decreases into
+        the cell on its other side, which the iteration has not looked at: such a point has not converged.
+        """
+        nc, g = len(self.components), self.grid.size
+        step = self.grid[1] - self.grid[0]
+        escape = np.zeros(theta.shape[0], dtype=bool)
+        nodes, held = [], []
+        for k in range(2):
+            node = np.clip(np.rint((theta[:, nc + k] - self.grid[0]) / step).astype(int), 0, g - 1)
+            on = np.abs(theta[:, nc + k] - self.grid[node]) <= 1e-9 * step
+            nodes.append(node)
+            held.append(mask & on & (node > 0) & (node < g - 1) & ~kept[:, nc + k] & free[nc + k])
+        cand = np.flatnonzero(held[0] | held[1])
+        if cand.size == 0:
+            return escape
+        other = [np.where(held[k][cand], np.where(cells[k][cand] == nodes[k][cand], nodes[k][cand] - 1,
+                                                   nodes[k][cand]), cells[k][cand]) for k in range(2)]
+        sub = [{c: (gr[c] if gr[c].shape[0] == 1 else gr[c][cand]) for c in gr} for gr in sig_grids]
+        slope = self._gradient_hessian(sub, theta[cand], observed, other, hessian=False)[0]
+        for k in range(2):
+            below = other[k] < cells[k][cand]
+            into = held[k][cand] & np.where(below, slope[:, nc + k] > 0, slope[:, nc + k] < 0)
+            escape[cand[into]] = True
+        return escape
 
     def _across_nodes(self, sig_grids, theta, chi2, converged, free, obs):
         """Restart points whose tly or tqy ended near an interior node of the yield grid from across it.
