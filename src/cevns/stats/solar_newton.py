@@ -238,8 +238,9 @@ class BoxNewton:
 
         The bilinear interpolation has kinks at the nodes; where a kink is concave, the cells on both
         sides can each hold a local minimum a short way from the node. A point that converged within
-        :data:`NODE_CHECK` grid steps of an interior node is minimised again from just across it (other
-        nuisances kept) and the lower chi^2 is kept.
+        :data:`NODE_CHECK` grid steps of an interior node, where chi^2 decreases from the node into the
+        cell across it, is minimised again from just across it (other nuisances kept); the lower chi^2 is
+        kept.
         """
         nc, g = len(self.components), self.grid.size
         step = self.grid[1] - self.grid[0]
