@@ -14,9 +14,9 @@ Gaussian constraints,
     chi2 = sum_rb 2 [mu_rb - n_rb + n_rb ln(n_rb / mu_rb)] + tly^2 + tqy^2 + sum_k ((a_k - 1) / sigma_k)^2,
 
 minimised over the nuisances theta = (a_8B, a_hep, tly, tqy, a_ac,r..., a_er, a_n, e) at every physics
-point *at once* by damped Gauss-Newton steps (Hessian sum_b 2 n_b / mu_b^2 dmu_b dmu_b^T + priors, the
-expected-information form, positive definite), projected on the bounds a_k >= 0, |t| <= 3, 0.5 <= e <= 1.5, with a
-step-halving line search per point. No minimiser runs per point.
+point *at once* within the bounds a_k >= 0, |t| <= 3, 0.5 <= e <= 1.5 by the active-set projected Newton
+iteration of :mod:`cevns.stats.solar_newton` (nuisances on a bound with an outward gradient held there,
+one grid cell of (tly, tqy) at a time, a step-halving line search per point). No minimiser runs per point.
 
 Any nuisance can be held at given values per point (``fixed``), which is how a profile of the 8B flux
 is computed (:meth:`TemplateProfiler.profile`). Plain arrays only: the experiment kind
@@ -32,16 +32,14 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import ConfigError
+from .solar_newton import MAX_ITER, TOL_CHI2, BoxNewton, bilinear_weights
 
-__all__ = ["RunArrays", "TemplateProfiler", "ProfileResult", "bilinear_weights"]
+__all__ = ["RunArrays", "TemplateProfiler", "ProfileResult", "bilinear_weights", "MAX_ITER", "TOL_CHI2"]
 
 #: Range of the signal-expectation factor e (the fit limits of the collaboration's model, see
 #: :mod:`cevns.stats.solar_term`): a Gaussian factor allowed to reach 0 would let any signal, however
 #: large, be switched off at a finite cost.
 SIGNAL_EFF_LIMITS = (0.5, 1.5)
-#: Newton iterations and convergence tolerance on chi^2.
-MAX_ITER = 60
-TOL_CHI2 = 1e-7
 _MU_FLOOR = 1e-12
 
 
@@ -74,32 +72,6 @@ class RunArrays:
     mono: np.ndarray
 
 
-def bilinear_weights(t, grid: np.ndarray):
-    """Cell index and fractional position of values ``t`` on an equally spaced ``grid``.
-
-    A value between the nodes ``grid[index]`` and ``grid[index + 1]`` is interpolated as
-    ``(1 - frac) f[index] + frac f[index + 1]``.
-
-    Parameters
-    ----------
-    t : float or array_like
-        Values (e.g. yield nuisances [sigma]); clipped to ``[grid[0], grid[-1]]``.
-    grid : ndarray
-        Equally spaced, increasing nodes (at least two).
-
-    Returns
-    -------
-    index : ndarray of int
-        Lower node, in ``[0, len(grid) - 2]``.
-    frac : ndarray
-        ``(t - grid[index]) / step`` in [0, 1] (t clipped to the grid).
-    """
-    t = np.clip(np.asarray(t, dtype=float), grid[0], grid[-1])
-    step = grid[1] - grid[0]
-    idx = np.minimum(np.floor((t - grid[0]) / step).astype(int), grid.size - 2)
-    return idx, (t - grid[idx]) / step
-
-
 @dataclass
 class ProfileResult:
     """Result of :meth:`TemplateProfiler.profile` for n physics points.
@@ -111,8 +83,9 @@ class ProfileResult:
     nuisances : dict str -> ndarray (n,)
         Nuisances at the minimum, by name (:attr:`TemplateProfiler.names`).
     converged : ndarray of bool (n,)
-        Whether the Gauss-Newton iteration stopped by converging (chi^2 change below :data:`TOL_CHI2` or no
-        decreasing step) rather than by reaching :data:`MAX_ITER`.
+        Whether the Newton iteration (:mod:`cevns.stats.solar_newton`) stopped by converging (predicted or
+        achieved chi^2 decrease below :data:`TOL_CHI2`, or no decreasing step) rather than by reaching
+        :data:`MAX_ITER`.
     """
 
     chi2: np.ndarray
@@ -120,7 +93,7 @@ class ProfileResult:
     converged: np.ndarray
 
 
-class TemplateProfiler:
+class TemplateProfiler(BoxNewton):
     """The likelihood of the module docstring for arrays of physics points.
 
     Parameters
@@ -215,7 +188,7 @@ class TemplateProfiler:
 
     @staticmethod
     def _corners(grid_vals, i, j, u, v):
-        """Bilinear value and derivatives (d/du, d/dv) of grid_vals (n or 1, g, g, B) at per-point cells."""
+        """Bilinear value, derivatives d/du, d/dv and d2/du dv of grid_vals (n or 1, g, g, B) at per-point cells."""
         n = i.size
         k = np.arange(n) if grid_vals.shape[0] == n else np.zeros(n, dtype=int)
         g00, g10 = grid_vals[k, i, j], grid_vals[k, i + 1, j]
@@ -224,33 +197,55 @@ class TemplateProfiler:
         val = (1 - u) * (1 - v) * g00 + u * (1 - v) * g10 + (1 - u) * v * g01 + u * v * g11
         du = (1 - v) * (g10 - g00) + v * (g11 - g01)
         dv = (1 - u) * (g01 - g00) + u * (g11 - g10)
-        return val, du, dv
+        return val, du, dv, g11 - g10 - g01 + g00
 
-    def _expected(self, sig_grids, theta, derivatives: bool):
-        """mu per run (n, B) and, if asked, dmu/dtheta per run (n, P, B)."""
+    def _expected(self, sig_grids, theta, derivatives: bool, cells=None, second: bool = False):
+        """mu per run (n, B) and, if asked, dmu/dtheta per run (n, P, B) and the second derivatives.
+
+        ``cells`` = (i, j): the grid cells of (tly, tqy) per point (default: the cells of
+        :func:`bilinear_weights`); a value on a node may be taken in either neighbouring cell, which gives
+        the same mu but the one-sided derivatives of that cell. ``second``: also a list per run of dicts
+        (p, q) -> (n, B) with the non-zero d2mu / dtheta_p dtheta_q (one of each pair p != q; mu is linear in each nuisance
+        inside a cell, so the diagonal vanishes).
+        """
         nc = len(self.components)
-        i, u = bilinear_weights(theta[:, nc], self.grid)
-        j, v = bilinear_weights(theta[:, nc + 1], self.grid)
         step = self.grid[1] - self.grid[0]
-        mus, jacs = [], []
+        if cells is None:
+            i, u = bilinear_weights(theta[:, nc], self.grid)
+            j, v = bilinear_weights(theta[:, nc + 1], self.grid)
+        else:
+            i, j = cells
+            u = np.clip((theta[:, nc] - self.grid[i]) / step, 0.0, 1.0)
+            v = np.clip((theta[:, nc + 1] - self.grid[j]) / step, 0.0, 1.0)
+        mus, jacs, curvs = [], [], []
         nr = len(self.runs)
+        p_ly, p_qy, p_n, p_e = nc, nc + 1, nc + 3 + nr, len(self.names) - 1
         eff = theta[:, -1][:, None]
         for ri, (r, sg) in enumerate(zip(self.runs, sig_grids)):
             x = r.exposure
-            nval, ndu, ndv = self._corners(x * r.neutron[None], i, j, u, v)
+            nval, ndu, ndv, nduv = self._corners(x * r.neutron[None], i, j, u, v)
             a_ac = theta[:, nc + 2 + ri][:, None]
             a_er, a_n = theta[:, nc + 2 + nr][:, None], theta[:, nc + 3 + nr][:, None]
             mu = a_ac * (x * r.ac) + a_er * (x * r.er) + a_n * nval
             dly, dqy = a_n * ndu, a_n * ndv
             parts, total_signal = [], 0.0
+            curv = {(p_n, p_ly): ndu / step, (p_n, p_qy): ndv / step, (p_ly, p_qy): a_n * nduv / step**2,
+                    (p_ly, p_e): 0.0, (p_qy, p_e): 0.0}
             for ci, c in enumerate(self.components):
-                sval, sdu, sdv = self._corners(sg[c], i, j, u, v)
+                sval, sdu, sdv, sduv = self._corners(sg[c], i, j, u, v)
                 a = theta[:, ci][:, None] * eff
                 total_signal = total_signal + theta[:, ci][:, None] * sval
                 mu = mu + a * sval
                 dly = dly + a * sdu
                 dqy = dqy + a * sdv
                 parts.append(eff * sval)
+                if second:
+                    curv[(ci, p_e)] = sval
+                    curv[(ci, p_ly)], curv[(ci, p_qy)] = eff * sdu / step, eff * sdv / step
+                    curv[(p_ly, p_qy)] = curv[(p_ly, p_qy)] + a * sduv / step**2
+                    curv[(p_ly, p_e)] = curv[(p_ly, p_e)] + theta[:, ci][:, None] * sdu / step
+                    curv[(p_qy, p_e)] = curv[(p_qy, p_e)] + theta[:, ci][:, None] * sdv / step
+            curvs.append(curv)
             mus.append(np.maximum(mu, _MU_FLOOR))
             if derivatives:
                 n, b = mu.shape
@@ -264,7 +259,7 @@ class TemplateProfiler:
                 jac[:, nc + 3 + nr] = nval
                 jac[:, -1] = total_signal
                 jacs.append(jac)
-        return mus, jacs
+        return (mus, jacs, curvs) if second else (mus, jacs)
 
     def _prior(self, theta):
         """Constraint chi^2 (n,), its gradient (n, P) and (diagonal) Hessian (P,)."""
@@ -293,6 +288,36 @@ class TemplateProfiler:
         hi[nc:nc + 2] = self.grid[-1]
         lo[-1], hi[-1] = SIGNAL_EFF_LIMITS
         return lo, hi
+
+    def _gradient_hessian(self, sig_grids, theta, observed, cells=None, hessian: bool = True):
+        """Gradient (n, P) of the chi^2 and (if asked) two Hessians (n, P, P): Gauss-Newton and exact.
+
+        ``d2 chi2 = sum_b 2 [n_b / mu_b^2 dmu_b dmu_b^T + (1 - n_b / mu_b) d2mu_b] + priors``: the first
+        term alone (Gauss-Newton) is positive semi-definite; the exact one converges quadratically where
+        it is positive definite (:meth:`_newton_step` chooses).
+        """
+        if not hessian:
+            mus, jacs = self._expected(sig_grids, theta, True, cells)
+        else:
+            mus, jacs, curvs = self._expected(sig_grids, theta, True, cells, second=True)
+        _, pg, ph = self._prior(theta)
+        p = len(self.names)
+        grad, hess, exact = pg.copy(), None, None
+        if hessian:
+            hess = np.zeros((theta.shape[0], p, p))
+            hess[:, np.arange(p), np.arange(p)] = ph
+            exact = np.zeros_like(hess)
+        for ri, (mu, jac, o) in enumerate(zip(mus, jacs, observed)):
+            w = 2.0 * (1.0 - o / mu)
+            grad += np.einsum("npb,nb->np", jac, w)
+            if hessian:
+                hess += 2.0 * (jac * (o / mu**2)[:, None, :]) @ jac.transpose(0, 2, 1)
+                for (a, b), d2 in curvs[ri].items():
+                    if np.ndim(d2):
+                        c = (w * d2).sum(axis=1)
+                        exact[:, a, b] += c
+                        exact[:, b, a] += c
+        return grad, (None if hess is None else (hess, hess + exact))
 
     # ------------------------------------------------------------------ public
     def profile(self, rates: Mapping, fixed: Mapping | None = None, observed: Sequence | None = None,
@@ -339,46 +364,8 @@ class TemplateProfiler:
             idx = self.names.index(k)
             theta[:, idx] = np.broadcast_to(np.asarray(v, dtype=float), (n,))
             free[idx] = False
-        lo, hi = self._bounds()
-        theta = np.clip(theta, lo, hi)
-        chi2 = self._chi2(sig_grids, theta, obs)
-        converged = np.zeros(n, dtype=bool)
-        fidx = np.flatnonzero(free)
-        for _ in range(MAX_ITER):
-            act = np.flatnonzero(~converged)
-            if act.size == 0:
-                break
-            sg = [{c: (g[c] if g[c].shape[0] == 1 else g[c][act]) for c in g} for g in sig_grids]
-            th = theta[act]
-            mus, jacs = self._expected(sg, th, True)
-            _, pg, ph = self._prior(th)
-            grad, hess = pg.copy(), np.zeros((act.size, len(self.names), len(self.names)))
-            hess[:, np.arange(len(self.names)), np.arange(len(self.names))] = ph
-            for mu, jac, o in zip(mus, jacs, obs):
-                grad += 2.0 * np.einsum("npb,nb->np", jac, 1.0 - o / mu)
-                hess += 2.0 * np.einsum("npb,nqb->npq", jac * (o / mu**2)[:, None, :], jac)
-            gf, hf = grad[:, fidx], hess[:, fidx][:, :, fidx]
-            hf = hf + 1e-9 * np.eye(fidx.size)
-            step = -np.linalg.solve(hf, gf[..., None])[..., 0]
-            old = chi2[act]
-            lam = np.ones(act.size)
-            new_theta = th.copy()
-            accepted = np.zeros(act.size, dtype=bool)
-            new_chi2 = old.copy()
-            for _ in range(12):
-                trial = th.copy()
-                trial[:, fidx] = np.clip(th[:, fidx] + lam[:, None] * step, lo[fidx], hi[fidx])
-                c = self._chi2(sg, trial, obs)
-                ok = (c <= old + 1e-12) & ~accepted
-                new_theta[ok] = trial[ok]
-                new_chi2[ok] = c[ok]
-                accepted |= ok
-                if accepted.all():
-                    break
-                lam = np.where(accepted, lam, 0.5 * lam)
-            theta[act] = new_theta
-            chi2[act] = new_chi2
-            converged[act] = (old - new_chi2 < TOL_CHI2) | ~accepted
+        theta, chi2, converged = self._minimise(sig_grids, theta, free, obs)
+        theta, chi2, converged = self._across_nodes(sig_grids, theta, chi2, converged, free, obs)
         return ProfileResult(chi2=chi2, nuisances={k: theta[:, i].copy() for i, k in enumerate(self.names)},
                              converged=converged)
 
