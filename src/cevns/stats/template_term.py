@@ -273,7 +273,9 @@ class TemplatePoisson(Term):
         """
         return {"points": dict(flat), "n": int(n)}
 
-    #: Points x parameters x bins per chunk of :meth:`chi2_of_signal` (bounds the Jacobian, ~80 MB).
+    #: Points x parameters x bins per chunk of :meth:`chi2_of_signal`: sets how many points are built and profiled
+    #: together (the templates and their variations of one chunk, ~10^7 numbers; the Newton kernel itself works
+    #: on blocks of 64 points, :mod:`cevns.stats.template_kernel`).
     chunk_elements: int = 10_000_000
 
     def templates(self, flat: Mapping, n: int) -> dict:
