@@ -1,0 +1,260 @@
+"""Raster exclusion curves that resolve narrow allowed bands between grid points.
+
+A raster exclusion (for each x, Delta chi^2 to the minimum over y at that x; the curve is the y above
+which everything is excluded, :func:`cevns.stats.intervals.exclusion_curve`) is read off a grid. If the
+chi^2 of a column has a narrow allowed valley above its main allowed region -- e.g. a light vector Z'
+whose interference with the Standard Model is destructive: the weak charge flips sign at a coupling
+``g_flip ~ m^2`` and the rate returns to the Standard Model value there -- the grid sees the valley only
+in the columns where a grid point happens to fall into it, and the curve jumps between the valley and
+the lower edge from column to column (a saw-tooth).
+
+:func:`refine_raster_exclusion` looks at the grid dips of each column (interior local minima of chi^2
+along y) above the highest allowed grid point, locates each dip's minimum with a vectorised golden-
+section search (Kiefer 1953; Press et al., *Numerical Recipes*, 3rd ed., Sec. 10.2) between its grid
+neighbours, lowers the column minimum if a dip goes below it and, for every dip that is allowed
+(``chi^2 - min <= threshold``), finds the edges of the allowed band by vectorised bisection. The curve
+of such a column is the upper edge of its highest band. All columns are refined together: each step
+is one call of the chi^2 function on arrays (a few tens of calls in all), never a loop over points.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from . import intervals as iv
+
+__all__ = ["RasterRefinement", "golden_section_min", "bisect_crossing", "refine_raster_exclusion"]
+
+#: 1 / golden ratio.
+_INVPHI = (np.sqrt(5.0) - 1.0) / 2.0
+#: Evenly spaced probes between a dip's grid neighbours before the golden-section search.
+_N_PROBES = 8
+
+
+class RasterRefinement(NamedTuple):
+    """Result of :func:`refine_raster_exclusion`.
+
+    Attributes
+    ----------
+    curve : numpy.ndarray
+        Exclusion curve, shape (nx,): the y above which everything is excluded (NaN if the highest y is
+        allowed, the lowest y if the whole column is excluded), in the units of y.
+    column_min : numpy.ndarray
+        chi^2 minimum of each column, shape (nx,): the grid minimum, or a refined dip if lower.
+    bands : list of (int, float, float)
+        Refined allowed bands (above the highest allowed grid point, or around an allowed grid point
+        between two excluded ones): ``(ix, lo, hi)`` in the units of y, ordered
+        by column then y. ``lo`` is the lower grid neighbour of the dip when that grid point is allowed
+        (the band then touches the grid's allowed region).
+    n_calls : int
+        Number of calls of the chi^2 function.
+    """
+
+    curve: np.ndarray
+    column_min: np.ndarray
+    bands: list
+    n_calls: int
+
+
+def golden_section_min(f: Callable[[np.ndarray], np.ndarray], a, b, iterations: int = 30):
+    """Vectorised golden-section search for a minimum of ``f`` in each bracket ``[a_k, b_k]``.
+
+    Each iteration shrinks every bracket by the factor 0.618 with one call of ``f`` on all brackets (two
+    calls to start)
+    (Kiefer 1953; Press et al., *Numerical Recipes*, 3rd ed., Sec. 10.2). For a function unimodal in
+    the bracket the result is its minimum to ``0.618**iterations`` of the bracket width.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(u) -> values`` on an array of shape (n,), one point per bracket; NaN counts as ``+inf``.
+    a, b : array_like
+        Bracket ends, shape (n,), ``a <= b``.
+    iterations : int, optional
+        Number of shrinking steps.
+
+    Returns
+    -------
+    u : numpy.ndarray
+        Location of the lowest value found, shape (n,).
+    fu : numpy.ndarray
+        ``f(u)``, shape (n,).
+    """
+    a = np.array(a, dtype=float, ndmin=1)
+    b = np.array(b, dtype=float, ndmin=1)
+    if a.size == 0:
+        return a.copy(), a.copy()
+    c = b - _INVPHI * (b - a)
+    d = a + _INVPHI * (b - a)
+    fc, fd = _finite(f(c)), _finite(f(d))
+    for _ in range(int(iterations)):
+        left = fc < fd  # the minimum is in [a, d]: drop (d, b]
+        b = np.where(left, d, b)
+        a = np.where(left, a, c)
+        c_new = b - _INVPHI * (b - a)
+        d_new = a + _INVPHI * (b - a)
+        probe = np.where(left, c_new, d_new)
+        fp = _finite(f(probe))
+        c, d = np.where(left, c_new, d), np.where(left, c, d_new)
+        fc, fd = np.where(left, fp, fd), np.where(left, fc, fp)
+    take_c = fc <= fd
+    return np.where(take_c, c, d), np.where(take_c, fc, fd)
+
+
+def bisect_crossing(g: Callable[[np.ndarray], np.ndarray], inside, outside, xtol: float = 1e-10,
+                    max_iter: int = 100) -> np.ndarray:
+    """Vectorised bisection for the boundary between ``g <= 0`` (inside) and ``g > 0`` (outside).
+
+    Parameters
+    ----------
+    g : callable
+        ``g(u) -> values`` on an array of points; non-finite values count as outside.
+    inside, outside : array_like
+        Points with ``g <= 0`` and ``g > 0``, shape (n,) (either may be the larger one).
+    xtol : float, optional
+        Stop when every bracket is narrower than this (units of ``u``).
+    max_iter : int, optional
+        At most this many calls of ``g``.
+
+    Returns
+    -------
+    numpy.ndarray
+        A crossing in each bracket to ``xtol``, shape (n,): the last point found inside.
+    """
+    lo = np.array(inside, dtype=float, ndmin=1)
+    hi = np.array(outside, dtype=float, ndmin=1)
+    for _ in range(int(max_iter)):
+        if lo.size == 0 or np.all(np.abs(hi - lo) <= xtol):
+            break
+        mid = 0.5 * (lo + hi)
+        ok = _finite(g(mid)) <= 0.0
+        lo = np.where(ok, mid, lo)
+        hi = np.where(ok, hi, mid)
+    return lo
+
+
+def _finite(v) -> np.ndarray:
+    v = np.asarray(v, dtype=float)
+    return np.where(np.isnan(v), np.inf, v)
+
+
+def _top_allowed(chi2, col_min, t) -> np.ndarray:
+    """Index of the highest allowed grid point of each column (-1 if none)."""
+    allowed = chi2 - col_min[None, :] <= t
+    ny = chi2.shape[0]
+    return np.where(allowed.any(axis=0), ny - 1 - np.argmax(allowed[::-1], axis=0), -1)
+
+
+def refine_raster_exclusion(chi2_at: Callable[[np.ndarray, np.ndarray], np.ndarray], x, y, chi2, threshold,
+                            *, log_y: bool = False, iterations: int = 30, xtol: float = 1e-10,
+                            max_passes: int = 3) -> RasterRefinement:
+    """Raster exclusion curve with narrow allowed bands above the grid's allowed region resolved.
+
+    For each column (fixed x) of a 2D scan: the grid dips (interior local minima of chi^2 along y) above
+    the highest allowed grid point, and allowed grid dips whose two neighbours are excluded (a band
+    narrower than the grid step that a grid point happens to fall into), are refined by a golden-section search (in ``log y`` if ``log_y``)
+    between their grid neighbours, after :data:`_N_PROBES` evenly spaced probes pick the best
+    sub-bracket. A refined dip lower than the column's grid minimum becomes the column minimum (the
+    search is then repeated for dips newly above the highest allowed grid point, at most
+    ``max_passes`` times). A refined dip with ``chi^2 - min <= threshold`` is an allowed band whose edges
+    are found by bisection between the dip and its grid neighbours; the curve of the column is then the
+    upper edge of its highest band (everything above is excluded). Columns without such a band get
+    :func:`cevns.stats.intervals.exclusion_curve` of ``chi^2 - column min``, unchanged from the grid.
+
+    Parameters
+    ----------
+    chi2_at : callable
+        ``chi2_at(xs, ys) -> chi2`` on arrays of shape (m,) of scanned values (NaN counts as ``inf``).
+    x : array_like
+        Column values, shape (nx,).
+    y : array_like
+        Increasing row values, shape (ny,) (positive if ``log_y``).
+    chi2 : array_like
+        chi^2 on the grid (not Delta chi^2), shape (ny, nx), indexed ``[iy, ix]``.
+    threshold : float
+        Delta chi^2 level, e.g. ``delta_chi2_threshold(0.9, 1)`` = 2.706.
+    log_y : bool, optional
+        Search and interpolate in ``log y``.
+    iterations : int, optional
+        Golden-section steps per dip (one call of ``chi2_at`` each for all dips together).
+    xtol : float, optional
+        Bisection tolerance on the band edges, in ``log y`` (relative) if ``log_y``, else in y.
+    max_passes : int, optional
+        Refinement passes (a lowered column minimum can uncover further dips).
+
+    Returns
+    -------
+    RasterRefinement
+        The curve, the column minima, the allowed bands and the number of ``chi2_at`` calls.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    z = np.where(np.isnan(np.asarray(chi2, dtype=float)), np.inf, np.asarray(chi2, dtype=float))
+    if z.shape != (y.size, x.size):
+        raise ValueError(f"chi2 must have shape (len(y), len(x)) = ({y.size}, {x.size}), got {z.shape}")
+    t = float(threshold)
+    u = np.log(y) if log_y else y
+    to_y = np.exp if log_y else (lambda v: v)
+    calls = 0
+
+    def f(ix, uu):
+        nonlocal calls
+        calls += 1
+        if ix.size == 0:
+            return np.empty(0)
+        return _finite(np.asarray(chi2_at(x[ix], to_y(uu)), dtype=float).reshape(-1))
+
+    col_min = np.min(z, axis=0)
+    ny = y.size
+    pad = np.pad(z, ((1, 1), (0, 0)), constant_values=np.inf)
+    dip = np.zeros_like(z, dtype=bool)
+    dip[1:-1] = (z[1:-1] < pad[1:-3]) & (z[1:-1] <= pad[3:-1])  # interior local minima along y
+    done = np.zeros_like(dip)
+    dips_ix, dips_iy, dips_u, dips_f = [], [], [], []
+    for _ in range(int(max_passes)):
+        top = _top_allowed(z, col_min, t)
+        allowed = z - col_min[None, :] <= t
+        lone = np.zeros_like(dip)  # an allowed grid point between two excluded ones: inside a narrow band
+        lone[1:-1] = allowed[1:-1] & ~allowed[:-2] & ~allowed[2:]
+        todo = dip & ~done & ((np.arange(ny)[:, None] > top[None, :]) | lone)
+        if not todo.any():
+            break
+        done |= todo
+        iy, ix = np.nonzero(todo)
+        a, b = u[iy - 1], u[iy + 1]
+        # coarse probes pick the sub-bracket, then golden section
+        frac = np.arange(1, _N_PROBES + 1) / (_N_PROBES + 1)
+        up = a[:, None] + (b - a)[:, None] * frac[None, :]
+        fp = f(np.repeat(ix, _N_PROBES), up.reshape(-1)).reshape(ix.size, _N_PROBES)
+        fp = np.concatenate([z[iy - 1, ix][:, None], fp, z[iy + 1, ix][:, None]], axis=1)
+        up = np.concatenate([a[:, None], up, b[:, None]], axis=1)
+        j = np.clip(np.argmin(fp, axis=1), 1, _N_PROBES)
+        rows = np.arange(ix.size)
+        ud, fd = golden_section_min(lambda uu: f(ix, uu), up[rows, j - 1], up[rows, j + 1], iterations)
+        better_grid = z[iy, ix] < fd
+        ud, fd = np.where(better_grid, u[iy], ud), np.where(better_grid, z[iy, ix], fd)
+        np.minimum.at(col_min, ix, fd)
+        dips_ix.append(ix), dips_iy.append(iy), dips_u.append(ud), dips_f.append(fd)
+    grid_curve = iv.exclusion_curve(x, y, z - col_min[None, :], t, log_y=log_y)
+    curve = grid_curve.copy()
+    bands = []
+    if dips_ix:
+        ix, iy = np.concatenate(dips_ix), np.concatenate(dips_iy)
+        ud, fd = np.concatenate(dips_u), np.concatenate(dips_f)
+        ok = fd - col_min[ix] <= t
+        ix, iy, ud = ix[ok], iy[ok], ud[ok]
+        g = lambda k: (lambda uu: f(ix[k], uu) - col_min[ix[k]] - t)  # noqa: E731
+        every = np.arange(ix.size)
+        hi = bisect_crossing(g(every), ud, u[iy + 1], xtol=xtol)
+        top = _top_allowed(z, col_min, t)
+        below_out = z[iy - 1, ix] - col_min[ix] > t  # the lower grid neighbour is excluded: bisect that edge
+        lo = u[iy - 1].copy()
+        k = np.flatnonzero(below_out)
+        lo[k] = bisect_crossing(g(k), ud[k], u[iy[k] - 1], xtol=xtol)
+        for n in np.lexsort((ud, ix)):
+            bands.append((int(ix[n]), float(to_y(lo[n])), float(to_y(hi[n]))))
+            if iy[n] >= top[ix[n]]:  # at or above the highest allowed grid point: the curve is its top
+                curve[ix[n]] = to_y(hi[n])  # the last (highest) band of the column wins
+    return RasterRefinement(curve=curve, column_min=col_min, bands=bands, n_calls=calls)
