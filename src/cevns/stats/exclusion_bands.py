@@ -246,13 +246,14 @@ def refine_raster_exclusion(chi2_at: Callable[[np.ndarray, np.ndarray], np.ndarr
         ok = fd - col_min[ix] <= t
         ix, iy, ud = ix[ok], iy[ok], ud[ok]
         g = lambda k: (lambda uu: f(ix[k], uu) - col_min[ix[k]] - t)  # noqa: E731
-        every = np.arange(ix.size)
-        hi = bisect_crossing(g(every), ud, u[iy + 1], xtol=xtol)
-        top = _top_allowed(z, col_min, t)
         below_out = z[iy - 1, ix] - col_min[ix] > t  # the lower grid neighbour is excluded: bisect that edge
-        lo = u[iy - 1].copy()
         k = np.flatnonzero(below_out)
-        lo[k] = bisect_crossing(g(k), ud[k], u[iy[k] - 1], xtol=xtol)
+        both = np.concatenate([np.arange(ix.size), k])  # upper edges of all bands and lower edges, together
+        edges = bisect_crossing(g(both), ud[both], np.concatenate([u[iy + 1], u[iy[k] - 1]]), xtol=xtol)
+        hi = edges[:ix.size]
+        lo = u[iy - 1].copy()
+        lo[k] = edges[ix.size:]
+        top = _top_allowed(z, col_min, t)
         for n in np.lexsort((ud, ix)):
             bands.append((int(ix[n]), float(to_y(lo[n])), float(to_y(hi[n]))))
             if iy[n] >= top[ix[n]]:  # at or above the highest allowed grid point: the curve is its top
