@@ -123,3 +123,18 @@ def test_refined_dip_lowers_the_column_minimum():
     assert len(ref.bands) == 1
     assert ref.curve[0] == pytest.approx(ref.bands[0][2])
     assert 6.3 < ref.curve[0] < 6.4
+
+
+def test_coarse_grid_band_continued_from_neighbour_columns():
+    """On a 0.5 dex grid some columns have no grid dip at all (no grid point between the rate zero and the
+    flip); their band is found from the neighbouring columns' bands."""
+    x = np.logspace(0.0, 2.0, 21)
+    y = np.logspace(-12.0, -3.0, 19)
+    lik = Valley()
+    chi2 = evaluate_grid(lik, {"m": x, "g": y})
+    inner = chi2[1:-1]
+    has_dip = ((inner < chi2[:-2]) & (inner <= chi2[2:])).any(axis=0)
+    assert not has_dip.all()  # the situation this test is about
+    t = delta_chi2_threshold(0.9, 1)
+    ref = refine_raster_exclusion(lambda xs, ys: lik.chi2({"m": xs, "g": ys}), x, y, chi2, t, log_y=True)
+    np.testing.assert_allclose(ref.curve, band_top(x, t), rtol=1e-3)

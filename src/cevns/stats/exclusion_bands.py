@@ -147,6 +147,20 @@ def _top_allowed(chi2, col_min, t) -> np.ndarray:
     return np.where(allowed.any(axis=0), ny - 1 - np.argmax(allowed[::-1], axis=0), -1)
 
 
+def _search(f, ix, a, b, iterations, fa=None, fb=None, n_probes=_N_PROBES):
+    """Minimum of ``f(ix, u)`` for u in each bracket [a, b]: evenly spaced probes pick the sub-bracket
+    around the lowest, then a golden-section search in it. ``fa``, ``fb``: known values at the ends."""
+    frac = np.arange(1, n_probes + 1) / (n_probes + 1)
+    up = a[:, None] + (b - a)[:, None] * frac[None, :]
+    fp = f(np.repeat(ix, n_probes), up.reshape(-1)).reshape(ix.size, n_probes)
+    ends = [np.full(ix.size, np.inf) if v is None else np.asarray(v, dtype=float) for v in (fa, fb)]
+    fp = np.concatenate([ends[0][:, None], fp, ends[1][:, None]], axis=1)
+    up = np.concatenate([a[:, None], up, b[:, None]], axis=1)
+    j = np.clip(np.argmin(fp, axis=1), 1, n_probes)
+    rows = np.arange(ix.size)
+    return golden_section_min(lambda uu: f(ix, uu), up[rows, j - 1], up[rows, j + 1], iterations)
+
+
 def refine_raster_exclusion(chi2_at: Callable[[np.ndarray, np.ndarray], np.ndarray], x, y, chi2, threshold,
                             *, log_y: bool = False, iterations: int = 30, xtol: float = 1e-10,
                             max_passes: int = 3) -> RasterRefinement:
@@ -212,8 +226,14 @@ def refine_raster_exclusion(chi2_at: Callable[[np.ndarray, np.ndarray], np.ndarr
     dip = np.zeros_like(z, dtype=bool)
     dip[1:-1] = (z[1:-1] < pad[1:-3]) & (z[1:-1] <= pad[3:-1])  # interior local minima along y
     done = np.zeros_like(dip)
-    dips_ix, dips_iy, dips_u, dips_f = [], [], [], []
-    for _ in range(int(max_passes)):
+    found = {"ix": [], "u": [], "f": [], "lo": [], "hi": []}  # refined minima, grid points either side
+
+    def keep(ix, ud, fd, i_lo, i_hi):
+        for key, v in zip(found, (ix, ud, fd, i_lo, i_hi)):
+            found[key].append(v)
+        np.minimum.at(col_min, ix, fd)
+
+    for _ in range(int(max_passes)):  # 1. grid dips above the highest allowed grid point, lone allowed dips
         top = _top_allowed(z, col_min, t)
         allowed = z - col_min[None, :] <= t
         lone = np.zeros_like(dip)  # an allowed grid point between two excluded ones: inside a narrow band
@@ -223,39 +243,51 @@ def refine_raster_exclusion(chi2_at: Callable[[np.ndarray, np.ndarray], np.ndarr
             break
         done |= todo
         iy, ix = np.nonzero(todo)
-        a, b = u[iy - 1], u[iy + 1]
-        # coarse probes pick the sub-bracket, then golden section
-        frac = np.arange(1, _N_PROBES + 1) / (_N_PROBES + 1)
-        up = a[:, None] + (b - a)[:, None] * frac[None, :]
-        fp = f(np.repeat(ix, _N_PROBES), up.reshape(-1)).reshape(ix.size, _N_PROBES)
-        fp = np.concatenate([z[iy - 1, ix][:, None], fp, z[iy + 1, ix][:, None]], axis=1)
-        up = np.concatenate([a[:, None], up, b[:, None]], axis=1)
-        j = np.clip(np.argmin(fp, axis=1), 1, _N_PROBES)
-        rows = np.arange(ix.size)
-        ud, fd = golden_section_min(lambda uu: f(ix, uu), up[rows, j - 1], up[rows, j + 1], iterations)
+        ud, fd = _search(f, ix, u[iy - 1], u[iy + 1], iterations, z[iy - 1, ix], z[iy + 1, ix])
         better_grid = z[iy, ix] < fd
-        ud, fd = np.where(better_grid, u[iy], ud), np.where(better_grid, z[iy, ix], fd)
-        np.minimum.at(col_min, ix, fd)
-        dips_ix.append(ix), dips_iy.append(iy), dips_u.append(ud), dips_f.append(fd)
-    grid_curve = iv.exclusion_curve(x, y, z - col_min[None, :], t, log_y=log_y)
-    curve = grid_curve.copy()
+        keep(ix, np.where(better_grid, u[iy], ud), np.where(better_grid, z[iy, ix], fd), iy - 1, iy + 1)
+    h = float(np.median(np.diff(u)))
+    tried = np.zeros(x.size, dtype=bool)
+    for _ in range(int(max_passes)):  # 2. a band of a neighbour column continued into columns without one
+        top = _top_allowed(z, col_min, t)
+        band_u = np.full(x.size, np.nan)
+        for ix, ud, fd, i_hi in zip(*(np.concatenate(found[k]) if found[k] else np.empty(0, dtype=int)
+                                      for k in ("ix", "u", "f", "hi"))):
+            if fd - col_min[ix] <= t and i_hi > top[ix]:
+                band_u[ix] = ud if np.isnan(band_u[ix]) else max(ud, band_u[ix])
+        left = np.concatenate([[np.nan], band_u[:-1]])
+        right = np.concatenate([band_u[1:], [np.nan]])
+        ix = np.flatnonzero(np.isnan(band_u) & ~tried & (np.isfinite(left) | np.isfinite(right)))
+        if ix.size == 0:
+            break
+        tried[ix] = True
+        both = np.isfinite(left[ix]) & np.isfinite(right[ix])
+        centre = np.where(both, 0.5 * (left[ix] + right[ix]), np.where(np.isfinite(left[ix]), left[ix], right[ix]))
+        half = np.where(both, h + 0.5 * np.abs(left[ix] - right[ix]), 2.0 * h)
+        a = np.maximum(centre - half, u[np.maximum(top[ix], 0)])
+        b = np.minimum(centre + half, u[-1])
+        ud, fd = _search(f, ix, a, b, iterations, n_probes=2 * _N_PROBES)
+        i_lo = np.searchsorted(u, ud, side="right") - 1
+        ok = (fd - np.minimum(col_min[ix], fd) <= t) & (b > a) & (i_lo + 1 < ny) & (i_lo >= top[ix])
+        if not ok.any():
+            break
+        keep(ix[ok], ud[ok], fd[ok], i_lo[ok], i_lo[ok] + 1)
+    curve = iv.exclusion_curve(x, y, z - col_min[None, :], t, log_y=log_y)
     bands = []
-    if dips_ix:
-        ix, iy = np.concatenate(dips_ix), np.concatenate(dips_iy)
-        ud, fd = np.concatenate(dips_u), np.concatenate(dips_f)
+    if found["ix"]:
+        ix, ud, fd, i_lo, i_hi = (np.concatenate(found[k]) for k in found)
         ok = fd - col_min[ix] <= t
-        ix, iy, ud = ix[ok], iy[ok], ud[ok]
+        ix, ud, i_lo, i_hi = ix[ok], ud[ok], i_lo[ok], i_hi[ok]
         g = lambda k: (lambda uu: f(ix[k], uu) - col_min[ix[k]] - t)  # noqa: E731
-        below_out = z[iy - 1, ix] - col_min[ix] > t  # the lower grid neighbour is excluded: bisect that edge
-        k = np.flatnonzero(below_out)
+        k = np.flatnonzero(z[i_lo, ix] - col_min[ix] > t)  # lower grid neighbour excluded: bisect that edge too
         both = np.concatenate([np.arange(ix.size), k])  # upper edges of all bands and lower edges, together
-        edges = bisect_crossing(g(both), ud[both], np.concatenate([u[iy + 1], u[iy[k] - 1]]), xtol=xtol)
+        edges = bisect_crossing(g(both), ud[both], np.concatenate([u[i_hi], u[i_lo[k]]]), xtol=xtol)
         hi = edges[:ix.size]
-        lo = u[iy - 1].copy()
+        lo = u[i_lo].copy()
         lo[k] = edges[ix.size:]
         top = _top_allowed(z, col_min, t)
         for n in np.lexsort((ud, ix)):
             bands.append((int(ix[n]), float(to_y(lo[n])), float(to_y(hi[n]))))
-            if iy[n] >= top[ix[n]]:  # at or above the highest allowed grid point: the curve is its top
+            if i_hi[n] > top[ix[n]]:  # nothing allowed on the grid above: the curve is the band's top
                 curve[ix[n]] = to_y(hi[n])  # the last (highest) band of the column wins
     return RasterRefinement(curve=curve, column_min=col_min, bands=bands, n_calls=calls)
