@@ -13,8 +13,10 @@ along y) above the highest allowed grid point, locates each dip's minimum with a
 section search (Kiefer 1953; Press et al., *Numerical Recipes*, 3rd ed., Sec. 10.2) between its grid
 neighbours, lowers the column minimum if a dip goes below it and, for every dip that is allowed
 (``chi^2 - min <= threshold``), finds the edges of the allowed band by vectorised bisection. The curve
-of such a column is the upper edge of its highest band. All columns are refined together: each step
-is one call of the chi^2 function on arrays (a few tens of calls in all), never a loop over points.
+of such a column is the upper edge of its highest band. A column whose grid shows no dip at all (a
+coarse grid with no point between the rate's zero and the flip) is searched where its neighbour columns
+have a band. All columns are refined together: each step is one call of the chi^2 function on arrays
+(a few tens of calls in all), never a loop over points.
 """
 
 from __future__ import annotations
@@ -168,12 +170,14 @@ def refine_raster_exclusion(chi2_at: Callable[[np.ndarray, np.ndarray], np.ndarr
 
     For each column (fixed x) of a 2D scan: the grid dips (interior local minima of chi^2 along y) above
     the highest allowed grid point, and allowed grid dips whose two neighbours are excluded (a band
-    narrower than the grid step that a grid point happens to fall into), are refined by a golden-section search (in ``log y`` if ``log_y``)
-    between their grid neighbours, after :data:`_N_PROBES` evenly spaced probes pick the best
-    sub-bracket. A refined dip lower than the column's grid minimum becomes the column minimum (the
-    search is then repeated for dips newly above the highest allowed grid point, at most
-    ``max_passes`` times). A refined dip with ``chi^2 - min <= threshold`` is an allowed band whose edges
-    are found by bisection between the dip and its grid neighbours; the curve of the column is then the
+    narrower than the grid step that a grid point happens to fall into), are refined by a golden-section
+    search (in ``log y`` if ``log_y``) between their grid neighbours, after :data:`_N_PROBES` evenly
+    spaced probes pick the best sub-bracket. A refined dip lower than the column's grid minimum becomes
+    the column minimum (the search is then repeated for dips newly above the highest allowed grid point,
+    at most ``max_passes`` times). A refined dip with ``chi^2 - min <= threshold`` is an allowed band whose edges
+    are found by bisection between the dip and its grid neighbours. Columns still without a band next to
+    a column with one are then searched around the neighbours' band (at most ``max_passes`` times, as a
+    band may continue over several columns). The curve of a column with a band at its top is then the
     upper edge of its highest band (everything above is excluded). Columns without such a band get
     :func:`cevns.stats.intervals.exclusion_curve` of ``chi^2 - column min``, unchanged from the grid.
 
@@ -196,7 +200,8 @@ def refine_raster_exclusion(chi2_at: Callable[[np.ndarray, np.ndarray], np.ndarr
     xtol : float, optional
         Bisection tolerance on the band edges, in ``log y`` (relative) if ``log_y``, else in y.
     max_passes : int, optional
-        Refinement passes (a lowered column minimum can uncover further dips).
+        Passes of each stage (a lowered column minimum can uncover further dips; a band can continue
+        over several columns).
 
     Returns
     -------

@@ -375,7 +375,10 @@ def analyse_scan(likelihood, scan, data: ScanData) -> tuple[dict, dict]:
     Returns
     -------
     result : dict
-        The entry of ``results.json``.
+        The entry of ``results.json``. A raster exclusion of a 2D scan without profiled axes (with
+        ``scan.refine``) resolves allowed bands narrower than the grid step with the likelihood
+        (:func:`cevns.stats.exclusion_bands.refine_raster_exclusion`) and lists them under
+        ``exclusion_bands`` (``{cl: {"x", "lo", "hi"}}``).
     plot : dict
         Arrays for the plot and CSV (``x``, ``y``, ``dchi2``, thresholds, exclusion curves).
     """
