@@ -106,35 +106,57 @@ def golden_section_min(f: Callable[[np.ndarray], np.ndarray], a, b, iterations: 
 
 
 def bisect_crossing(g: Callable[[np.ndarray], np.ndarray], inside, outside, xtol: float = 1e-10,
-                    max_iter: int = 100) -> np.ndarray:
-    """Vectorised bisection for the boundary between ``g <= 0`` (inside) and ``g > 0`` (outside).
+                    max_iter: int = 100, g_inside=None, g_outside=None) -> np.ndarray:
+    """Vectorised bracketing search for the boundary between ``g <= 0`` (inside) and ``g > 0`` (outside).
+
+    Regula falsi with the Illinois modification (Dowell & Jarratt 1971, BIT 11, 168): the new point is
+    where the straight line through the bracket ends crosses zero, and the value at an end kept twice in
+    a row is halved, so that both ends converge (order ~1.44); a bracket with a non-finite end is
+    bisected. One call of ``g`` per step for all brackets.
 
     Parameters
     ----------
     g : callable
-        ``g(u) -> values`` on an array of points; non-finite values count as outside.
+        ``g(u) -> values`` on an array of shape (n,), one point per bracket; NaN counts as outside.
     inside, outside : array_like
         Points with ``g <= 0`` and ``g > 0``, shape (n,) (either may be the larger one).
     xtol : float, optional
         Stop when every bracket is narrower than this (units of ``u``).
     max_iter : int, optional
         At most this many calls of ``g``.
+    g_inside, g_outside : array_like, optional
+        ``g`` at ``inside`` and ``outside`` if known (else evaluated).
 
     Returns
     -------
     numpy.ndarray
         A crossing in each bracket to ``xtol``, shape (n,): the last point found inside.
     """
-    lo = np.array(inside, dtype=float, ndmin=1)
-    hi = np.array(outside, dtype=float, ndmin=1)
+    a = np.array(inside, dtype=float, ndmin=1)
+    b = np.array(outside, dtype=float, ndmin=1)
+    if a.size == 0:
+        return a
+    ga = np.minimum(_finite(g(a) if g_inside is None else g_inside), 0.0)
+    gb = _finite(g(b) if g_outside is None else g_outside)
+    gb = np.where(gb > 0, gb, np.inf)
+    last = np.zeros(a.size, dtype=int)  # +1: the inside end moved last step, -1: the outside end
     for _ in range(int(max_iter)):
-        if lo.size == 0 or np.all(np.abs(hi - lo) <= xtol):
+        active = np.abs(b - a) > xtol
+        if not active.any():
             break
-        mid = 0.5 * (lo + hi)
-        ok = _finite(g(mid)) <= 0.0
-        lo = np.where(ok, mid, lo)
-        hi = np.where(ok, hi, mid)
-    return lo
+        mid = 0.5 * (a + b)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            c = a - ga * (b - a) / (gb - ga)
+        c = np.where(np.isfinite(c) & ((c - a) * (c - b) < 0), c, mid)
+        gc = _finite(g(np.where(active, c, a)))
+        ins = active & (gc <= 0)
+        out = active & ~(gc <= 0)
+        a, ga = np.where(ins, c, a), np.where(ins, gc, ga)
+        b, gb = np.where(out, c, b), np.where(out, gc, gb)
+        gb = np.where(ins & (last == 1), 0.5 * gb, gb)
+        ga = np.where(out & (last == -1), 0.5 * ga, ga)
+        last = np.where(ins, 1, np.where(out, -1, last))
+    return a
 
 
 def _finite(v) -> np.ndarray:
@@ -164,7 +186,7 @@ def _search(f, ix, a, b, iterations, fa=None, fb=None, n_probes=_N_PROBES):
 
 
 def refine_raster_exclusion(chi2_at: Callable[[np.ndarray, np.ndarray], np.ndarray], x, y, chi2, threshold,
-                            *, log_y: bool = False, iterations: int = 30, xtol: float = 1e-10,
+                            *, log_y: bool = False, iterations: int = 24, xtol: float = 1e-9,
                             max_passes: int = 3) -> RasterRefinement:
     """Raster exclusion curve with narrow allowed bands above the grid's allowed region resolved.
 
@@ -282,11 +304,14 @@ def refine_raster_exclusion(chi2_at: Callable[[np.ndarray, np.ndarray], np.ndarr
     if found["ix"]:
         ix, ud, fd, i_lo, i_hi = (np.concatenate(found[k]) for k in found)
         ok = fd - col_min[ix] <= t
-        ix, ud, i_lo, i_hi = ix[ok], ud[ok], i_lo[ok], i_hi[ok]
+        ix, ud, fd, i_lo, i_hi = ix[ok], ud[ok], fd[ok], i_lo[ok], i_hi[ok]
         g = lambda k: (lambda uu: f(ix[k], uu) - col_min[ix[k]] - t)  # noqa: E731
         k = np.flatnonzero(z[i_lo, ix] - col_min[ix] > t)  # lower grid neighbour excluded: bisect that edge too
         both = np.concatenate([np.arange(ix.size), k])  # upper edges of all bands and lower edges, together
-        edges = bisect_crossing(g(both), ud[both], np.concatenate([u[i_hi], u[i_lo[k]]]), xtol=xtol)
+        g_in = fd[both] - col_min[ix[both]] - t
+        i_out = np.concatenate([i_hi, i_lo[k]])
+        edges = bisect_crossing(g(both), ud[both], u[i_out], xtol=xtol, g_inside=g_in,
+                                g_outside=z[i_out, ix[both]] - col_min[ix[both]] - t)
         hi = edges[:ix.size]
         lo = u[i_lo].copy()
         lo[k] = edges[ix.size:]
