@@ -32,7 +32,7 @@ __all__ = ["RasterRefinement", "golden_section_min", "bisect_crossing", "refine_
 #: 1 / golden ratio.
 _INVPHI = (np.sqrt(5.0) - 1.0) / 2.0
 #: Evenly spaced probes between a dip's grid neighbours before the golden-section search.
-_N_PROBES = 8
+_N_PROBES = 16
 
 
 class RasterRefinement(NamedTuple):
@@ -173,20 +173,24 @@ def _top_allowed(chi2, col_min, t) -> np.ndarray:
 
 def _search(f, ix, a, b, iterations, fa=None, fb=None, n_probes=_N_PROBES):
     """Minimum of ``f(ix, u)`` for u in each bracket [a, b]: evenly spaced probes pick the sub-bracket
-    around the lowest, then a golden-section search in it. ``fa``, ``fb``: known values at the ends."""
+    around the highest local minimum among them, then a golden-section search in it. ``fa``, ``fb``:
+    known values at the ends."""
     frac = np.arange(1, n_probes + 1) / (n_probes + 1)
     up = a[:, None] + (b - a)[:, None] * frac[None, :]
     fp = f(np.repeat(ix, n_probes), up.reshape(-1)).reshape(ix.size, n_probes)
     ends = [np.full(ix.size, np.inf) if v is None else np.asarray(v, dtype=float) for v in (fa, fb)]
     fp = np.concatenate([ends[0][:, None], fp, ends[1][:, None]], axis=1)
     up = np.concatenate([a[:, None], up, b[:, None]], axis=1)
-    j = np.clip(np.argmin(fp, axis=1), 1, n_probes)
+    # the highest local minimum among the probes (the band of interest is the topmost one)
+    local = (fp[:, 1:-1] <= fp[:, :-2]) & (fp[:, 1:-1] <= fp[:, 2:]) & np.isfinite(fp[:, 1:-1])
+    top_local = n_probes - np.argmax(local[:, ::-1], axis=1)
+    j = np.where(local.any(axis=1), top_local, np.clip(np.argmin(fp, axis=1), 1, n_probes))
     rows = np.arange(ix.size)
     return golden_section_min(lambda uu: f(ix, uu), up[rows, j - 1], up[rows, j + 1], iterations)
 
 
 def refine_raster_exclusion(chi2_at: Callable[[np.ndarray, np.ndarray], np.ndarray], x, y, chi2, threshold,
-                            *, log_y: bool = False, iterations: int = 24, xtol: float = 1e-9,
+                            *, log_y: bool = False, iterations: int = 20, xtol: float = 1e-9,
                             max_passes: int = 3) -> RasterRefinement:
     """Raster exclusion curve with narrow allowed bands above the grid's allowed region resolved.
 
@@ -253,52 +257,56 @@ def refine_raster_exclusion(chi2_at: Callable[[np.ndarray, np.ndarray], np.ndarr
     dip = np.zeros_like(z, dtype=bool)
     dip[1:-1] = (z[1:-1] < pad[1:-3]) & (z[1:-1] <= pad[3:-1])  # interior local minima along y
     done = np.zeros_like(dip)
+    tried = np.zeros(x.size, dtype=bool)  # columns searched around their neighbours' band
     found = {"ix": [], "u": [], "f": [], "lo": [], "hi": []}  # refined minima, grid points either side
-
-    def keep(ix, ud, fd, i_lo, i_hi):
-        for key, v in zip(found, (ix, ud, fd, i_lo, i_hi)):
-            found[key].append(v)
-        np.minimum.at(col_min, ix, fd)
-
-    for _ in range(int(max_passes)):  # 1. grid dips above the highest allowed grid point, lone allowed dips
+    h = float(np.median(np.diff(u)))
+    rows_y = np.arange(ny)[:, None]
+    for _ in range(int(max_passes)):
         top = _top_allowed(z, col_min, t)
         allowed = z - col_min[None, :] <= t
         lone = np.zeros_like(dip)  # an allowed grid point between two excluded ones: inside a narrow band
         lone[1:-1] = allowed[1:-1] & ~allowed[:-2] & ~allowed[2:]
-        todo = dip & ~done & ((np.arange(ny)[:, None] > top[None, :]) | lone)
-        if not todo.any():
-            break
+        # (a) grid dips above the highest allowed grid point, and lone allowed dips
+        todo = dip & ~done & ((rows_y > top[None, :]) | lone)
         done |= todo
         iy, ix = np.nonzero(todo)
-        ud, fd = _search(f, ix, u[iy - 1], u[iy + 1], iterations, z[iy - 1, ix], z[iy + 1, ix])
-        better_grid = z[iy, ix] < fd
-        keep(ix, np.where(better_grid, u[iy], ud), np.where(better_grid, z[iy, ix], fd), iy - 1, iy + 1)
-    h = float(np.median(np.diff(u)))
-    tried = np.zeros(x.size, dtype=bool)
-    for _ in range(int(max_passes)):  # 2. a band of a neighbour column continued into columns without one
-        top = _top_allowed(z, col_min, t)
-        band_u = np.full(x.size, np.nan)
-        for ix, ud, fd, i_hi in zip(*(np.concatenate(found[k]) if found[k] else np.empty(0, dtype=int)
-                                      for k in ("ix", "u", "f", "hi"))):
-            if fd - col_min[ix] <= t and i_hi > top[ix]:
-                band_u[ix] = ud if np.isnan(band_u[ix]) else max(ud, band_u[ix])
+        # (b) columns without a band at their top, next to a column with one (a refined allowed band, or a
+        # grid dip above the highest allowed grid point): searched around the neighbours' band
+        cand = dip & ((rows_y > top[None, :]) | lone)
+        band_u = np.where(cand.any(axis=0), u[ny - 1 - np.argmax(cand[::-1], axis=0)], np.nan)
+        if found["ix"]:
+            fix, fu, ff, fhi = (np.concatenate(found[k]) for k in ("ix", "u", "f", "hi"))
+            top_band = (ff - col_min[fix] <= t) & (fhi > top[fix])
+            np.fmax.at(band_u, fix[top_band], fu[top_band])
+        own = np.isfinite(band_u)
         left = np.concatenate([[np.nan], band_u[:-1]])
         right = np.concatenate([band_u[1:], [np.nan]])
-        ix = np.flatnonzero(np.isnan(band_u) & ~tried & (np.isfinite(left) | np.isfinite(right)))
-        if ix.size == 0:
+        cx = np.flatnonzero(~own & ~tried & (np.isfinite(left) | np.isfinite(right)))
+        tried[cx] = True
+        two = np.isfinite(left[cx]) & np.isfinite(right[cx])
+        centre = np.where(two, 0.5 * (left[cx] + right[cx]), np.where(np.isfinite(left[cx]), left[cx], right[cx]))
+        half = np.where(two, h + 0.5 * np.abs(left[cx] - right[cx]), 2.0 * h)
+        ca = np.maximum(centre - half, u[np.maximum(top[cx], 0)])
+        cb = np.maximum(np.minimum(centre + half, u[-1]), ca)
+        if ix.size + cx.size == 0:
             break
-        tried[ix] = True
-        both = np.isfinite(left[ix]) & np.isfinite(right[ix])
-        centre = np.where(both, 0.5 * (left[ix] + right[ix]), np.where(np.isfinite(left[ix]), left[ix], right[ix]))
-        half = np.where(both, h + 0.5 * np.abs(left[ix] - right[ix]), 2.0 * h)
-        a = np.maximum(centre - half, u[np.maximum(top[ix], 0)])
-        b = np.minimum(centre + half, u[-1])
-        ud, fd = _search(f, ix, a, b, iterations, n_probes=2 * _N_PROBES)
-        i_lo = np.searchsorted(u, ud, side="right") - 1
-        ok = (fd - np.minimum(col_min[ix], fd) <= t) & (b > a) & (i_lo + 1 < ny) & (i_lo >= top[ix])
-        if not ok.any():
-            break
-        keep(ix[ok], ud[ok], fd[ok], i_lo[ok], i_lo[ok] + 1)
+        # one search for both kinds: coarse probes pick a sub-bracket, then golden section
+        n_a = ix.size
+        sx = np.concatenate([ix, cx])
+        ud, fd = _search(f, sx, np.concatenate([u[iy - 1], ca]), np.concatenate([u[iy + 1], cb]), iterations,
+                         np.concatenate([z[iy - 1, ix], np.full(cx.size, np.inf)]),
+                         np.concatenate([z[iy + 1, ix], np.full(cx.size, np.inf)]))
+        better_grid = z[iy, ix] < fd[:n_a]
+        ud[:n_a] = np.where(better_grid, u[iy], ud[:n_a])
+        fd[:n_a] = np.where(better_grid, z[iy, ix], fd[:n_a])
+        i_lo = np.concatenate([iy - 1, np.searchsorted(u, ud[n_a:], side="right") - 1])
+        keep = np.ones(sx.size, dtype=bool)  # continued bands: allowed, above the top allowed grid point
+        keep[n_a:] = ((fd[n_a:] - np.minimum(col_min[cx], fd[n_a:]) <= t) & (cb > ca)
+                      & (i_lo[n_a:] + 1 < ny) & (i_lo[n_a:] >= top[cx]))
+        i_hi = np.concatenate([iy + 1, i_lo[n_a:] + 1])
+        for key, v in zip(found, (sx, ud, fd, i_lo, i_hi)):
+            found[key].append(v[keep])
+        np.minimum.at(col_min, sx[keep], fd[keep])
     curve = iv.exclusion_curve(x, y, z - col_min[None, :], t, log_y=log_y)
     bands = []
     if found["ix"]:
