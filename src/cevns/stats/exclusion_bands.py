@@ -173,7 +173,7 @@ def _top_allowed(chi2, col_min, t) -> np.ndarray:
 
 def _search(f, ix, a, b, iterations, fa=None, fb=None, n_probes=_N_PROBES):
     """Minimum of ``f(ix, u)`` for u in each bracket [a, b]: evenly spaced probes pick the sub-bracket
-    around the highest local minimum among them, then a golden-section search in it. ``fa``, ``fb``:
+    around the lowest local minimum among them, then a golden-section search in it. ``fa``, ``fb``:
     known values at the ends."""
     frac = np.arange(1, n_probes + 1) / (n_probes + 1)
     up = a[:, None] + (b - a)[:, None] * frac[None, :]
@@ -181,10 +181,13 @@ def _search(f, ix, a, b, iterations, fa=None, fb=None, n_probes=_N_PROBES):
     ends = [np.full(ix.size, np.inf) if v is None else np.asarray(v, dtype=float) for v in (fa, fb)]
     fp = np.concatenate([ends[0][:, None], fp, ends[1][:, None]], axis=1)
     up = np.concatenate([a[:, None], up, b[:, None]], axis=1)
-    # the highest local minimum among the probes (the band of interest is the topmost one)
-    local = (fp[:, 1:-1] <= fp[:, :-2]) & (fp[:, 1:-1] <= fp[:, 2:]) & np.isfinite(fp[:, 1:-1])
-    top_local = n_probes - np.argmax(local[:, ::-1], axis=1)
-    j = np.where(local.any(axis=1), top_local, np.clip(np.argmin(fp, axis=1), 1, n_probes))
+    # the lowest probe that is a local minimum between two known values (a probe next to an end of
+    # unknown value may only be the foot of a slope running out of the bracket), else the lowest probe
+    mid = fp[:, 1:-1]
+    local = ((mid <= fp[:, :-2]) & (mid <= fp[:, 2:]) & np.isfinite(fp[:, :-2]) & np.isfinite(fp[:, 2:])
+             & np.isfinite(mid))
+    best_local = 1 + np.argmin(np.where(local, mid, np.inf), axis=1)
+    j = np.where(local.any(axis=1), best_local, np.clip(np.argmin(fp, axis=1), 1, n_probes))
     rows = np.arange(ix.size)
     return golden_section_min(lambda uu: f(ix, uu), up[rows, j - 1], up[rows, j + 1], iterations)
 
@@ -272,8 +275,8 @@ def refine_raster_exclusion(chi2_at: Callable[[np.ndarray, np.ndarray], np.ndarr
         iy, ix = np.nonzero(todo)
         # (b) columns without a band at their top, next to a column with one (a refined allowed band, or a
         # grid dip above the highest allowed grid point): searched around the neighbours' band
-        cand = dip & ((rows_y > top[None, :]) | lone)
-        band_u = np.where(cand.any(axis=0), u[ny - 1 - np.argmax(cand[::-1], axis=0)], np.nan)
+        cand = dip & ((rows_y > top[None, :]) | lone)  # the deepest of them is the likeliest band
+        band_u = np.where(cand.any(axis=0), u[np.argmin(np.where(cand, z, np.inf), axis=0)], np.nan)
         if found["ix"]:
             fix, fu, ff, fhi = (np.concatenate(found[k]) for k in ("ix", "u", "f", "hi"))
             top_band = (ff - col_min[fix] <= t) & (fhi > top[fix])
