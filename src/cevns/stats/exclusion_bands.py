@@ -260,11 +260,11 @@ def refine_raster_exclusion(chi2_at: Callable[[np.ndarray, np.ndarray], np.ndarr
     dip = np.zeros_like(z, dtype=bool)
     dip[1:-1] = (z[1:-1] < pad[1:-3]) & (z[1:-1] <= pad[3:-1])  # interior local minima along y
     done = np.zeros_like(dip)
-    tried = np.zeros(x.size, dtype=bool)  # columns searched around their neighbours' band
+    tried = np.zeros((2, x.size), dtype=bool)  # columns searched around neighbours' grid / refined bands
     found = {"ix": [], "u": [], "f": [], "lo": [], "hi": []}  # refined minima, grid points either side
     h = float(np.median(np.diff(u)))
     rows_y = np.arange(ny)[:, None]
-    for _ in range(int(max_passes)):
+    for npass in range(int(max_passes)):
         top = _top_allowed(z, col_min, t)
         allowed = z - col_min[None, :] <= t
         lone = np.zeros_like(dip)  # an allowed grid point between two excluded ones: inside a narrow band
@@ -273,10 +273,13 @@ def refine_raster_exclusion(chi2_at: Callable[[np.ndarray, np.ndarray], np.ndarr
         todo = dip & ~done & ((rows_y > top[None, :]) | lone)
         done |= todo
         iy, ix = np.nonzero(todo)
-        # (b) columns without a band at their top, next to a column with one (a refined allowed band, or a
-        # grid dip above the highest allowed grid point): searched around the neighbours' band
-        cand = dip & ((rows_y > top[None, :]) | lone)  # the deepest of them is the likeliest band
-        band_u = np.where(cand.any(axis=0), u[np.argmin(np.where(cand, z, np.inf), axis=0)], np.nan)
+        # (b) columns without a band at their top, next to a column with one, searched around the
+        # neighbours' band: first pass, a grid dip above the highest allowed grid point (the deepest is
+        # the likeliest band); later passes, refined allowed bands (a grid dip may be a spurious wiggle)
+        band_u = np.full(x.size, np.nan)
+        if npass == 0:
+            cand = dip & ((rows_y > top[None, :]) | lone)
+            band_u = np.where(cand.any(axis=0), u[np.argmin(np.where(cand, z, np.inf), axis=0)], np.nan)
         if found["ix"]:
             fix, fu, ff, fhi = (np.concatenate(found[k]) for k in ("ix", "u", "f", "hi"))
             top_band = (ff - col_min[fix] <= t) & (fhi > top[fix])
@@ -284,8 +287,8 @@ def refine_raster_exclusion(chi2_at: Callable[[np.ndarray, np.ndarray], np.ndarr
         own = np.isfinite(band_u)
         left = np.concatenate([[np.nan], band_u[:-1]])
         right = np.concatenate([band_u[1:], [np.nan]])
-        cx = np.flatnonzero(~own & ~tried & (np.isfinite(left) | np.isfinite(right)))
-        tried[cx] = True
+        cx = np.flatnonzero(~own & ~tried[min(npass, 1)] & (np.isfinite(left) | np.isfinite(right)))
+        tried[min(npass, 1), cx] = True
         two = np.isfinite(left[cx]) & np.isfinite(right[cx])
         centre = np.where(two, 0.5 * (left[cx] + right[cx]), np.where(np.isfinite(left[cx]), left[cx], right[cx]))
         half = np.where(two, h + 0.5 * np.abs(left[cx] - right[cx]), 2.0 * h)
