@@ -12,7 +12,7 @@ the lower edge from column to column (a saw-tooth).
 along y) above the highest allowed grid point, locates each dip's minimum with a vectorised golden-
 section search (Kiefer 1953; Press et al., *Numerical Recipes*, 3rd ed., Sec. 10.2) between its grid
 neighbours, lowers the column minimum if a dip goes below it and, for every dip that is allowed
-(``chi^2 - min <= threshold``), finds the edges of the allowed band by vectorised bisection. The curve
+(``chi^2 - min <= threshold``), finds the edges of the allowed band by vectorised regula falsi. The curve
 of such a column is the upper edge of its highest band. A column whose grid shows no dip at all (a
 coarse grid with no point between the rate's zero and the flip) is searched where its neighbour columns
 have a band. All columns are refined together: each step is one call of the chi^2 function on arrays
@@ -204,7 +204,7 @@ def refine_raster_exclusion(chi2_at: Callable[[np.ndarray, np.ndarray], np.ndarr
     spaced probes pick the best sub-bracket. A refined dip lower than the column's grid minimum becomes
     the column minimum (the search is then repeated for dips newly above the highest allowed grid point,
     at most ``max_passes`` times). A refined dip with ``chi^2 - min <= threshold`` is an allowed band whose edges
-    are found by bisection between the dip and its grid neighbours. Columns still without a band next to
+    are found by regula falsi between the dip and its grid neighbours. Columns still without a band next to
     a column with one are then searched around the neighbours' band (at most ``max_passes`` times, as a
     band may continue over several columns). The curve of a column with a band at its top is then the
     upper edge of its highest band (everything above is excluded). Columns without such a band get
