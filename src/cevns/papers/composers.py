@@ -332,6 +332,10 @@ def compose_exclusion_fill(spec: dict, scans) -> object:
         for key, exc in out.result["exclusion"].items():
             lab = f"{main['label']}: " if "label" in main else ""
             ax.plot(exc["x"], _exclusion_y(exc), color=color, lw=2, label=f"{lab}all couplings above excluded")
+            band = out.result.get("exclusion_bands", {}).get(key, {})
+            if band.get("x"):  # allowed bands narrower than the grid step, refined on the likelihood
+                ax.plot(band["x"], np.sqrt(np.multiply(band["lo"], band["hi"])), ls="none", marker="o", ms=2.5,
+                        mfc="white", mec=color, mew=0.6, label="narrow allowed band (refined)")
         for n, c in enumerate(c for c in panel.get("curves", []) if c.get("scan") != panel["scan"]):
             other = _scan(scans, c["scan"], spec["id"])  # further data sets: their exclusion curves only
             for key, exc in other.result["exclusion"].items():

@@ -24,6 +24,7 @@ from scipy import optimize
 
 from ..errors import CevnsError
 from . import intervals as iv
+from .exclusion_bands import refine_raster_exclusion
 from .transforms import y_transform
 
 __all__ = [
@@ -332,6 +333,25 @@ def _grid_minima_2d(chi2, chi2_min) -> list[tuple[int, int]]:
     return [tuple(int(v) for v in idx[j]) for j in order[:_MAX_BEST_FITS]]
 
 
+def _refined_raster_curve(likelihood, grid: ScanGrid, chi2, threshold, log_y, transform):
+    """Raster exclusion curve of a 2D scan without profiled axes, narrow allowed bands above the grid's
+    allowed region resolved with the likelihood (:func:`cevns.stats.exclusion_bands.refine_raster_exclusion`).
+    Returns the curve (untransformed y) and the bands ``{"x", "lo", "hi"}`` (transformed y)."""
+    xname, yname = grid.names
+    x, y = grid.axes
+
+    def chi2_at(xs, ys):
+        return evaluate_chunk_at(likelihood, grid, {xname: xs, yname: ys})[0]
+
+    ref = refine_raster_exclusion(chi2_at, x, y, chi2, threshold, log_y=log_y)
+    lo = np.array([b[1] for b in ref.bands], dtype=float)
+    hi = np.array([b[2] for b in ref.bands], dtype=float)
+    if transform is not None and lo.size:
+        lo, hi = y_transform(transform, lo), y_transform(transform, hi)
+    bands = {"x": [float(x[b[0]]) for b in ref.bands], "lo": lo.tolist(), "hi": hi.tolist()}
+    return ref.curve, bands
+
+
 def analyse_scan(likelihood, scan, data: ScanData) -> tuple[dict, dict]:
     """Intervals / contours / exclusion / best fits of an evaluated scan.
 
@@ -355,7 +375,10 @@ def analyse_scan(likelihood, scan, data: ScanData) -> tuple[dict, dict]:
     Returns
     -------
     result : dict
-        The entry of ``results.json``.
+        The entry of ``results.json``. A raster exclusion of a 2D scan without profiled axes (with
+        ``scan.refine``) resolves allowed bands narrower than the grid step with the likelihood
+        (:func:`cevns.stats.exclusion_bands.refine_raster_exclusion`) and lists them under
+        ``exclusion_bands`` (``{cl: {"x", "lo", "hi"}}``).
     plot : dict
         Arrays for the plot and CSV (``x``, ``y``, ``dchi2``, thresholds, exclusion curves).
     """
@@ -448,13 +471,21 @@ def analyse_scan(likelihood, scan, data: ScanData) -> tuple[dict, dict]:
     if scan.exclusion:
         grid_ex = dchi2 if scan.exclusion_method == "global" else chi2 - np.min(chi2, axis=0, keepdims=True)
         grid_ex = np.where(np.isnan(grid_ex), np.inf, grid_ex)
-        exc = {}
+        refine = (scan.exclusion_method == "raster" and not grid.profile_axes and getattr(scan, "refine", True)
+                  and likelihood is not None)
+        exc, bands = {}, {}
         for key, t in thresholds.items():
-            ycurve = iv.exclusion_curve(x, y, grid_ex, t, log_y=bool(log[1]))
+            if refine:
+                ycurve, bands[key] = _refined_raster_curve(likelihood, grid, chi2, t, bool(log[1]),
+                                                           scan.y_transform)
+            else:
+                ycurve = iv.exclusion_curve(x, y, grid_ex, t, log_y=bool(log[1]))
             if scan.y_transform is not None:
                 ycurve = y_transform(scan.y_transform, ycurve)
             exc[key] = {"x": x.tolist(), "y": [None if not np.isfinite(v) else float(v) for v in ycurve]}
         result["exclusion"] = exc
+        if refine:
+            result["exclusion_bands"] = bands
         result["exclusion_method"] = scan.exclusion_method
         plot["exclusion"] = exc
     return result, plot
