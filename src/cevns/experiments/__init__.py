@@ -31,7 +31,7 @@ from .files import (
     plain,
     read_toml,
 )
-from . import coherent_template as _coherent_template  # noqa: F401  (registers the coherent-template kind)
+from . import coherent_template_build as _coherent_template  # noqa: F401  (registers the coherent-template kind)
 from .kinds import DEFAULT_KIND, EXPERIMENT_KINDS, experiment_kind, kind_builder, register_experiment_kind
 from .schema import ExperimentSpec
 from .xenonnt_8b import kind as _xenonnt_8b_kind  # noqa: F401,E402  (registers the xenonnt-8b kind)

@@ -29,26 +29,17 @@ from typing import Mapping
 import numpy as np
 
 from ..engine import Prediction
+from ..engine.flux_averaged import sns_flux_averaged_cross_section_cm2
 from ..errors import ConfigError
-from ..physics import nuclei
-from ..physics.couplings import sm_vector_couplings
-from ..physics.cross_sections import dsigma_dt_sm
-from ..physics.form_factors import helm
-from ..physics.kinematics import momentum_transfer_mev, t_max_mev
 from ..physics.parameters import PhysicsPoint
-from ..physics.settings import PhysicsSettings
-from ..sources.spallation import michel_nu_e_pdf, michel_nu_mu_bar_pdf, prompt_energy_mev
-from .coherent_ar_2020_model import Ar2020Model, load_ar_2020
-from .coherent_csi_2021_model import CsI2021Model, load_csi_2021
+from .coherent_ar_2020_model import Ar2020Model
+from .coherent_csi_2021_model import CsI2021Model
 from .coherent_data import read_3d_table
-from .kinds import register_experiment_kind
 from .prediction_tables import template_prediction_tables
 
-__all__ = ["CoherentTemplateExperiment", "build_coherent_template"]
+__all__ = ["CoherentTemplateExperiment", "KIND"]
 
 KIND = "coherent-template"
-_MODELS = ("csi-2021", "ar-2020")
-_KEYS = {"kind", "name", "title", "model", "inputs", "description", "binning", "fit", "references", "physics"}
 _CSI_SYS = ("theta_qf0", "theta_qf1", "theta_eff", "theta_onset")
 
 
@@ -60,7 +51,8 @@ def _shape_only(h0: np.ndarray, h: np.ndarray) -> np.ndarray:
 
 
 class CoherentTemplateExperiment:
-    """A COHERENT data set as templates (module docstring). Build with :func:`build_coherent_template`.
+    """A COHERENT data set as templates (module docstring). Build with
+    :func:`cevns.experiments.coherent_template_build.build_coherent_template`.
 
     Attributes
     ----------
@@ -460,28 +452,7 @@ class CoherentTemplateExperiment:
         float
             Flux-averaged cross section [cm^2 per nucleus].
         """
-        g_p, g_n = sm_vector_couplings(sin2_theta_w)
-        e_mich = np.linspace(1e-3, 52.83, n_e)
-        phis = [(np.array([prompt_energy_mev()]), np.array([1.0])),
-                (e_mich, michel_nu_e_pdf(e_mich) * np.gradient(e_mich)),
-                (e_mich, michel_nu_mu_bar_pdf(e_mich) * np.gradient(e_mich))]
-        det = self.model.inputs.detector
-        targets = nuclei.target_nuclei(det.material)
-        weights = np.array([t.nuclei_per_kg for t in targets])
-        weights = weights / weights.sum()
-        total = 0.0
-        for w, tn in zip(weights, targets):
-            iso = tn.isotope
-            r = nuclei.proton_rms_radius_fm(iso)
-            for e, pe in phis:
-                tmax = t_max_mev(e, iso.mass_mev)
-                u = np.linspace(0.0, 1.0, n_t)[None, :]
-                t = np.asarray(tmax)[:, None] * u
-                ff = helm(momentum_transfer_mev(t, iso.mass_mev), r)
-                ds = dsigma_dt_sm(e[:, None], t, iso.mass_mev, iso.z, iso.n, g_p, g_n, ff, ff)
-                sig = np.trapezoid(ds, t, axis=1)
-                total += w * float(np.sum(pe * sig)) / 3.0
-        return total
+        return sns_flux_averaged_cross_section_cm2(self.model.inputs.detector.material, sin2_theta_w, n_e, n_t)
 
     @cached_property
     def onoff(self) -> dict | None:
@@ -518,88 +489,3 @@ class CoherentTemplateExperiment:
         comps = [{"name": "cevns", "nominal": nominal, "sigma": self.cevns_sigma, "systematics": var}]
         comps += self.background_inputs
         return {"observed": self.observed, "components": comps, "onoff": self.onoff}
-
-
-def build_coherent_template(raw: dict, path: Path) -> CoherentTemplateExperiment:
-    """Builder of the ``coherent-template`` kind (module docstring).
-
-    Parameters
-    ----------
-    raw : dict
-        The parsed ``experiment.toml`` (keys ``kind``, ``name``, ``title``, ``model``, ``inputs``,
-        ``description``, ``binning``, ``fit``, ``references``, ``physics``).
-    path : pathlib.Path
-        The ``experiment.toml`` file (``inputs`` is resolved relative to its folder).
-
-    Returns
-    -------
-    CoherentTemplateExperiment
-        With the data read and checked.
-
-    Raises
-    ------
-    ConfigError
-        Unknown key, unknown model, missing inputs file, bad ``[binning]``, ``[fit]`` or ``[physics]``, or
-        any error of the data-set loader (prefixed with ``path``).
-    """
-    path = Path(path)
-    unknown = sorted(set(raw) - _KEYS)
-    if unknown:
-        raise ConfigError(f"{path}: unknown key(s) {unknown}; allowed: {sorted(_KEYS)}")
-    model_name = raw.get("model")
-    if model_name not in _MODELS:
-        raise ConfigError(f"{path}: model: expected one of {_MODELS}, got {model_name!r}")
-    inputs = raw.get("inputs", "inputs.toml")
-    if not isinstance(inputs, str):
-        raise ConfigError(f"{path}: inputs: expected a file name, got {inputs!r}")
-    ipath = (path.parent / inputs).resolve()
-    if not ipath.exists():
-        raise ConfigError(f"{path}: inputs: file {inputs!r} not found")
-    binning = raw.get("binning", {}) or {}
-    fit = raw.get("fit", {}) or {}
-    if not isinstance(binning, dict) or not isinstance(fit, dict):
-        raise ConfigError(f"{path}: [binning] and [fit] must be tables")
-    bad = sorted(set(fit) - {"free", "systematics"})
-    if bad:
-        raise ConfigError(f"{path}: fit: unknown key(s) {bad}; allowed: free, systematics")
-    free = fit.get("free", [])
-    systematics = fit.get("systematics")
-    for key, val in (("free", free), ("systematics", systematics)):
-        if val is not None and (not isinstance(val, list) or not all(isinstance(x, str) for x in val)):
-            raise ConfigError(f"{path}: fit.{key}: expected a list of names, got {val!r}")
-    physics = raw.get("physics", {}) or {}
-    if not isinstance(physics, dict):
-        raise ConfigError(f"{path}: [physics] must be a table")
-    bad = sorted(set(physics) - set(PhysicsSettings.model_fields))
-    if bad:
-        raise ConfigError(f"{path}: physics: {bad} not supported by the {KIND} kind (physics settings only: "
-                          f"{sorted(PhysicsSettings.model_fields)}); give parameter values in the analysis [fixed]")
-    try:
-        settings = PhysicsSettings(**physics)
-    except ValueError as exc:
-        raise ConfigError(f"{path}: physics: {exc}") from None
-    if model_name == "csi-2021":
-        bad = sorted(set(binning) - {"pe_edges", "t_edges_us"})
-        if bad:
-            raise ConfigError(f"{path}: binning: unknown key(s) {bad}; allowed: pe_edges, t_edges_us")
-        try:
-            model = load_csi_2021(ipath, binning.get("pe_edges"), binning.get("t_edges_us"), settings=settings)
-        except ConfigError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
-        files = [ipath] + [ipath.parent / f for f in (model.inputs.data.coincidence, model.inputs.data.anticoincidence)]
-    else:
-        if binning:
-            raise ConfigError(f"{path}: binning: the LAr 2020 grid is fixed by the released 3D PDFs "
-                              "(12 energy x 8 F90 x 10 time bins)")
-        try:
-            model = load_ar_2020(ipath, settings=settings)
-        except ConfigError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
-        files = [ipath, ipath.parent / model.inputs.data]
-    name = raw.get("name") or path.parent.name.replace("_", "-")
-    exp = CoherentTemplateExperiment(str(name), path, model, free, systematics, files)
-    _ = exp.observed_grid  # read and check the data now (clean errors at load time)
-    return exp
-
-
-register_experiment_kind(KIND)(build_coherent_template)
