@@ -42,7 +42,7 @@ from iminuit import Minuit  # noqa: E402
 from cevns.analysis import build_likelihood, load_analysis, run_analysis  # noqa: E402
 from cevns.stats.executors import make_executor  # noqa: E402
 from cevns.stats.solar_templates import SIGNAL_EFF_LIMITS  # noqa: E402
-from cevns.stats.template_profile import THETA_MAX  # noqa: E402
+from cevns.stats.template_minuit import shared_flux_minuit  # noqa: E402
 
 SIN2 = 0.23129           # MS-bar at M_Z, radiative couplings (bsm_combined.toml)
 SNS_FLUX_SIGMA = 0.10    # shared SNS flux normalisation (sin2w_combined.toml)
@@ -103,28 +103,9 @@ def migrad_templates(csi, ar, point: dict) -> float:
     (``cevns.stats.template_joint``), on the independent ``TemplateLikelihood`` implementation.
     """
     lc, la = csi.minuit_likelihood(point), ar.minuit_likelihood(point)
-    sc, sa = lc.components[0].sigma, la.components[0].sigma
-    su = np.sqrt(sa**2 - SNS_FLUX_SIGMA**2)
     nc, na = len(lc.parameters), len(la.parameters)
-    ic, ia = lc.parameters.index("s_cevns"), la.parameters.index("s_cevns")
-
-    def chi2(v):
-        pc, pa, f = np.array(v[:nc]), np.array(v[nc:nc + na]), v[-1]
-        u = pa[ia]
-        pc[ic], pa[ia] = f, u + f - 1.0
-        return float(lc.chi2(pc[None])[0] - ((f - 1) / sc) ** 2 + la.chi2(pa[None])[0] - ((pa[ia] - 1) / sa) ** 2
-                     + ((f - 1) / SNS_FLUX_SIGMA) ** 2 + ((u - 1) / su) ** 2)
-
-    names = [f"c_{p}" for p in lc.parameters] + [f"a_{p}" for p in la.parameters] + ["f"]
-    m = Minuit(chi2, list(csi.warm_start()[:nc]) + list(ar.warm_start()[:na]) + [1.0], name=names)
-    m.errordef = Minuit.LEAST_SQUARES
-    for name in names:
-        p = name[2:]
-        if p in lc.nuisances or p in la.nuisances:
-            m.limits[name] = (-THETA_MAX, THETA_MAX)
-        elif name == "f" or p.startswith("s_") or p == "r_onoff":
-            m.limits[name] = (0.0, None)
-    m.fixed["c_s_cevns"] = True           # the CsI scale is f itself
+    m = shared_flux_minuit(lc, la, SNS_FLUX_SIGMA,
+                           start=list(csi.warm_start()[:nc]) + list(ar.warm_start()[:na]) + [1.0])
     m.tol = 1e-3
     m.simplex()
     m.migrad()

@@ -4,13 +4,13 @@ import json
 
 import numpy as np
 import pytest
-from iminuit import Minuit
 from scipy.optimize import minimize
 
 from cevns.analysis import build_likelihood, load_analysis, run_analysis
 from cevns.errors import ConfigError
 from cevns.stats.template_joint import SharedNorm, profile_joint
-from cevns.stats.template_profile import THETA_MAX, TemplateArrays, profile_templates
+from cevns.stats.template_minuit import shared_flux_minuit
+from cevns.stats.template_profile import TemplateArrays, profile_templates
 
 
 def _one_bin(n, s, b, sigma):
@@ -85,29 +85,8 @@ def _coherent(correlated=True, scans=()):
 def _minuit_joint(csi, ar, x, sigma_f=0.10):
     """Independent reference: MIGRAD on the summed TemplateLikelihood chi2 of both data sets, the CsI
     CEvNS scale = f, the Ar one = u + f - 1, each term's own CEvNS prior replaced by those of f and u."""
-    lc, la = csi.minuit_likelihood({"sin2_theta_w": x}), ar.minuit_likelihood({"sin2_theta_w": x})
-    sc, sa = lc.components[0].sigma, la.components[0].sigma
-    su = np.sqrt(sa**2 - sigma_f**2)
-    nc, na = len(lc.parameters), len(la.parameters)
-    ic, ia = lc.parameters.index("s_cevns"), la.parameters.index("s_cevns")
-
-    def chi2(v):
-        pc, pa, f = np.array(v[:nc]), np.array(v[nc:nc + na]), v[-1]
-        u = pa[ia]
-        pc[ic], pa[ia] = f, u + f - 1.0
-        return float(lc.chi2(pc[None])[0] - ((f - 1) / sc) ** 2 + la.chi2(pa[None])[0] - ((pa[ia] - 1) / sa) ** 2
-                     + ((f - 1) / sigma_f) ** 2 + ((u - 1) / su) ** 2)
-
-    names = [f"c_{p}" for p in lc.parameters] + [f"a_{p}" for p in la.parameters] + ["f"]
-    m = Minuit(chi2, list(lc.defaults()) + list(la.defaults()) + [1.0], name=names)
-    m.errordef = Minuit.LEAST_SQUARES
-    for name in names:
-        p = name[2:]
-        if p in lc.nuisances or p in la.nuisances:
-            m.limits[name] = (-THETA_MAX, THETA_MAX)
-        elif name == "f" or p.startswith("s_") or p == "r_onoff":
-            m.limits[name] = (0.0, None)
-    m.fixed["c_s_cevns"] = True           # the CsI scale is f itself
+    m = shared_flux_minuit(csi.minuit_likelihood({"sin2_theta_w": x}), ar.minuit_likelihood({"sin2_theta_w": x}),
+                           sigma_f)
     m.simplex()
     m.migrad()
     m.migrad()

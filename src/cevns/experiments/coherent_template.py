@@ -316,10 +316,10 @@ class CoherentTemplateExperiment:
         shifted by +-1 sigma of the beam onset. The onset variation, and every variation when CEvNS is free,
         are rescaled to the nominal total per point (shape only).
 
-    Parameters
-    ----------
-    params : mapping of str to float or ndarray, optional
-        Physics parameter values (scalars or arrays over points); defaults of the engine for the rest.
+        Parameters
+        ----------
+        params : mapping of str to float or ndarray, optional
+            Physics parameter values (scalars or arrays over points); defaults of the engine for the rest.
         n : int, optional
             Number of physics points.
 
@@ -404,10 +404,10 @@ class CoherentTemplateExperiment:
         efficiency at +-1 sigma (mean of up and down), added in quadrature; LAr: the YAML prior of the CEvNS
         normalisation (17 / 128). Used to turn a fitted / predicted ratio into a cross section.
 
-    Parameters
-    ----------
-    params : mapping of str to float or ndarray, optional
-        Physics parameter values (scalars or arrays over points); defaults of the engine for the rest.
+        Parameters
+        ----------
+        params : mapping of str to float or ndarray, optional
+            Physics parameter values (scalars or arrays over points); defaults of the engine for the rest.
 
         Returns
         -------
@@ -471,10 +471,10 @@ class CoherentTemplateExperiment:
         """Every template at ``n`` physics points, as plain arrays (input of
         :func:`cevns.stats.template_term.template_arrays`).
 
-    Parameters
-    ----------
-    params : mapping of str to float or ndarray, optional
-        Physics parameter values (scalars or arrays over points); defaults of the engine for the rest.
+        Parameters
+        ----------
+        params : mapping of str to float or ndarray, optional
+            Physics parameter values (scalars or arrays over points); defaults of the engine for the rest.
         n : int, optional
             Number of physics points.
 

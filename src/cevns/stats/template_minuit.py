@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from ..physics.parameters import spec_for
 from .template_profile import THETA_MAX, chi2_at, component_events, profile_templates
 
-__all__ = ["TemplateFit", "fit_templates"]
+__all__ = ["TemplateFit", "fit_templates", "shared_flux_minuit"]
 
 
 class TemplateFit:
@@ -295,3 +295,54 @@ def fit_templates(terms: Sequence, pois: Sequence[str] = (), start: Mapping | No
         See :meth:`TemplateFit.run`.
     """
     return TemplateFit(terms, pois, start, limits).run(minos)
+
+
+def shared_flux_minuit(first, second, sigma_f: float, start=None) -> Minuit:
+    """A MIGRAD-ready cost of two template likelihoods whose CEvNS scales share one flux factor ``f``.
+
+    The independent iminuit form of :mod:`cevns.stats.template_joint` for two terms: the first term's CEvNS
+    scale is ``f``, the second's ``u + f - 1``; each term's own CEvNS prior (widths ``sigma_1``, ``sigma_2``) is
+    replaced by ``((f - 1) / sigma_f)^2 + ((u - 1) / sigma_u)^2`` with ``sigma_u = sqrt(sigma_2^2 - sigma_f^2)``
+    (the widths add in quadrature: profiled over ``f`` alone this is the second term's own prior).
+
+    Parameters
+    ----------
+    first, second : cevns.stats.binned_templates.TemplateLikelihood
+        The two likelihoods at one physics point (e.g. ``TemplatePoisson.minuit_likelihood(point)``), each with
+        the CEvNS component first and a parameter ``s_cevns``.
+    sigma_f : float
+        Relative prior width of the shared flux factor (<= the second term's own CEvNS width).
+    start : sequence of float, optional
+        Start values (the first's parameters, the second's, then ``f``); default: their defaults and 1.
+
+    Returns
+    -------
+    iminuit.Minuit
+        Parameters ``c_<name>`` (first), ``a_<name>`` (second) and ``f``; ``c_s_cevns`` fixed (it is ``f``);
+        shape nuisances limited to +-THETA_MAX, scales and ``f`` to >= 0; errordef 1. Not yet minimised.
+    """
+    s1, s2 = first.components[0].sigma, second.components[0].sigma
+    su = np.sqrt(s2**2 - sigma_f**2)
+    n1, n2 = len(first.parameters), len(second.parameters)
+    i1, i2 = first.parameters.index("s_cevns"), second.parameters.index("s_cevns")
+
+    def chi2(v):
+        p1, p2, f = np.array(v[:n1]), np.array(v[n1:n1 + n2]), v[-1]
+        u = p2[i2]
+        p1[i1], p2[i2] = f, u + f - 1.0
+        return float(first.chi2(p1[None])[0] - ((f - 1) / s1) ** 2 + second.chi2(p2[None])[0]
+                     - ((p2[i2] - 1) / s2) ** 2 + ((f - 1) / sigma_f) ** 2 + ((u - 1) / su) ** 2)
+
+    names = [f"c_{p}" for p in first.parameters] + [f"a_{p}" for p in second.parameters] + ["f"]
+    if start is None:
+        start = list(first.defaults()) + list(second.defaults()) + [1.0]
+    m = Minuit(chi2, list(start), name=names)
+    m.errordef = Minuit.LEAST_SQUARES
+    for name in names:
+        p = name[2:]
+        if p in first.nuisances or p in second.nuisances:
+            m.limits[name] = (-THETA_MAX, THETA_MAX)
+        elif name == "f" or p.startswith("s_") or p == "r_onoff":
+            m.limits[name] = (0.0, None)
+    m.fixed["c_s_cevns"] = True
+    return m
