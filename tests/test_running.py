@@ -192,8 +192,10 @@ def test_weak_mixing_figure_draws_a_running_fit_at_its_q(tmp_path):
     run.mkdir()
     (run / "analysis.resolved.json").write_text(json.dumps({"running": {"reference_q_mev": M_Z_MEV}}))
     rows = {}
+    summaries = {"plain": None, "run": {"reference_q_mev": M_Z_MEV}}  # the results.json "running" block
     for name, folder in (("plain", plain), ("run", run)):
-        out = ScanOutput(stem="a", analysis="a", name="s", result=result, grid={}, folder=folder)
+        out = ScanOutput(stem="a", analysis="a", name="s", result=result, grid={}, folder=folder,
+                         running=summaries[name])
         rows[name], = weak_mixing_points(fig, {"a.s": out})
     q = rows["plain"]["q_mev"]
     assert rows["plain"]["running_shift"] == 0.0 and rows["plain"]["best_fit"] == 0.2307

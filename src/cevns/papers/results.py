@@ -36,6 +36,8 @@ class ScanOutput:
         in-memory arrays of the scan (``AnalysisResults.grids``).
     folder : Path
         The analysis file's output folder.
+    running : dict or None
+        The analysis' ``[running]`` summary (``results.json`` ``"running"``, with ``reference_q_mev``), if any.
     """
 
     stem: str
@@ -44,6 +46,7 @@ class ScanOutput:
     result: dict
     grid: dict
     folder: Path
+    running: dict | None = None
 
     @property
     def key(self) -> str:

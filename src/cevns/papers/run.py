@@ -189,7 +189,7 @@ def run_paper(paper: str, out_dir, grid_scale: float = 1.0, executor=None, progr
         res, grids, reused = run
         for r in res["scans"]:
             out = ScanOutput(stem=path.stem, analysis=res["analysis"], name=r["name"], result=r,
-                             grid=grids[r["name"]], folder=scans_root / path.stem)
+                             grid=grids[r["name"]], folder=scans_root / path.stem, running=res.get("running"))
             scans[out.key] = out
             collected.append({**r, "name": out.key, "analysis": res["analysis"], "scan": r["name"],
                               "title": res["title"]})

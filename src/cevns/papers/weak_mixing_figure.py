@@ -20,7 +20,6 @@ at 0.23857, Erler & Ramsey-Musolf 2005).
 
 from __future__ import annotations
 
-import json
 from typing import Mapping
 
 import numpy as np
@@ -53,18 +52,10 @@ def _q_of(names) -> tuple[float, float, float]:
 
 
 def _running_shift(scan: ScanOutput, q_mev: float) -> float:
-    """``s2_run(q) - s2_run(q_ref)`` if the scan's analysis has ``[running]`` (from its resolved analysis), else 0."""
-    folder = getattr(scan, "folder", None)
-    path = None if folder is None else folder / "analysis.resolved.json"
-    if path is None or not path.is_file():
+    """``s2_run(q) - s2_run(q_ref)`` if the scan's analysis has ``[running]`` (its results' summary), else 0."""
+    if not scan.running:
         return 0.0
-    try:
-        running = json.loads(path.read_text(encoding="utf-8")).get("running")
-    except (OSError, ValueError):
-        return 0.0
-    if not running:
-        return 0.0
-    return float(sin2_theta_w_running(q_mev) - sin2_theta_w_running(float(running["reference_q_mev"])))
+    return float(sin2_theta_w_running(q_mev) - sin2_theta_w_running(float(scan.running["reference_q_mev"])))
 
 
 def weak_mixing_points(spec: dict, scans: Mapping[str, ScanOutput]) -> list[dict]:
